@@ -1,0 +1,67 @@
+//! Lenders (tenants) and who acts for them.
+
+use crate::ids::{ApiKeyId, LenderId};
+use serde::{Deserialize, Serialize};
+
+/// What a lender's user or API key may do. The full permission matrix is in docs/security.md.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Everything within the lender.
+    Admin,
+    /// Enrolls devices.
+    StoreAgent,
+    /// Locks and unlocks.
+    Collections,
+    /// Reads devices and timelines, helps borrowers.
+    Support,
+    /// Reads everything, changes nothing.
+    Auditor,
+}
+
+impl Role {
+    /// The stable name used in storage and JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::StoreAgent => "store_agent",
+            Role::Collections => "collections",
+            Role::Support => "support",
+            Role::Auditor => "auditor",
+        }
+    }
+
+    /// Reads [`Self::as_str`] back.
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "admin" => Role::Admin,
+            "store_agent" => Role::StoreAgent,
+            "collections" => Role::Collections,
+            "support" => Role::Support,
+            "auditor" => Role::Auditor,
+            _ => return None,
+        })
+    }
+
+    /// May this role enroll devices?
+    pub fn may_enroll(self) -> bool {
+        matches!(self, Role::Admin | Role::StoreAgent)
+    }
+
+    /// May this role lock, unlock, release, or approve a device key?
+    pub fn may_command(self) -> bool {
+        matches!(self, Role::Admin | Role::Collections)
+    }
+}
+
+/// The authenticated caller of a lender-scoped operation. Every store method that reads or
+/// writes lender data takes one, so no query can forget which tenant it serves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LenderCtx {
+    /// The tenant.
+    pub lender_id: LenderId,
+    /// What the caller may do.
+    pub role: Role,
+    /// The key that authenticated the call, recorded as the actor of what it does.
+    pub api_key_id: ApiKeyId,
+}

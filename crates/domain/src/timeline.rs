@@ -1,0 +1,90 @@
+//! What appears on a device's timeline.
+
+use serde::{Deserialize, Serialize};
+
+/// One kind of timeline entry. Stored by name; names are part of the API.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventKind {
+    /// The lender enrolled the device.
+    Enrolled,
+    /// The device's agent registered its identity key for the first time.
+    KeyRegistered,
+    /// A different key registered for this device; held until approved.
+    KeyChangeRequested,
+    /// The lender approved a new key.
+    KeyApproved,
+    /// A command was accepted for a later time.
+    CommandScheduled,
+    /// The device was locked.
+    Locked,
+    /// The device was unlocked.
+    Unlocked,
+    /// The device was released for ever.
+    Released,
+    /// A scheduled command came due but no longer applied.
+    CommandSuperseded,
+    /// A scheduled command was dropped because the device was released.
+    CommandCancelled,
+    /// A check-in repeated or went back on its counter; refused.
+    ReplayRefused,
+}
+
+impl EventKind {
+    /// The stable name used in storage and JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::Enrolled => "enrolled",
+            EventKind::KeyRegistered => "key_registered",
+            EventKind::KeyChangeRequested => "key_change_requested",
+            EventKind::KeyApproved => "key_approved",
+            EventKind::CommandScheduled => "command_scheduled",
+            EventKind::Locked => "locked",
+            EventKind::Unlocked => "unlocked",
+            EventKind::Released => "released",
+            EventKind::CommandSuperseded => "command_superseded",
+            EventKind::CommandCancelled => "command_cancelled",
+            EventKind::ReplayRefused => "replay_refused",
+        }
+    }
+
+    /// Reads [`Self::as_str`] back.
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            EventKind::Enrolled,
+            EventKind::KeyRegistered,
+            EventKind::KeyChangeRequested,
+            EventKind::KeyApproved,
+            EventKind::CommandScheduled,
+            EventKind::Locked,
+            EventKind::Unlocked,
+            EventKind::Released,
+            EventKind::CommandSuperseded,
+            EventKind::CommandCancelled,
+            EventKind::ReplayRefused,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == s)
+    }
+
+    /// The timeline entry recorded when a command takes effect.
+    pub fn for_applied(command: crate::CommandKind) -> Self {
+        match command {
+            crate::CommandKind::Lock => EventKind::Locked,
+            crate::CommandKind::Unlock => EventKind::Unlocked,
+            crate::CommandKind::Release => EventKind::Released,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip() {
+        for k in [EventKind::Enrolled, EventKind::ReplayRefused, EventKind::KeyApproved] {
+            assert_eq!(EventKind::parse(k.as_str()), Some(k));
+        }
+    }
+}

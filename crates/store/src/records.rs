@@ -1,0 +1,202 @@
+//! The records the store reads and writes. Plain data; the rules live in the domain crate
+//! and the services.
+
+use lienlock_domain::{
+    ApiKeyId, CommandId, CommandKind, CommandStatus, DeviceId, DeviceState, EventId, EventKind,
+    Imei, KeyStatus, LenderId, RestrictionProfile, Role, Timestamp,
+};
+
+/// A lender and what its devices' lock screens show.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Lender {
+    /// Id.
+    pub id: LenderId,
+    /// Display name, shown to borrowers.
+    pub name: String,
+    /// Support phone on the lock screen.
+    pub support_phone: String,
+    /// Payment or support URL on the lock screen.
+    pub support_url: String,
+    /// What the lock screen tells a borrower to do.
+    pub lock_message: String,
+    /// What a locked device restricts.
+    pub lock_profile: RestrictionProfile,
+    /// When created.
+    pub created_at: Timestamp,
+}
+
+/// An API key as stored: never the secret, only its HMAC under the server secret.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ApiKeyRecord {
+    /// Public id, also the first part of the key string.
+    pub id: ApiKeyId,
+    /// Owner.
+    pub lender_id: LenderId,
+    /// What the key may do.
+    pub role: Role,
+    /// A label for people ("bootstrap", "collections integration").
+    pub label: String,
+    /// HMAC-SHA256 of the secret part under the server secret.
+    pub secret_hmac: [u8; 32],
+    /// When created.
+    pub created_at: Timestamp,
+    /// When revoked, if it was.
+    pub revoked_at: Option<Timestamp>,
+}
+
+/// An enrolled device: what the lender decided, and what the server knows of its agent.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Device {
+    /// Id.
+    pub id: DeviceId,
+    /// Owner.
+    pub lender_id: LenderId,
+    /// Primary IMEI, the one the agent checks in with.
+    pub imei: Imei,
+    /// Second IMEI of a dual-SIM phone.
+    pub imei2: Option<Imei>,
+    /// Manufacturer serial number.
+    pub serial: Option<String>,
+    /// Model name.
+    pub model: Option<String>,
+    /// Lender's decision.
+    pub state: DeviceState,
+    /// Whether the agent's key is trusted.
+    pub key_status: KeyStatus,
+    /// The bound device key.
+    pub device_key: Option<[u8; 32]>,
+    /// A different key awaiting the lender's approval.
+    pub pending_key: Option<[u8; 32]>,
+    /// Highest check-in counter accepted from the bound key.
+    pub last_counter: u64,
+    /// Highest check-in counter accepted from the pending key.
+    pub pending_counter: u64,
+    /// Sequence number of the last lease issued.
+    pub lease_seq: u64,
+    /// Last accepted check-in.
+    pub last_seen_at: Option<Timestamp>,
+    /// When enrolled.
+    pub enrolled_at: Timestamp,
+    /// Last change.
+    pub updated_at: Timestamp,
+    /// Optimistic-concurrency version; the store bumps it on every save.
+    pub version: i64,
+}
+
+/// A filter and cursor for listing devices.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DeviceQuery {
+    /// Only devices in this state.
+    pub state: Option<DeviceState>,
+    /// Only devices created after this one (keyset cursor).
+    pub after: Option<DeviceId>,
+    /// At most this many.
+    pub limit: u32,
+}
+
+/// Who did something, as recorded on timelines and commands.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Actor {
+    /// A lender's API key.
+    ApiKey(ApiKeyId),
+    /// The device's own agent.
+    Device,
+    /// The server's scheduler (a scheduled command coming due).
+    Scheduler,
+    /// The operator, from the command line.
+    Operator,
+}
+
+impl Actor {
+    /// `api_key:<id>`, `device`, `scheduler` or `operator`.
+    pub fn to_text(&self) -> String {
+        match self {
+            Actor::ApiKey(id) => format!("api_key:{id}"),
+            Actor::Device => "device".into(),
+            Actor::Scheduler => "scheduler".into(),
+            Actor::Operator => "operator".into(),
+        }
+    }
+
+    /// Reads [`Self::to_text`] back.
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "device" => Actor::Device,
+            "scheduler" => Actor::Scheduler,
+            "operator" => Actor::Operator,
+            _ => Actor::ApiKey(s.strip_prefix("api_key:")?.parse().ok()?),
+        })
+    }
+}
+
+/// A lock, unlock or release, durable from the moment it is accepted.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Command {
+    /// Id.
+    pub id: CommandId,
+    /// Target.
+    pub device_id: DeviceId,
+    /// Owner of the device.
+    pub lender_id: LenderId,
+    /// What.
+    pub kind: CommandKind,
+    /// Why, as the lender gave it.
+    pub reason: String,
+    /// Where it is in its life.
+    pub status: CommandStatus,
+    /// Who asked.
+    pub requested_by: Actor,
+    /// When asked.
+    pub requested_at: Timestamp,
+    /// When it takes effect (equal to `requested_at` unless scheduled).
+    pub effective_at: Timestamp,
+    /// When it was applied, superseded or cancelled.
+    pub resolved_at: Option<Timestamp>,
+}
+
+/// One entry on a device's timeline.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TimelineEvent {
+    /// Id.
+    pub id: EventId,
+    /// Insertion order, assigned by the store (0 before it is stored). Timeline cursors use it.
+    pub seq: i64,
+    /// The device.
+    pub device_id: DeviceId,
+    /// Its lender.
+    pub lender_id: LenderId,
+    /// When.
+    pub at: Timestamp,
+    /// What.
+    pub kind: EventKind,
+    /// Who.
+    pub actor: Actor,
+    /// Why, when someone gave a reason.
+    pub reason: Option<String>,
+    /// Anything else worth showing (a command id, the counter of a refused replay).
+    pub detail: Option<String>,
+}
+
+/// A command leaving `pending`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CommandResolution {
+    /// Which.
+    pub id: CommandId,
+    /// Applied, superseded or cancelled.
+    pub status: CommandStatus,
+    /// When.
+    pub at: Timestamp,
+}
+
+/// One atomic change to a device and what goes with it. See [`crate::Store::save_device`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeviceWrite {
+    /// The new row. `version` is the version that was read; the store checks and bumps it.
+    pub device: Device,
+    /// Commands to insert.
+    pub new_commands: Vec<Command>,
+    /// Pending commands to resolve; each must still be pending.
+    pub resolved_commands: Vec<CommandResolution>,
+    /// Timeline entries to append.
+    pub events: Vec<TimelineEvent>,
+}

@@ -1,0 +1,183 @@
+//! JSON envelopes: canonical bytes in base64 beside their signature.
+
+use crate::checkin::CheckIn;
+use crate::codec::{b64, unb64, WireError};
+use crate::keys::{verify_device, DeviceKey, ServerKey, ServerPublicKey};
+use crate::lease::{Lease, LockScreen};
+use lienlock_domain::{Capability, LeaseState, RestrictionLevel};
+use serde::{Deserialize, Serialize};
+
+/// `POST /device/v1/checkin` body.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignedCheckIn {
+    /// Base64 of [`CheckIn::encode`].
+    pub body: String,
+    /// Base64 of the 64-byte Ed25519 signature of those bytes by the device key.
+    pub signature: String,
+}
+
+impl SignedCheckIn {
+    /// Encodes and signs a check-in.
+    pub fn seal(checkin: &CheckIn, key: &DeviceKey) -> Self {
+        let bytes = checkin.encode();
+        Self {
+            signature: b64(&key.sign(&bytes)),
+            body: b64(&bytes),
+        }
+    }
+
+    /// Decodes the check-in and verifies it was signed by the key it names.
+    pub fn open(&self) -> Result<CheckIn, WireError> {
+        let bytes = unb64(&self.body, "body")?;
+        let sig = unb64(&self.signature, "signature")?;
+        let checkin = CheckIn::decode(&bytes)?;
+        verify_device(&checkin.device_key, &bytes, &sig)?;
+        Ok(checkin)
+    }
+}
+
+/// The server's answer to a check-in.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct LeaseEnvelope {
+    /// Hex id of the signing key.
+    pub key_id: String,
+    /// Base64 of [`Lease::encode`].
+    pub lease: String,
+    /// Base64 of the 64-byte Ed25519 signature of those bytes by the server key.
+    pub signature: String,
+    /// The lease decoded, for people reading the JSON. Not signed; agents ignore it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub view: Option<LeaseView>,
+}
+
+/// A readable copy of a lease (unsigned, informational).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LeaseView {
+    /// Device id.
+    pub device_id: String,
+    /// IMEI.
+    pub imei: String,
+    /// Sequence number.
+    pub sequence: u64,
+    /// State.
+    pub state: LeaseState,
+    /// Issued at, epoch ms.
+    pub issued_at: i64,
+    /// Valid until, epoch ms.
+    pub valid_until: i64,
+    /// Next check-in, epoch ms.
+    pub next_checkin_at: i64,
+    /// Restriction level.
+    pub restriction_level: RestrictionLevel,
+    /// Restricted capabilities.
+    pub restricts: Vec<Capability>,
+    /// Lock-screen content.
+    pub lock_screen: LockScreen,
+}
+
+impl LeaseEnvelope {
+    /// Encodes and signs a lease.
+    pub fn seal(lease: &Lease, key: &ServerKey) -> Self {
+        let bytes = lease.encode();
+        Self {
+            key_id: key.id().to_string(),
+            signature: b64(&key.sign(&bytes)),
+            lease: b64(&bytes),
+            view: Some(LeaseView {
+                device_id: lease.device_id.to_string(),
+                imei: lease.imei.to_string(),
+                sequence: lease.sequence,
+                state: lease.state,
+                issued_at: lease.issued_at.as_millis(),
+                valid_until: lease.valid_until.as_millis(),
+                next_checkin_at: lease.next_checkin_at.as_millis(),
+                restriction_level: lease.profile.level(),
+                restricts: lease.profile.restricts(),
+                lock_screen: lease.lock_screen.clone(),
+            }),
+        }
+    }
+
+    /// Verifies the signature with the pinned key, then decodes the signed bytes. The `view`
+    /// and `key_id` fields are never trusted: the key id inside the signed bytes must match
+    /// the pinned key.
+    pub fn open(&self, pinned: &ServerPublicKey) -> Result<(Lease, Vec<u8>), WireError> {
+        let bytes = unb64(&self.lease, "lease")?;
+        let sig = unb64(&self.signature, "signature")?;
+        pinned.verify(&bytes, &sig)?;
+        let lease = Lease::decode(&bytes)?;
+        if lease.key_id != pinned.id() {
+            return Err(WireError::UnknownKey(lease.key_id.to_string()));
+        }
+        Ok((lease, bytes))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lease::tests::sample;
+
+    fn signed() -> (ServerKey, LeaseEnvelope, Lease) {
+        let key = ServerKey::generate();
+        let mut lease = sample();
+        lease.key_id = key.id();
+        (key.clone(), LeaseEnvelope::seal(&lease, &key), lease)
+    }
+
+    #[test]
+    fn opens_with_pinned_key() {
+        let (key, env, lease) = signed();
+        assert_eq!(env.open(&key.public()).unwrap().0, lease);
+    }
+
+    #[test]
+    fn refuses_other_key_and_tampering() {
+        let (_, env, _) = signed();
+        let other = ServerKey::generate();
+        assert_eq!(env.open(&other.public()).unwrap_err(), WireError::BadSignature);
+
+        let (key, mut env, _) = signed();
+        let mut bytes = unb64(&env.lease, "lease").unwrap();
+        let last = bytes.len() - 1;
+        bytes[last] ^= 1;
+        env.lease = b64(&bytes);
+        assert_eq!(env.open(&key.public()).unwrap_err(), WireError::BadSignature);
+
+        let (key, mut env, _) = signed();
+        let mut sig = unb64(&env.signature, "signature").unwrap();
+        sig[0] ^= 1;
+        env.signature = b64(&sig);
+        assert_eq!(env.open(&key.public()).unwrap_err(), WireError::BadSignature);
+    }
+
+    #[test]
+    fn lease_naming_another_key_id_is_refused_even_if_signed() {
+        let key = ServerKey::generate();
+        let lease = sample(); // key_id is not this key's
+        let env = LeaseEnvelope::seal(&lease, &key);
+        assert!(matches!(env.open(&key.public()), Err(WireError::UnknownKey(_))));
+    }
+
+    #[test]
+    fn checkin_signature_is_checked_against_named_key() {
+        let key = DeviceKey::generate();
+        let c = CheckIn {
+            imei: lienlock_domain::Imei::parse("490154203237518").unwrap(),
+            device_key: key.public(),
+            counter: 1,
+            device_time: lienlock_domain::Timestamp::from_millis(5),
+            held_lease_seq: 0,
+        };
+        let sealed = SignedCheckIn::seal(&c, &key);
+        assert_eq!(sealed.open().unwrap(), c);
+
+        let impostor = DeviceKey::generate();
+        let forged = SignedCheckIn {
+            body: sealed.body.clone(),
+            signature: SignedCheckIn::seal(&c, &impostor).signature,
+        };
+        assert_eq!(forged.open().unwrap_err(), WireError::BadSignature);
+    }
+}

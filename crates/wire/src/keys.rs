@@ -1,0 +1,188 @@
+//! Ed25519 keys on both ends of the protocol.
+
+use crate::codec::WireError;
+use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
+use sha2::{Digest, Sha256};
+use std::fmt;
+
+/// Names a server signing key: the first 8 bytes of SHA-256 of its public key. Leases carry
+/// it so a device can tell which of the keys it knows signed them (and, later, rotation).
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct KeyId(pub [u8; 8]);
+
+impl KeyId {
+    /// The id of a public key.
+    pub fn of(public: &VerifyingKey) -> Self {
+        let digest = Sha256::digest(public.as_bytes());
+        let mut id = [0u8; 8];
+        id.copy_from_slice(&digest[..8]);
+        Self(id)
+    }
+}
+
+impl fmt::Display for KeyId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&hex::encode(self.0))
+    }
+}
+
+impl fmt::Debug for KeyId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "KeyId({self})")
+    }
+}
+
+/// The server's lease-signing key. Its `Debug` never shows the secret.
+#[derive(Clone)]
+pub struct ServerKey {
+    key: SigningKey,
+    id: KeyId,
+}
+
+impl ServerKey {
+    /// A fresh random key.
+    pub fn generate() -> Self {
+        Self::from_secret(SigningKey::generate(&mut rand::rngs::OsRng).to_bytes())
+    }
+
+    /// From its 32-byte secret seed.
+    pub fn from_secret(seed: [u8; 32]) -> Self {
+        let key = SigningKey::from_bytes(&seed);
+        let id = KeyId::of(&key.verifying_key());
+        Self { key, id }
+    }
+
+    /// The 32-byte secret seed, for writing to a key file.
+    pub fn secret(&self) -> [u8; 32] {
+        self.key.to_bytes()
+    }
+
+    /// The key's id.
+    pub fn id(&self) -> KeyId {
+        self.id
+    }
+
+    /// The public half, which devices pin at provisioning.
+    pub fn public(&self) -> ServerPublicKey {
+        ServerPublicKey::new(self.key.verifying_key())
+    }
+
+    /// Signs canonical bytes.
+    pub fn sign(&self, msg: &[u8]) -> [u8; 64] {
+        self.key.sign(msg).to_bytes()
+    }
+}
+
+impl fmt::Debug for ServerKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ServerKey({}, secret hidden)", self.id)
+    }
+}
+
+/// A server public key as pinned by a device.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct ServerPublicKey {
+    key: VerifyingKey,
+    id: KeyId,
+}
+
+impl ServerPublicKey {
+    fn new(key: VerifyingKey) -> Self {
+        Self {
+            id: KeyId::of(&key),
+            key,
+        }
+    }
+
+    /// From 32 bytes.
+    pub fn from_bytes(bytes: &[u8; 32]) -> Result<Self, WireError> {
+        VerifyingKey::from_bytes(bytes)
+            .map(Self::new)
+            .map_err(|_| WireError::Invalid {
+                field: "server_key",
+                why: "not an Ed25519 public key".into(),
+            })
+    }
+
+    /// From 64 hex characters, as printed by `lienlock serve` and given to provisioning.
+    pub fn from_hex(s: &str) -> Result<Self, WireError> {
+        let mut bytes = [0u8; 32];
+        hex::decode_to_slice(s.trim(), &mut bytes).map_err(|_| WireError::Invalid {
+            field: "server_key",
+            why: "expected 64 hex characters".into(),
+        })?;
+        Self::from_bytes(&bytes)
+    }
+
+    /// 64 hex characters.
+    pub fn to_hex(&self) -> String {
+        hex::encode(self.key.as_bytes())
+    }
+
+    /// The key's id.
+    pub fn id(&self) -> KeyId {
+        self.id
+    }
+
+    /// Checks a signature over canonical bytes (strict: rejects malleable signatures).
+    pub fn verify(&self, msg: &[u8], signature: &[u8]) -> Result<(), WireError> {
+        let sig = Signature::from_slice(signature).map_err(|_| WireError::BadSignature)?;
+        self.key
+            .verify_strict(msg, &sig)
+            .map_err(|_| WireError::BadSignature)
+    }
+}
+
+impl fmt::Debug for ServerPublicKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ServerPublicKey({})", self.id)
+    }
+}
+
+/// A device's identity key. Lives in the persistent partition; its `Debug` hides the secret.
+#[derive(Clone)]
+pub struct DeviceKey(SigningKey);
+
+impl DeviceKey {
+    /// A fresh random key, made on the device's first start.
+    pub fn generate() -> Self {
+        Self(SigningKey::generate(&mut rand::rngs::OsRng))
+    }
+
+    /// From its 32-byte secret seed.
+    pub fn from_secret(seed: [u8; 32]) -> Self {
+        Self(SigningKey::from_bytes(&seed))
+    }
+
+    /// The 32-byte seed, for the persistent partition.
+    pub fn secret(&self) -> [u8; 32] {
+        self.0.to_bytes()
+    }
+
+    /// The public key the server binds to the enrollment.
+    pub fn public(&self) -> [u8; 32] {
+        self.0.verifying_key().to_bytes()
+    }
+
+    /// Signs canonical bytes.
+    pub fn sign(&self, msg: &[u8]) -> [u8; 64] {
+        self.0.sign(msg).to_bytes()
+    }
+}
+
+impl fmt::Debug for DeviceKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "DeviceKey({}, secret hidden)", hex::encode(self.public()))
+    }
+}
+
+/// Checks a device signature against the public key carried in its message.
+pub fn verify_device(public: &[u8; 32], msg: &[u8], signature: &[u8]) -> Result<(), WireError> {
+    let key = VerifyingKey::from_bytes(public).map_err(|_| WireError::Invalid {
+        field: "device_key",
+        why: "not an Ed25519 public key".into(),
+    })?;
+    let sig = Signature::from_slice(signature).map_err(|_| WireError::BadSignature)?;
+    key.verify_strict(msg, &sig)
+        .map_err(|_| WireError::BadSignature)
+}

@@ -1,0 +1,196 @@
+//! The lease: the server's signed statement of what a device may do until when.
+
+use crate::codec::{Reader, WireError, Writer};
+use crate::keys::KeyId;
+use lienlock_domain::{DeviceId, Imei, LeaseState, RestrictionProfile, Timestamp};
+use serde::{Deserialize, Serialize};
+
+/// Tag of version 1 of the lease.
+pub const MAGIC: &[u8; 8] = b"LLLSE001";
+
+/// What the lock screen shows: who to call and what to do. Each field is at most 512 bytes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LockScreen {
+    /// The lender's name as the borrower knows it.
+    pub lender_name: String,
+    /// A phone number the borrower can call (incoming and emergency calls always work).
+    pub support_phone: String,
+    /// Where to pay or get help.
+    pub support_url: String,
+    /// What to do, in plain words.
+    pub message: String,
+}
+
+/// A lease, as signed by the server.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Lease {
+    /// Which server key signed it.
+    pub key_id: KeyId,
+    /// The enrolled device.
+    pub device_id: DeviceId,
+    /// Its IMEI, shown on the lock screen.
+    pub imei: Imei,
+    /// The device key the lease was issued to; a lease is useless to any other key.
+    pub device_key: [u8; 32],
+    /// Strictly increasing per device; the agent never accepts a lower one.
+    pub sequence: u64,
+    /// Run, restrict, or stop enforcing for ever.
+    pub state: LeaseState,
+    /// Server time when issued.
+    pub issued_at: Timestamp,
+    /// After this the device restricts itself unless it holds a newer lease.
+    pub valid_until: Timestamp,
+    /// When the device should check in next.
+    pub next_checkin_at: Timestamp,
+    /// The counter of the check-in this lease answers; the agent takes `issued_at` as trusted
+    /// time only from a lease answering its own latest request.
+    pub in_reply_to: u64,
+    /// What to restrict while locked.
+    pub profile: RestrictionProfile,
+    /// What the lock screen says.
+    pub lock_screen: LockScreen,
+}
+
+impl Lease {
+    /// The canonical bytes that are signed and sent.
+    pub fn encode(&self) -> Vec<u8> {
+        let (level, mask) = self.profile.to_wire();
+        Writer::new(MAGIC)
+            .bytes(&self.key_id.0)
+            .bytes(&self.device_id.to_bytes())
+            .bytes(self.imei.as_bytes())
+            .bytes(&self.device_key)
+            .u64(self.sequence)
+            .u8(self.state.code())
+            .i64(self.issued_at.as_millis())
+            .i64(self.valid_until.as_millis())
+            .i64(self.next_checkin_at.as_millis())
+            .u64(self.in_reply_to)
+            .u8(level)
+            .u32(mask)
+            .text(&self.lock_screen.lender_name)
+            .text(&self.lock_screen.support_phone)
+            .text(&self.lock_screen.support_url)
+            .text(&self.lock_screen.message)
+            .finish()
+    }
+
+    /// Parses canonical bytes. Does not check the signature: see [`crate::LeaseEnvelope::open`].
+    pub fn decode(buf: &[u8]) -> Result<Self, WireError> {
+        let mut r = Reader::new(buf, MAGIC)?;
+        let key_id = KeyId(r.array()?);
+        let device_id = DeviceId::from_bytes(r.array()?);
+        let imei_bytes: [u8; 15] = r.array()?;
+        let imei = std::str::from_utf8(&imei_bytes)
+            .ok()
+            .and_then(|s| Imei::parse(s).ok())
+            .ok_or_else(|| WireError::Invalid {
+                field: "imei",
+                why: "not a valid IMEI".into(),
+            })?;
+        let device_key = r.array()?;
+        let sequence = r.u64()?;
+        let state_code = r.u8()?;
+        let state = LeaseState::from_code(state_code).ok_or_else(|| WireError::Invalid {
+            field: "state",
+            why: format!("unknown state {state_code}"),
+        })?;
+        let issued_at = Timestamp::from_millis(r.i64()?);
+        let valid_until = Timestamp::from_millis(r.i64()?);
+        let next_checkin_at = Timestamp::from_millis(r.i64()?);
+        let in_reply_to = r.u64()?;
+        let level = r.u8()?;
+        let mask = r.u32()?;
+        let profile =
+            RestrictionProfile::from_wire(level, mask).map_err(|e| WireError::Invalid {
+                field: "profile",
+                why: e.to_string(),
+            })?;
+        let lock_screen = LockScreen {
+            lender_name: r.text("lender_name")?,
+            support_phone: r.text("support_phone")?,
+            support_url: r.text("support_url")?,
+            message: r.text("message")?,
+        };
+        r.end()?;
+        Ok(Self {
+            key_id,
+            device_id,
+            imei,
+            device_key,
+            sequence,
+            state,
+            issued_at,
+            valid_until,
+            next_checkin_at,
+            in_reply_to,
+            profile,
+            lock_screen,
+        })
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    pub(crate) fn sample() -> Lease {
+        Lease {
+            key_id: KeyId([1, 2, 3, 4, 5, 6, 7, 8]),
+            device_id: DeviceId::new(),
+            imei: Imei::parse("490154203237518").unwrap(),
+            device_key: [9; 32],
+            sequence: 7,
+            state: LeaseState::Locked,
+            issued_at: Timestamp::from_millis(1_700_000_000_000),
+            valid_until: Timestamp::from_millis(1_700_604_800_000),
+            next_checkin_at: Timestamp::from_millis(1_700_000_900_000),
+            in_reply_to: 12,
+            profile: RestrictionProfile::full_lock(),
+            lock_screen: LockScreen {
+                lender_name: "Acme Finance".into(),
+                support_phone: "+254 700 000000".into(),
+                support_url: "https://acme.example/pay".into(),
+                message: "Pay the overdue installment to unlock. Emergency calls work.".into(),
+            },
+        }
+    }
+
+    #[test]
+    fn round_trips() {
+        let l = sample();
+        assert_eq!(Lease::decode(&l.encode()).unwrap(), l);
+    }
+
+    #[test]
+    fn refuses_unknown_state_and_protected_profile_bits() {
+        let l = sample();
+        let mut bytes = l.encode();
+        let state_at = 8 + 8 + 16 + 15 + 32 + 8;
+        bytes[state_at] = 9;
+        assert!(matches!(Lease::decode(&bytes), Err(WireError::Invalid { field: "state", .. })));
+        let mut bytes = l.encode();
+        let mask_at = state_at + 1 + 8 * 4 + 1;
+        bytes[mask_at] = 0x80; // a bit no restrictable capability owns
+        assert!(matches!(Lease::decode(&bytes), Err(WireError::Invalid { field: "profile", .. })));
+    }
+
+    proptest! {
+        #[test]
+        fn decoding_arbitrary_bytes_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..400)) {
+            let mut tagged = MAGIC.to_vec();
+            tagged.extend(bytes);
+            let _ = Lease::decode(&tagged);
+        }
+
+        #[test]
+        fn flipping_any_byte_changes_the_decoding_or_fails(pos in 0usize..200, bit in 0u8..8) {
+            let l = sample();
+            let mut bytes = l.encode();
+            let pos = pos % bytes.len();
+            bytes[pos] ^= 1 << bit;
+            if let Ok(d) = Lease::decode(&bytes) { prop_assert_ne!(d, l) }
+        }
+    }
+}

@@ -1,0 +1,17 @@
+//! The device protocol: canonical byte layouts, Ed25519 signatures and the JSON envelopes
+//! that carry them. docs/protocol.md describes the same layouts byte for byte.
+//!
+//! Signatures always cover the exact bytes that travel (base64 inside JSON), never a
+//! re-serialisation, so no two implementations can disagree about what was signed.
+
+pub mod checkin;
+pub mod codec;
+pub mod envelope;
+pub mod keys;
+pub mod lease;
+
+pub use checkin::CheckIn;
+pub use codec::WireError;
+pub use envelope::{LeaseEnvelope, SignedCheckIn};
+pub use keys::{DeviceKey, KeyId, ServerKey, ServerPublicKey};
+pub use lease::{Lease, LockScreen};
