@@ -175,7 +175,10 @@ mod tests {
             LeaseState::derive(Released, KeyStatus::ChangePending),
             LeaseState::Released
         );
-        assert_eq!(LeaseState::derive(Active, KeyStatus::Bound), LeaseState::Active);
+        assert_eq!(
+            LeaseState::derive(Active, KeyStatus::Bound),
+            LeaseState::Active
+        );
     }
 
     #[test]

@@ -3,7 +3,7 @@
 use crate::ids::{ApiKeyId, LenderId};
 use serde::{Deserialize, Serialize};
 
-/// What a lender's user or API key may do. The full permission matrix is in docs/security.md.
+/// What a lender's user or API key may do. docs/security.md says what each role is allowed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {

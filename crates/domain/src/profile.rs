@@ -172,7 +172,10 @@ impl RestrictionProfile {
 
     /// The default lock: everything that may be restricted is.
     pub fn full_lock() -> Self {
-        let mask = Capability::ALL.iter().filter_map(|c| c.bit()).fold(0, |a, b| a | b);
+        let mask = Capability::ALL
+            .iter()
+            .filter_map(|c| c.bit())
+            .fold(0, |a, b| a | b);
         Self {
             level: RestrictionLevel::FullLock,
             mask,

@@ -83,7 +83,11 @@ mod tests {
 
     #[test]
     fn names_round_trip() {
-        for k in [EventKind::Enrolled, EventKind::ReplayRefused, EventKind::KeyApproved] {
+        for k in [
+            EventKind::Enrolled,
+            EventKind::ReplayRefused,
+            EventKind::KeyApproved,
+        ] {
             assert_eq!(EventKind::parse(k.as_str()), Some(k));
         }
     }

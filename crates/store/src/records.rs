@@ -36,7 +36,7 @@ pub struct ApiKeyRecord {
     pub role: Role,
     /// A label for people ("bootstrap", "collections integration").
     pub label: String,
-    /// HMAC-SHA256 of the secret part under the server secret.
+    /// HMAC-SHA256 of (key id, secret part) under the server secret.
     pub secret_hmac: [u8; 32],
     /// When created.
     pub created_at: Timestamp,

@@ -89,13 +89,19 @@ mod tests {
     #[test]
     fn refuses_truncated_trailing_and_bad_imei() {
         let bytes = sample().encode();
-        assert_eq!(CheckIn::decode(&bytes[..bytes.len() - 1]), Err(WireError::Truncated));
+        assert_eq!(
+            CheckIn::decode(&bytes[..bytes.len() - 1]),
+            Err(WireError::Truncated)
+        );
         let mut long = bytes.clone();
         long.push(0);
         assert_eq!(CheckIn::decode(&long), Err(WireError::Trailing(1)));
         let mut bad = bytes;
         bad[8 + 14] = b'9';
-        assert!(matches!(CheckIn::decode(&bad), Err(WireError::Invalid { field: "imei", .. })));
+        assert!(matches!(
+            CheckIn::decode(&bad),
+            Err(WireError::Invalid { field: "imei", .. })
+        ));
     }
 
     proptest! {

@@ -77,7 +77,8 @@ impl Writer {
             end -= 1;
         }
         let s = &s[..end];
-        self.bytes(&(s.len() as u16).to_be_bytes()).bytes(s.as_bytes())
+        self.bytes(&(s.len() as u16).to_be_bytes())
+            .bytes(s.as_bytes())
     }
     /// The finished message.
     pub fn finish(&mut self) -> Vec<u8> {

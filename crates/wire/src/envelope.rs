@@ -136,20 +136,29 @@ mod tests {
     fn refuses_other_key_and_tampering() {
         let (_, env, _) = signed();
         let other = ServerKey::generate();
-        assert_eq!(env.open(&other.public()).unwrap_err(), WireError::BadSignature);
+        assert_eq!(
+            env.open(&other.public()).unwrap_err(),
+            WireError::BadSignature
+        );
 
         let (key, mut env, _) = signed();
         let mut bytes = unb64(&env.lease, "lease").unwrap();
         let last = bytes.len() - 1;
         bytes[last] ^= 1;
         env.lease = b64(&bytes);
-        assert_eq!(env.open(&key.public()).unwrap_err(), WireError::BadSignature);
+        assert_eq!(
+            env.open(&key.public()).unwrap_err(),
+            WireError::BadSignature
+        );
 
         let (key, mut env, _) = signed();
         let mut sig = unb64(&env.signature, "signature").unwrap();
         sig[0] ^= 1;
         env.signature = b64(&sig);
-        assert_eq!(env.open(&key.public()).unwrap_err(), WireError::BadSignature);
+        assert_eq!(
+            env.open(&key.public()).unwrap_err(),
+            WireError::BadSignature
+        );
     }
 
     #[test]
@@ -157,7 +166,10 @@ mod tests {
         let key = ServerKey::generate();
         let lease = sample(); // key_id is not this key's
         let env = LeaseEnvelope::seal(&lease, &key);
-        assert!(matches!(env.open(&key.public()), Err(WireError::UnknownKey(_))));
+        assert!(matches!(
+            env.open(&key.public()),
+            Err(WireError::UnknownKey(_))
+        ));
     }
 
     #[test]

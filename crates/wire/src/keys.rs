@@ -172,7 +172,11 @@ impl DeviceKey {
 
 impl fmt::Debug for DeviceKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "DeviceKey({}, secret hidden)", hex::encode(self.public()))
+        write!(
+            f,
+            "DeviceKey({}, secret hidden)",
+            hex::encode(self.public())
+        )
     }
 }
 

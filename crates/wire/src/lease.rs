@@ -169,11 +169,20 @@ pub(crate) mod tests {
         let mut bytes = l.encode();
         let state_at = 8 + 8 + 16 + 15 + 32 + 8;
         bytes[state_at] = 9;
-        assert!(matches!(Lease::decode(&bytes), Err(WireError::Invalid { field: "state", .. })));
+        assert!(matches!(
+            Lease::decode(&bytes),
+            Err(WireError::Invalid { field: "state", .. })
+        ));
         let mut bytes = l.encode();
         let mask_at = state_at + 1 + 8 * 4 + 1;
         bytes[mask_at] = 0x80; // a bit no restrictable capability owns
-        assert!(matches!(Lease::decode(&bytes), Err(WireError::Invalid { field: "profile", .. })));
+        assert!(matches!(
+            Lease::decode(&bytes),
+            Err(WireError::Invalid {
+                field: "profile",
+                ..
+            })
+        ));
     }
 
     proptest! {

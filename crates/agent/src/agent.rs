@@ -1,0 +1,358 @@
+//! The agent: one device's identity, counter and held lease, and the operations on them.
+
+use crate::atomic;
+use crate::config::{AgentConfig, Provisioning};
+use crate::enforcement::{decide, Enforcement};
+use crate::error::{AgentError, LeaseRefusal};
+use crate::judge::{judge, Verdict};
+use crate::layout::Layout;
+use crate::persistent;
+use crate::transport::ServerClient;
+use crate::user;
+use crate::verify::{VerifiedLease, Verifier};
+use lienlock_domain::{Clock, Imei, LeaseState, Timestamp};
+use lienlock_wire::{CheckIn, DeviceKey, Lease, LeaseEnvelope, ServerPublicKey, SignedCheckIn};
+use std::path::Path;
+use std::sync::Arc;
+
+/// A device agent bound to a data directory.
+///
+/// One process per data directory: the check-in counter is read once at open and then kept
+/// in memory, so two agents on one directory could both use the same counter.
+#[derive(Debug)]
+pub struct Agent {
+    layout: Layout,
+    clock: Arc<dyn Clock>,
+    provisioning: Provisioning,
+    key: DeviceKey,
+    verifier: Verifier,
+    client: ServerClient,
+    /// The last counter used (persisted before use).
+    counter: u64,
+    released: bool,
+    held: Option<VerifiedLease>,
+    server_time: Option<Timestamp>,
+}
+
+/// What [`Agent::accept_lease`] did with a lease it did not refuse.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LeaseOutcome {
+    /// Stored; it is now the held lease. `state == Released` means the device is now free
+    /// for ever.
+    Accepted {
+        /// Its sequence number.
+        sequence: u64,
+        /// What it says.
+        state: LeaseState,
+    },
+    /// It is the lease already held, byte for byte.
+    AlreadyHeld {
+        /// Its sequence number.
+        sequence: u64,
+    },
+    /// Genuine, but the device is already released, which nothing undoes; not stored.
+    AlreadyReleased,
+}
+
+/// What one successful [`Agent::check_in`] achieved.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CheckInOutcome {
+    /// The counter the check-in used.
+    pub counter: u64,
+    /// What happened to the server's lease.
+    pub lease: LeaseOutcome,
+    /// Enforcement right after.
+    pub enforcement: Enforcement,
+}
+
+impl Agent {
+    /// Opens (or on first start, creates) the agent in `config.data_dir`.
+    ///
+    /// On first start this creates the identity key and a zero counter, then records the
+    /// provisioning last, so a crash half-way leaves a directory that is simply provisioned
+    /// again. Later starts refuse a server key or IMEI that differs from the persisted one:
+    /// re-pointing a financed phone at another server or identity must not be one flag away.
+    /// A different server URL is accepted and persisted (servers move; the pinned key is
+    /// what identifies the server).
+    pub fn open(config: AgentConfig, clock: Arc<dyn Clock>) -> Result<Self, AgentError> {
+        Provisioning::validate_url(&config.server_url)?;
+        let layout = Layout::new(config.data_dir);
+        prepare_dirs(&layout)?;
+        let wanted = Provisioning {
+            server_url: config.server_url,
+            server_key: config.server_key,
+            imei: config.imei,
+        };
+        let provisioning = match persistent::read_provisioning(&layout)? {
+            Some(have) => reconcile(&layout, have, wanted)?,
+            None => {
+                first_start(&layout, &wanted)?;
+                wanted
+            }
+        };
+        Self::load(layout, provisioning, clock)
+    }
+
+    /// Opens an already provisioned data directory, taking server URL, key and IMEI from its
+    /// persistent partition.
+    pub fn open_existing(
+        data_dir: impl AsRef<Path>,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, AgentError> {
+        let layout = Layout::new(data_dir.as_ref());
+        let provisioning = persistent::read_provisioning(&layout)?.ok_or_else(|| {
+            AgentError::Provisioning(format!(
+                "{} is not provisioned: start the agent once with server URL, server key and IMEI",
+                layout.root().display()
+            ))
+        })?;
+        prepare_dirs(&layout)?;
+        Self::load(layout, provisioning, clock)
+    }
+
+    /// What a factory reset does to the agent's storage: the user partition is wiped, the
+    /// persistent one (identity, counter, provisioning, release) is kept. Call it while no
+    /// agent has the directory open, as a real reset happens with the agent stopped.
+    pub fn factory_reset(data_dir: impl AsRef<Path>) -> Result<(), AgentError> {
+        user::wipe(&Layout::new(data_dir.as_ref()))
+    }
+
+    fn load(
+        layout: Layout,
+        provisioning: Provisioning,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, AgentError> {
+        let key = persistent::read_identity(&layout)?;
+        let counter = persistent::read_counter(&layout)?;
+        let verifier = Verifier {
+            server_key: provisioning.server_key,
+            imei: provisioning.imei,
+            device_key: key.public(),
+        };
+        let client = ServerClient::new(&provisioning.server_url)?;
+        let mut released = persistent::read_released(&layout, &verifier);
+        let held = user::read_lease(&layout, &verifier);
+        if let Some(h) = held
+            .as_ref()
+            .filter(|h| h.lease.state == LeaseState::Released)
+        {
+            if !released {
+                // The marker is written before the lease, so it can only have been lost
+                // since; the signed release is right here, so repair it.
+                released = true;
+                if let Err(e) = persistent::write_released(&layout, &h.envelope) {
+                    tracing::warn!(error = %e, "cannot repair the release marker");
+                }
+            }
+        }
+        let server_time = user::read_server_time(&layout);
+        Ok(Self {
+            layout,
+            clock,
+            provisioning,
+            key,
+            verifier,
+            client,
+            counter,
+            released,
+            held,
+            server_time,
+        })
+    }
+
+    /// Makes the next check-in: increments the counter, persists it, and only then signs,
+    /// so no crash can ever lead to a counter being used twice. Returns the signed request
+    /// and its counter (the `in_reply_to` its answer must carry).
+    pub fn build_checkin(&mut self) -> Result<(SignedCheckIn, u64), AgentError> {
+        let counter = self.counter.checked_add(1).ok_or_else(|| {
+            AgentError::corrupt(self.layout.counter(), "check-in counter is exhausted")
+        })?;
+        persistent::write_counter(&self.layout, counter)?;
+        self.counter = counter;
+        let checkin = CheckIn {
+            imei: self.provisioning.imei,
+            device_key: self.key.public(),
+            counter,
+            device_time: self.trusted_now(),
+            held_lease_seq: self.held.as_ref().map_or(0, |h| h.lease.sequence),
+        };
+        Ok((SignedCheckIn::seal(&checkin, &self.key), counter))
+    }
+
+    /// Sends a signed check-in as-is and returns the server's envelope, neither verified nor
+    /// stored. [`Agent::check_in`] is the normal path; this one lets a caller send a request
+    /// of its choosing (a replay, for instance).
+    pub async fn send_checkin(&self, checkin: &SignedCheckIn) -> Result<LeaseEnvelope, AgentError> {
+        self.client.post_checkin(checkin).await
+    }
+
+    /// Takes a lease answering check-in `in_reply_to`, or says why not. Checks, in order:
+    /// the signature against the pinned server key; that the lease names this device's IMEI
+    /// and key; its sequence against the held lease (lower: rollback; equal: must be the same
+    /// bytes, and then nothing happens); that it answers `in_reply_to` and that this is the
+    /// latest check-in. Only then is it stored, atomically; a release is also recorded in the
+    /// persistent partition, first, so it outlives a factory reset.
+    pub fn accept_lease(
+        &mut self,
+        envelope: &LeaseEnvelope,
+        in_reply_to: u64,
+    ) -> Result<LeaseOutcome, LeaseRefusal> {
+        let offered = self.verifier.verify(envelope)?;
+        let sequence = offered.lease.sequence;
+        if judge(self.held.as_ref(), &offered, in_reply_to, self.counter)? == Verdict::AlreadyHeld {
+            return Ok(LeaseOutcome::AlreadyHeld { sequence });
+        }
+        if self.released {
+            return Ok(LeaseOutcome::AlreadyReleased);
+        }
+        let state = offered.lease.state;
+        if state == LeaseState::Released {
+            persistent::write_released(&self.layout, &offered.envelope)
+                .map_err(|e| LeaseRefusal::NotStored(e.to_string()))?;
+            self.released = true;
+            if let Err(e) = user::write_lease(&self.layout, &offered.envelope) {
+                // The release is already durable in the persistent partition; the copy in the
+                // user partition is a convenience.
+                tracing::warn!(error = %e, "release recorded, but the lease file was not updated");
+            }
+        } else {
+            user::write_lease(&self.layout, &offered.envelope)
+                .map_err(|e| LeaseRefusal::NotStored(e.to_string()))?;
+        }
+        self.note_server_time(offered.lease.issued_at);
+        self.held = Some(offered);
+        Ok(LeaseOutcome::Accepted { sequence, state })
+    }
+
+    /// One full check-in: build and persist the counter, post, verify and store the answer.
+    pub async fn check_in(&mut self) -> Result<CheckInOutcome, AgentError> {
+        let (signed, counter) = self.build_checkin()?;
+        let envelope = self.client.post_checkin(&signed).await?;
+        let lease = self.accept_lease(&envelope, counter)?;
+        Ok(CheckInOutcome {
+            counter,
+            lease,
+            enforcement: self.enforcement(),
+        })
+    }
+
+    /// What the device must do now, judged at [`Agent::trusted_now`].
+    pub fn enforcement(&self) -> Enforcement {
+        decide(
+            self.released,
+            self.held.as_ref().map(|h| &h.lease),
+            self.trusted_now(),
+        )
+    }
+
+    /// The time decisions are made at: the injected clock, but never earlier than the
+    /// newest server time seen (the highest `issued_at` recorded, and that of the held lease,
+    /// which also covers a lost `server_time` file). Setting the clock back to before the
+    /// last check-in therefore cannot stretch a lease.
+    ///
+    /// This is only a floor. A clock set back to a moment between the last check-in and the
+    /// lease's expiry still gains time; closing that needs a monotonic time source anchored
+    /// to server time (elapsed-time since the last check-in, persisted across reboots), which
+    /// is planned but not done here.
+    pub fn trusted_now(&self) -> Timestamp {
+        let mut now = self.clock.now();
+        if let Some(t) = self.server_time {
+            now = now.max(t);
+        }
+        if let Some(h) = &self.held {
+            now = now.max(h.lease.issued_at);
+        }
+        now
+    }
+
+    /// The lease currently held, if any.
+    pub fn held_lease(&self) -> Option<&Lease> {
+        self.held.as_ref().map(|h| &h.lease)
+    }
+
+    /// Whether a release was accepted (ever, across factory resets).
+    pub fn is_released(&self) -> bool {
+        self.released
+    }
+
+    /// The last check-in counter used (0 before the first check-in).
+    pub fn counter(&self) -> u64 {
+        self.counter
+    }
+
+    /// The device's public identity key.
+    pub fn device_public_key(&self) -> [u8; 32] {
+        self.key.public()
+    }
+
+    /// The enrolled IMEI.
+    pub fn imei(&self) -> Imei {
+        self.provisioning.imei
+    }
+
+    /// The pinned server key.
+    pub fn server_key(&self) -> ServerPublicKey {
+        self.provisioning.server_key
+    }
+
+    /// The server base URL.
+    pub fn server_url(&self) -> &str {
+        &self.provisioning.server_url
+    }
+
+    /// Where each file lives.
+    pub fn layout(&self) -> &Layout {
+        &self.layout
+    }
+
+    /// Records a fresh server time. Failing to persist it only loses a floor that the held
+    /// lease's `issued_at` provides anyway, so it is logged, not fatal.
+    fn note_server_time(&mut self, t: Timestamp) {
+        if self.server_time.is_some_and(|seen| seen >= t) {
+            return;
+        }
+        self.server_time = Some(t);
+        if let Err(e) = user::write_server_time(&self.layout, t) {
+            tracing::warn!(error = %e, "cannot record server time");
+        }
+    }
+}
+
+/// Creates both partitions if needed and sweeps temporary files a crash left behind.
+fn prepare_dirs(layout: &Layout) -> Result<(), AgentError> {
+    for dir in [layout.persistent_dir(), layout.user_dir()] {
+        atomic::create_dir(&dir).map_err(|e| AgentError::io(&dir, e))?;
+        atomic::remove_stale_temps(&dir).map_err(|e| AgentError::io(&dir, e))?;
+    }
+    Ok(())
+}
+
+fn first_start(layout: &Layout, p: &Provisioning) -> Result<(), AgentError> {
+    persistent::write_identity(layout, &DeviceKey::generate())?;
+    persistent::write_counter(layout, 0)?;
+    persistent::write_provisioning(layout, p)
+}
+
+fn reconcile(
+    layout: &Layout,
+    have: Provisioning,
+    wanted: Provisioning,
+) -> Result<Provisioning, AgentError> {
+    if have.server_key != wanted.server_key {
+        return Err(AgentError::Provisioning(format!(
+            "this device is pinned to server key {}, not {}",
+            have.server_key.to_hex(),
+            wanted.server_key.to_hex()
+        )));
+    }
+    if have.imei != wanted.imei {
+        return Err(AgentError::Provisioning(format!(
+            "this device was provisioned with IMEI {}, not {}",
+            have.imei, wanted.imei
+        )));
+    }
+    if have.server_url != wanted.server_url {
+        persistent::write_provisioning(layout, &wanted)?;
+    }
+    Ok(wanted)
+}

@@ -1,0 +1,76 @@
+//! Where the agent keeps what, under its data directory.
+//!
+//! ```text
+//! DATA/
+//!   persistent/        survives a factory reset (hardware keystore / FRP storage on a phone)
+//!     identity.key     Ed25519 seed, 64 hex characters, 0600
+//!     provisioning.json  {"server_url", "server_key" (hex), "imei"}
+//!     counter          last check-in counter used, decimal
+//!     released         the signed release lease (envelope JSON), present once released
+//!   user/              wiped by a factory reset
+//!     lease.json       the last accepted lease envelope, re-verified on every load
+//!     server_time      highest server `issued_at` seen, epoch ms, decimal
+//! ```
+
+use std::path::{Path, PathBuf};
+
+/// The paths of every file the agent uses. Public so tools and tests can inspect (or
+/// deliberately damage) individual files.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Layout {
+    root: PathBuf,
+}
+
+impl Layout {
+    /// The layout under a data directory.
+    pub fn new(data_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            root: data_dir.into(),
+        }
+    }
+
+    /// The data directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The partition that survives a factory reset.
+    pub fn persistent_dir(&self) -> PathBuf {
+        self.root.join("persistent")
+    }
+
+    /// The partition a factory reset wipes.
+    pub fn user_dir(&self) -> PathBuf {
+        self.root.join("user")
+    }
+
+    /// The device's Ed25519 identity seed.
+    pub fn identity(&self) -> PathBuf {
+        self.persistent_dir().join("identity.key")
+    }
+
+    /// Server URL, pinned server key and IMEI.
+    pub fn provisioning(&self) -> PathBuf {
+        self.persistent_dir().join("provisioning.json")
+    }
+
+    /// The last check-in counter used.
+    pub fn counter(&self) -> PathBuf {
+        self.persistent_dir().join("counter")
+    }
+
+    /// The release lease; its presence (once verified) frees the device for ever.
+    pub fn released(&self) -> PathBuf {
+        self.persistent_dir().join("released")
+    }
+
+    /// The last accepted lease envelope.
+    pub fn lease(&self) -> PathBuf {
+        self.user_dir().join("lease.json")
+    }
+
+    /// The highest server time seen.
+    pub fn server_time(&self) -> PathBuf {
+        self.user_dir().join("server_time")
+    }
+}

@@ -1,0 +1,36 @@
+//! The device side of lienlock, as a library.
+//!
+//! An [`Agent`] owns a data directory with two partitions (see [`Layout`]): `persistent/`,
+//! which survives a factory reset and holds the device's identity key, its provisioning, its
+//! check-in counter and, once released, the release; and `user/`, which a reset wipes and
+//! which holds the last accepted lease. It checks in with the server
+//! ([`Agent::check_in`]), accepts only leases signed by the pinned server key, naming this
+//! device, not older than what it holds and answering its latest request
+//! ([`Agent::accept_lease`]), and decides what to enforce from the held lease and the time
+//! ([`Agent::enforcement`]). [`Agent::run`] loops over all of that.
+//!
+//! The agent decides; applying the decision (device policy, lock screen) is the platform
+//! layer's job.
+
+mod agent;
+mod atomic;
+mod config;
+mod enforcement;
+mod error;
+mod judge;
+mod layout;
+mod persistent;
+mod run;
+mod schedule;
+mod transport;
+mod user;
+mod verify;
+
+pub use agent::{Agent, CheckInOutcome, LeaseOutcome};
+pub use config::{AgentConfig, Provisioning};
+pub use enforcement::{decide, Enforcement, LockReason};
+pub use error::{AgentError, ErrorCode, LeaseRefusal};
+pub use layout::Layout;
+pub use run::RunExit;
+pub use schedule::RunPolicy;
+pub use transport::{ServerClient, CHECKIN_PATH};

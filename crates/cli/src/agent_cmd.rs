@@ -1,0 +1,124 @@
+//! `lienlock agent`: one simulated phone.
+
+use anyhow::Context;
+use clap::{Args, Subcommand};
+use lienlock_agent::{Agent, AgentConfig, Enforcement, LockReason};
+use lienlock_domain::{Imei, SystemClock};
+use lienlock_wire::ServerPublicKey;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// Agent commands.
+#[derive(Debug, Subcommand)]
+pub enum AgentCommand {
+    /// Run a phone: check in, print each state change, until released or Ctrl-C.
+    Run(RunArgs),
+    /// Wipe the user partition (the lease), keeping the persistent one (identity, counter).
+    FactoryReset {
+        /// The phone's data directory.
+        #[arg(long)]
+        data: PathBuf,
+    },
+}
+
+/// `agent run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The phone's data directory (created on first start).
+    #[arg(long)]
+    data: PathBuf,
+    /// Server URL; needed on first start only.
+    #[arg(long)]
+    server: Option<String>,
+    /// The server's lease-signing public key (64 hex), printed by `lienlock serve`; needed on
+    /// first start only, then pinned.
+    #[arg(long)]
+    server_key: Option<String>,
+    /// The IMEI the phone was enrolled by; needed on first start only.
+    #[arg(long)]
+    imei: Option<Imei>,
+    /// Check in once, print the result, and exit.
+    #[arg(long)]
+    once: bool,
+}
+
+/// A one-line description of what the phone enforces, changing only when the mode does
+/// (not every time a renewed lease moves `valid_until`).
+pub fn describe(e: &Enforcement) -> String {
+    match e {
+        Enforcement::Free => "FREE: released, nothing is enforced any more".into(),
+        Enforcement::Run { .. } => "ACTIVE: the phone works normally".into(),
+        Enforcement::Locked {
+            why, lock_screen, ..
+        } => {
+            let why = match why {
+                LockReason::Lender => "locked by the lender",
+                LockReason::LeaseExpired => "lease expired without a check-in",
+                LockReason::NoLease => "no lease yet",
+            };
+            match lock_screen {
+                Some(s) if !s.message.is_empty() => format!("LOCKED ({why}): {}", s.message),
+                _ => format!("LOCKED ({why})"),
+            }
+        }
+    }
+}
+
+fn open(args: &RunArgs) -> anyhow::Result<Agent> {
+    let clock = Arc::new(SystemClock);
+    match (&args.server, &args.server_key, args.imei) {
+        (Some(server), Some(key), Some(imei)) => {
+            let server_key = ServerPublicKey::from_hex(key).context("--server-key")?;
+            Ok(Agent::open(
+                AgentConfig {
+                    data_dir: args.data.clone(),
+                    server_url: server.clone(),
+                    server_key,
+                    imei,
+                },
+                clock,
+            )?)
+        }
+        (None, None, None) => Agent::open_existing(&args.data, clock).with_context(|| {
+            format!(
+                "{} is not a provisioned phone; give --server, --server-key and --imei",
+                args.data.display()
+            )
+        }),
+        _ => anyhow::bail!("give all of --server, --server-key and --imei, or none"),
+    }
+}
+
+/// Runs an agent command.
+pub async fn run(cmd: AgentCommand) -> anyhow::Result<()> {
+    match cmd {
+        AgentCommand::FactoryReset { data } => {
+            Agent::factory_reset(&data)?;
+            println!(
+                "factory reset {}: lease wiped, identity kept",
+                data.display()
+            );
+            Ok(())
+        }
+        AgentCommand::Run(args) => {
+            let mut agent = open(&args)?;
+            let imei = agent.imei();
+            if args.once {
+                let out = agent.check_in().await?;
+                println!("{imei} {}", describe(&out.enforcement));
+                return Ok(());
+            }
+            let mut last = String::new();
+            agent
+                .run(crate::serve::shutdown_signal(), |e| {
+                    let line = describe(e);
+                    if line != last {
+                        println!("{imei} {line}");
+                        last = line;
+                    }
+                })
+                .await;
+            Ok(())
+        }
+    }
+}

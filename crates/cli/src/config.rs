@@ -1,0 +1,159 @@
+//! Server configuration: defaults, then a TOML file, then environment variables
+//! (`LIENLOCK__...`) and flags. Secrets are never part of it: they live in files whose
+//! paths it names.
+
+use anyhow::Context;
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// Everything `lienlock serve` needs. `Debug` hides the password of a database URL.
+#[derive(Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Where the SQLite file and the secret files live.
+    pub data_dir: PathBuf,
+    /// `postgres://...` for PostgreSQL; absent for SQLite in `data_dir`.
+    pub database: Option<String>,
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// Lease-signing key file (64 hex chars, mode 600). Default: `data_dir/signing.key`.
+    pub signing_key_file: Option<PathBuf>,
+    /// API-key MAC secret file (64 hex chars, mode 600). Default: `data_dir/server.secret`.
+    pub secret_file: Option<PathBuf>,
+    /// How long an active lease lasts, in seconds.
+    pub lease_ttl_secs: i64,
+    /// How often devices check in, in seconds.
+    pub checkin_interval_secs: i64,
+    /// How often the scheduler looks for due commands, in milliseconds.
+    pub scheduler_interval_ms: u64,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        let lease = lienlock_server::LeaseSettings::default();
+        Self {
+            data_dir: PathBuf::from("lienlock-data"),
+            database: None,
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            signing_key_file: None,
+            secret_file: None,
+            lease_ttl_secs: lease.lease_ttl_secs,
+            checkin_interval_secs: lease.checkin_interval_secs,
+            scheduler_interval_ms: 1000,
+        }
+    }
+}
+
+impl std::fmt::Debug for ServerConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerConfig")
+            .field("data_dir", &self.data_dir)
+            .field("database", &self.database.as_deref().map(redact_password))
+            .field("listen", &self.listen)
+            .field("signing_key_file", &self.signing_key_file)
+            .field("secret_file", &self.secret_file)
+            .field("lease_ttl_secs", &self.lease_ttl_secs)
+            .field("checkin_interval_secs", &self.checkin_interval_secs)
+            .field("scheduler_interval_ms", &self.scheduler_interval_ms)
+            .finish()
+    }
+}
+
+/// `postgres://user:secret@host/db` becomes `postgres://user:***@host/db`.
+fn redact_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    match rest.split_once('@') {
+        Some((userinfo, host)) if userinfo.contains(':') => {
+            let user = userinfo.split(':').next().unwrap_or_default();
+            format!("{scheme}://{user}:***@{host}")
+        }
+        _ => url.to_owned(),
+    }
+}
+
+impl ServerConfig {
+    /// Defaults, overlaid with `file` when given.
+    pub fn load(file: Option<&Path>) -> anyhow::Result<Self> {
+        match file {
+            None => Ok(Self::default()),
+            Some(p) => {
+                let text = std::fs::read_to_string(p)
+                    .with_context(|| format!("reading config {}", p.display()))?;
+                toml::from_str(&text).with_context(|| format!("parsing config {}", p.display()))
+            }
+        }
+    }
+
+    /// The database string the store opens.
+    pub fn database_url(&self) -> String {
+        self.database
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("lienlock.db").display()))
+    }
+
+    /// Path of the signing key file.
+    pub fn signing_key_path(&self) -> PathBuf {
+        self.signing_key_file
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("signing.key"))
+    }
+
+    /// Path of the MAC secret file.
+    pub fn secret_path(&self) -> PathBuf {
+        self.secret_file
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("server.secret"))
+    }
+
+    /// Lease timing.
+    pub fn lease_settings(&self) -> anyhow::Result<lienlock_server::LeaseSettings> {
+        anyhow::ensure!(
+            self.lease_ttl_secs >= 60,
+            "lease_ttl_secs must be at least 60"
+        );
+        anyhow::ensure!(
+            (1..=self.lease_ttl_secs).contains(&self.checkin_interval_secs),
+            "checkin_interval_secs must be between 1 and lease_ttl_secs"
+        );
+        Ok(lienlock_server::LeaseSettings {
+            lease_ttl_secs: self.lease_ttl_secs,
+            checkin_interval_secs: self.checkin_interval_secs,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_hides_database_password() {
+        let c = ServerConfig {
+            database: Some("postgres://app:hunter2@db.internal/lienlock".into()),
+            ..ServerConfig::default()
+        };
+        let shown = format!("{c:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(shown.contains("app:***@db.internal"), "{shown}");
+    }
+
+    #[test]
+    fn file_overrides_defaults_and_unknown_keys_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("c.toml");
+        std::fs::write(
+            &p,
+            "listen = \"0.0.0.0:9000\"\ncheckin_interval_secs = 30\n",
+        )
+        .unwrap();
+        let c = ServerConfig::load(Some(&p)).unwrap();
+        assert_eq!(c.listen.port(), 9000);
+        assert_eq!(c.checkin_interval_secs, 30);
+        assert_eq!(c.lease_ttl_secs, ServerConfig::default().lease_ttl_secs);
+        std::fs::write(&p, "listn = \"0.0.0.0:9000\"\n").unwrap();
+        assert!(ServerConfig::load(Some(&p)).is_err());
+    }
+}

@@ -1,0 +1,62 @@
+//! `lienlock ctl`: operator tools that work directly on the database.
+
+use crate::ServerArgs;
+use clap::{Args, Subcommand};
+use lienlock_server::ops::{self, NewLender};
+
+/// Operator commands.
+#[derive(Debug, Subcommand)]
+pub enum CtlCommand {
+    /// Create a lender and its first admin API key (printed once).
+    Bootstrap(BootstrapArgs),
+}
+
+/// `ctl bootstrap`.
+#[derive(Debug, Args)]
+pub struct BootstrapArgs {
+    #[command(flatten)]
+    server: ServerArgs,
+    /// The lender's name, as borrowers know it.
+    #[arg(long)]
+    name: String,
+    /// Support phone shown on the lock screen.
+    #[arg(long)]
+    support_phone: String,
+    /// Payment or support URL shown on the lock screen.
+    #[arg(long)]
+    support_url: String,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Runs an operator command.
+pub async fn run(cmd: CtlCommand) -> anyhow::Result<()> {
+    match cmd {
+        CtlCommand::Bootstrap(a) => {
+            let config = a.server.resolve()?;
+            let service = crate::serve::service(&config).await?;
+            let (lender, key) = ops::bootstrap_lender(
+                service.store().as_ref(),
+                service.secret(),
+                service.clock().as_ref(),
+                NewLender {
+                    name: a.name,
+                    support_phone: a.support_phone,
+                    support_url: a.support_url,
+                },
+            )
+            .await?;
+            if a.json {
+                println!(
+                    "{}",
+                    serde_json::json!({"lender_id": lender.id.to_string(), "api_key": key.as_str()})
+                );
+            } else {
+                println!("lender {} ({})", lender.name, lender.id);
+                println!("API key (shown once, store it now): {}", key.as_str());
+            }
+            Ok(())
+        }
+    }
+}

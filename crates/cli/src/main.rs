@@ -1,0 +1,119 @@
+//! `lienlock`: the server, the demo, the device agent and the operator's tools in one binary.
+
+mod agent_cmd;
+mod config;
+mod ctl;
+mod demo;
+mod serve;
+
+use clap::{Args, Parser, Subcommand};
+use config::ServerConfig;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// Device-financing lock platform.
+#[derive(Debug, Parser)]
+#[command(name = "lienlock", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the server.
+    Serve(ServerArgs),
+    /// Run a live demo on embedded SQLite: a server, a lender and three simulated phones.
+    Demo(demo::DemoArgs),
+    /// Run a simulated phone.
+    #[command(subcommand)]
+    Agent(agent_cmd::AgentCommand),
+    /// Operator tools that work directly on the database.
+    #[command(subcommand)]
+    Ctl(ctl::CtlCommand),
+}
+
+/// Where the server keeps its data. Flags override the environment, which overrides the
+/// config file.
+#[derive(Debug, Args, Clone)]
+pub struct ServerArgs {
+    /// TOML config file.
+    #[arg(long, env = "LIENLOCK__CONFIG")]
+    config: Option<PathBuf>,
+    /// Data directory (SQLite file, secret files).
+    #[arg(long, env = "LIENLOCK__DATA_DIR")]
+    data: Option<PathBuf>,
+    /// PostgreSQL URL (postgres://user:pass@host/db); SQLite in the data directory if absent.
+    #[arg(long, env = "LIENLOCK__DATABASE")]
+    database: Option<String>,
+    /// Address to listen on.
+    #[arg(long, env = "LIENLOCK__LISTEN")]
+    listen: Option<SocketAddr>,
+    /// Lease-signing key file.
+    #[arg(long, env = "LIENLOCK__SIGNING_KEY_FILE")]
+    signing_key_file: Option<PathBuf>,
+    /// API-key MAC secret file.
+    #[arg(long, env = "LIENLOCK__SECRET_FILE")]
+    secret_file: Option<PathBuf>,
+    /// Seconds between device check-ins.
+    #[arg(long, env = "LIENLOCK__CHECKIN_INTERVAL_SECS")]
+    checkin_interval_secs: Option<i64>,
+}
+
+impl ServerArgs {
+    /// The config file overlaid with flags and environment.
+    pub fn resolve(&self) -> anyhow::Result<ServerConfig> {
+        let mut c = ServerConfig::load(self.config.as_deref())?;
+        if let Some(d) = &self.data {
+            c.data_dir = d.clone();
+        }
+        if let Some(d) = &self.database {
+            c.database = Some(d.clone());
+        }
+        if let Some(l) = self.listen {
+            c.listen = l;
+        }
+        if let Some(f) = &self.signing_key_file {
+            c.signing_key_file = Some(f.clone());
+        }
+        if let Some(f) = &self.secret_file {
+            c.secret_file = Some(f.clone());
+        }
+        if let Some(s) = self.checkin_interval_secs {
+            c.checkin_interval_secs = s;
+        }
+        Ok(c)
+    }
+}
+
+fn init_tracing(default: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("LIENLOCK_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve(args) => {
+            init_tracing("info,tower_http=info");
+            serve::run(args.resolve()?).await
+        }
+        Command::Demo(args) => {
+            init_tracing("warn");
+            demo::run(args).await
+        }
+        Command::Agent(cmd) => {
+            init_tracing("warn");
+            agent_cmd::run(cmd).await
+        }
+        Command::Ctl(cmd) => {
+            init_tracing("warn");
+            ctl::run(cmd).await
+        }
+    }
+}

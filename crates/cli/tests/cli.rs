@@ -1,0 +1,233 @@
+//! The `lienlock` binary as a newcomer and an operator use it: the demo, and serve + ctl +
+//! agent as separate processes, on SQLite and PostgreSQL.
+
+use lienlock_store_sql::testing::{Backend, TestDb};
+use serde_json::{json, Value};
+use std::process::Stdio;
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, BufReader, Lines};
+use tokio::process::{Child, ChildStdout, Command};
+
+const BIN: &str = env!("CARGO_BIN_EXE_lienlock");
+
+/// A child process whose stdout is read line by line, killed when dropped.
+struct Proc {
+    child: Child,
+    lines: Lines<BufReader<ChildStdout>>,
+    seen: Vec<String>,
+}
+
+impl Proc {
+    fn spawn(args: &[&str]) -> Self {
+        let mut child = Command::new(BIN)
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        Self {
+            child,
+            lines,
+            seen: Vec::new(),
+        }
+    }
+
+    /// Reads until a line contains `needle` (30 s at most) and returns it.
+    async fn wait_for(&mut self, needle: &str) -> String {
+        let found = tokio::time::timeout(Duration::from_secs(30), async {
+            while let Some(line) = self.lines.next_line().await.unwrap() {
+                self.seen.push(line.clone());
+                if line.contains(needle) {
+                    return Some(line);
+                }
+            }
+            None
+        })
+        .await;
+        match found {
+            Ok(Some(line)) => line,
+            _ => panic!("no line with {needle:?}; saw:\n{}", self.seen.join("\n")),
+        }
+    }
+}
+
+/// The value after `label` on a line like `  API key      llk_...`.
+fn field(line: &str, label: &str) -> String {
+    line.split_once(label)
+        .unwrap()
+        .1
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned()
+}
+
+async fn post(url: &str, key: &str, body: Value) -> (u16, Value) {
+    let resp = reqwest::Client::new()
+        .post(url)
+        .bearer_auth(key)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    (resp.status().as_u16(), resp.json().await.unwrap())
+}
+
+#[tokio::test]
+async fn demo_runs_phones_that_lock_and_unlock_live() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("demo");
+    let mut demo = Proc::spawn(&[
+        "demo",
+        "--data",
+        data.to_str().unwrap(),
+        "--listen",
+        "127.0.0.1:0",
+        "--checkin-interval",
+        "1",
+        "--duration",
+        "60",
+    ]);
+    let url = field(&demo.wait_for("  server ").await, "server");
+    let key = field(&demo.wait_for("API key").await, "API key");
+    let phone = demo.wait_for("phone-1 ").await;
+    let device = field(&phone, "device");
+    demo.wait_for("curl").await;
+    demo.wait_for("[phone-1] ACTIVE").await;
+
+    let (status, body) = post(
+        &format!("{url}/v1/devices/{device}/lock"),
+        &key,
+        json!({"reason": "demo"}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let locked = demo.wait_for("[phone-1] LOCKED").await;
+    assert!(locked.contains("locked by the lender"), "{locked}");
+    let (status, _) = post(
+        &format!("{url}/v1/devices/{device}/unlock"),
+        &key,
+        json!({"reason": "paid"}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    demo.wait_for("[phone-1] ACTIVE").await;
+    let (status, _) = post(
+        &format!("{url}/v1/devices/{device}/release"),
+        &key,
+        json!({"reason": "paid off"}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    demo.wait_for("[phone-1] FREE").await;
+    demo.child.kill().await.unwrap();
+}
+
+async fn once(args: &[&str]) -> String {
+    let out = Command::new(BIN).args(args).output().await.unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{args:?}: {stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+async fn serve_ctl_and_agent_processes(backend: Backend) {
+    let Some(db) = TestDb::new(backend).await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("server");
+    let data = data.to_str().unwrap();
+    let mut server_args = vec!["--data", data];
+    if backend == Backend::Postgres {
+        server_args.extend(["--database", db.url()]);
+    }
+    let mut serve_args = vec!["serve", "--listen", "127.0.0.1:0"];
+    serve_args.extend(&server_args);
+    let mut server = Proc::spawn(&serve_args);
+    let url = field(&server.wait_for("serving on").await, "serving on");
+    let server_key = server
+        .wait_for("lease-signing key")
+        .await
+        .rsplit(' ')
+        .next()
+        .unwrap()
+        .to_owned();
+
+    let mut ctl = vec![
+        "ctl",
+        "bootstrap",
+        "--name",
+        "Acme",
+        "--support-phone",
+        "+1 555 0100",
+        "--support-url",
+        "https://acme.example",
+        "--json",
+    ];
+    ctl.extend(&server_args);
+    let boot: Value = serde_json::from_str(&once(&ctl).await).unwrap();
+    let key = boot["api_key"].as_str().unwrap().to_owned();
+
+    let imei = "356938035643809";
+    let (status, body) = post(&format!("{url}/v1/devices"), &key, json!({"imei": imei})).await;
+    assert_eq!(status, 201, "{body}");
+    let device = body["id"].as_str().unwrap().to_owned();
+
+    let phone = dir.path().join("phone");
+    let phone = phone.to_str().unwrap();
+    let first = once(&[
+        "agent",
+        "run",
+        "--once",
+        "--data",
+        phone,
+        "--server",
+        &url,
+        "--server-key",
+        &server_key,
+        "--imei",
+        imei,
+    ])
+    .await;
+    assert!(first.contains("ACTIVE"), "{first}");
+    post(
+        &format!("{url}/v1/devices/{device}/lock"),
+        &key,
+        json!({"reason": "overdue"}),
+    )
+    .await;
+    let locked = once(&["agent", "run", "--once", "--data", phone]).await;
+    assert!(locked.contains("LOCKED (locked by the lender)"), "{locked}");
+    once(&["agent", "factory-reset", "--data", phone]).await;
+    let again = once(&["agent", "run", "--once", "--data", phone]).await;
+    assert!(again.contains("LOCKED (locked by the lender)"), "{again}");
+
+    // A wrong pinned key is refused at provisioning time for an existing phone.
+    let out = Command::new(BIN)
+        .args([
+            "agent",
+            "run",
+            "--once",
+            "--data",
+            phone,
+            "--server",
+            &url,
+            "--server-key",
+            &"ab".repeat(32),
+            "--imei",
+            imei,
+        ])
+        .output()
+        .await
+        .unwrap();
+    assert!(!out.status.success());
+    server.child.kill().await.unwrap();
+}
+
+lienlock_store_sql::backend_tests!(serve_ctl_and_agent_processes);

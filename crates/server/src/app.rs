@@ -1,0 +1,53 @@
+//! Assembling and running the server.
+
+use crate::extract::BODY_LIMIT;
+use crate::routes;
+use crate::scheduler;
+use crate::service::Service;
+use axum::extract::DefaultBodyLimit;
+use std::future::Future;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tower_http::trace::TraceLayer;
+
+pub use crate::service::LeaseSettings;
+
+/// Shared state of every request.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    /// The use cases.
+    pub service: Service,
+}
+
+/// The router with its middleware, ready to serve.
+pub fn router(state: AppState) -> axum::Router {
+    routes::router()
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// Serves on `listener` until `shutdown` completes, running the scheduler alongside.
+/// In-flight requests finish before this returns.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    scheduler_every: Duration,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let sched = tokio::spawn(scheduler::run(
+        state.service.clone(),
+        scheduler_every,
+        stop_rx,
+    ));
+    let app = router(state);
+    let result = axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            let _ = stop_tx.send(true);
+        })
+        .await;
+    let _ = sched.await;
+    result
+}

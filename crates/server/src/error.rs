@@ -1,0 +1,145 @@
+//! The one place where errors become HTTP responses.
+//!
+//! Every error a handler can return is an [`ApiError`]; its mapping to a status and a
+//! stable `code` is a single exhaustive `match` with no catch-all arm, so a new error
+//! variant cannot reach a client without someone deciding its status.
+
+use crate::service::ServiceError;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use lienlock_domain::TransitionError;
+use lienlock_store::StoreError;
+use serde::Serialize;
+
+/// An error as a client sees it.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// From the services.
+    #[error(transparent)]
+    Service(#[from] ServiceError),
+    /// The body is not JSON, or not the JSON we expect.
+    #[error("malformed JSON: {0}")]
+    MalformedJson(String),
+    /// The body is JSON of the right shape but a field has the wrong type or is missing.
+    #[error("invalid request: {0}")]
+    InvalidBody(String),
+    /// The body is larger than the server accepts.
+    #[error("request body is larger than {0} bytes")]
+    PayloadTooLarge(usize),
+    /// The body is not `application/json`.
+    #[error("expected Content-Type: application/json")]
+    UnsupportedMediaType,
+    /// A query string parameter is invalid.
+    #[error("invalid query: {0}")]
+    InvalidQuery(String),
+    /// A path parameter is not a valid id.
+    #[error("no such resource")]
+    BadPathId,
+    /// Missing or bad credentials.
+    #[error("missing or invalid API key")]
+    Unauthorized,
+    /// No such route.
+    #[error("no such route")]
+    NoRoute,
+    /// The route exists but not with this method.
+    #[error("method not allowed")]
+    MethodNotAllowed,
+}
+
+/// The JSON body of every error.
+#[derive(Serialize)]
+struct Body<'a> {
+    error: Inner<'a>,
+}
+
+#[derive(Serialize)]
+struct Inner<'a> {
+    code: &'a str,
+    message: String,
+}
+
+impl ApiError {
+    /// The HTTP status and the stable machine-readable code.
+    pub fn status_and_code(&self) -> (StatusCode, &'static str) {
+        use ServiceError as S;
+        match self {
+            ApiError::MalformedJson(_) => (StatusCode::BAD_REQUEST, "malformed_json"),
+            ApiError::InvalidBody(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_request"),
+            ApiError::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+            ApiError::UnsupportedMediaType => {
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
+            }
+            ApiError::InvalidQuery(_) => (StatusCode::BAD_REQUEST, "invalid_query"),
+            ApiError::BadPathId | ApiError::NoRoute => (StatusCode::NOT_FOUND, "not_found"),
+            ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            ApiError::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
+            ApiError::Service(e) => match e {
+                S::NotFound => (StatusCode::NOT_FOUND, "not_found"),
+                S::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
+                S::InvalidImei(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_imei"),
+                S::Invalid { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_request"),
+                S::ImeiTaken(_) => (StatusCode::CONFLICT, "imei_taken"),
+                S::Transition(t) => match t {
+                    TransitionError::Released => (StatusCode::CONFLICT, "device_released"),
+                    TransitionError::AlreadyLocked => (StatusCode::CONFLICT, "already_locked"),
+                    TransitionError::NotLocked => (StatusCode::CONFLICT, "not_locked"),
+                },
+                S::NoPendingKey => (StatusCode::CONFLICT, "no_pending_key"),
+                S::PendingKeyChanged => (StatusCode::CONFLICT, "pending_key_changed"),
+                S::Replay { .. } => (StatusCode::CONFLICT, "replayed_checkin"),
+                S::UnknownDevice => (StatusCode::NOT_FOUND, "unknown_device"),
+                S::BadDeviceMessage(_) => (StatusCode::BAD_REQUEST, "malformed_message"),
+                S::BadSignature => (StatusCode::UNAUTHORIZED, "bad_signature"),
+                S::Contended => (StatusCode::SERVICE_UNAVAILABLE, "contended"),
+                S::Store(s) => match s {
+                    StoreError::ImeiTaken(_) => (StatusCode::CONFLICT, "imei_taken"),
+                    StoreError::Duplicate(_) => (StatusCode::CONFLICT, "duplicate"),
+                    StoreError::Stale => (StatusCode::SERVICE_UNAVAILABLE, "contended"),
+                    StoreError::Unavailable(_) => {
+                        (StatusCode::SERVICE_UNAVAILABLE, "storage_unavailable")
+                    }
+                    StoreError::Backend(_) | StoreError::Corrupt { .. } => {
+                        (StatusCode::INTERNAL_SERVER_ERROR, "internal")
+                    }
+                },
+            },
+        }
+    }
+
+    /// What the client is told. Internal details of storage failures stay in the log.
+    fn public_message(&self) -> String {
+        match self {
+            ApiError::Service(ServiceError::Store(
+                StoreError::Backend(_) | StoreError::Corrupt { .. },
+            )) => "internal error; it has been logged".into(),
+            ApiError::Service(ServiceError::Store(StoreError::Unavailable(_))) => {
+                "storage is unavailable; retry later".into()
+            }
+            other => other.to_string(),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code) = self.status_and_code();
+        if status.is_server_error() {
+            tracing::error!(error = %self, code, "request failed");
+        }
+        let body = Body {
+            error: Inner {
+                code,
+                message: self.public_message(),
+            },
+        };
+        let mut resp = (status, axum::Json(body)).into_response();
+        let headers = resp.headers_mut();
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        if status == StatusCode::UNAUTHORIZED && code == "unauthorized" {
+            headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        resp
+    }
+}

@@ -1,0 +1,18 @@
+//! The lienlock server as a library: `lienlock serve` and the tests start it the same way,
+//! on a listener they choose, with a shutdown future.
+
+pub mod apikey;
+pub mod app;
+pub mod auth;
+pub mod error;
+pub mod extract;
+pub mod ops;
+pub mod routes;
+pub mod scheduler;
+pub mod secrets;
+pub mod service;
+pub mod views;
+
+pub use app::{serve, AppState, LeaseSettings};
+pub use error::ApiError;
+pub use service::{Service, ServiceError};

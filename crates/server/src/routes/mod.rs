@@ -1,0 +1,19 @@
+//! HTTP routes. Handlers extract, call one service method, and map the result.
+
+mod device_api;
+mod devices;
+mod health;
+
+use crate::app::AppState;
+use crate::error::ApiError;
+use axum::Router;
+
+/// Every route the server answers.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .merge(health::routes())
+        .merge(devices::routes())
+        .merge(device_api::routes())
+        .fallback(|| async { ApiError::NoRoute })
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+}

@@ -1,0 +1,161 @@
+//! A device checking in: verify, bind or check its key, refuse replays, answer with a lease.
+
+use super::{lease, retry_stale, Service, ServiceError};
+use lienlock_domain::{EventId, EventKind, KeyStatus, Timestamp};
+use lienlock_store::{Actor, Device, DeviceWrite, TimelineEvent};
+use lienlock_wire::{CheckIn, LeaseEnvelope, SignedCheckIn, WireError};
+
+/// How the presented key relates to the enrollment, and what to do about it.
+enum KeyMatch {
+    /// First registration: bind it.
+    Register,
+    /// The bound key.
+    Bound,
+    /// The key already awaiting approval.
+    Pending,
+    /// A key the server has not seen for this device: hold it for approval.
+    New,
+}
+
+fn classify(device: &Device, key: &[u8; 32]) -> KeyMatch {
+    match device.key_status {
+        KeyStatus::Unregistered => KeyMatch::Register,
+        _ if device.device_key.as_ref() == Some(key) => KeyMatch::Bound,
+        _ if device.pending_key.as_ref() == Some(key) => KeyMatch::Pending,
+        _ => KeyMatch::New,
+    }
+}
+
+/// Timeline entries carry server time: the device's own clock is only a claim.
+fn event(device: &Device, at: Timestamp, kind: EventKind, detail: String) -> TimelineEvent {
+    TimelineEvent {
+        id: EventId::new(),
+        seq: 0,
+        device_id: device.id,
+        lender_id: device.lender_id,
+        at,
+        kind,
+        actor: Actor::Device,
+        reason: None,
+        detail: Some(detail),
+    }
+}
+
+impl Service {
+    /// Handles `POST /device/v1/checkin`.
+    pub async fn check_in(&self, signed: &SignedCheckIn) -> Result<LeaseEnvelope, ServiceError> {
+        let checkin = signed.open().map_err(|e| match e {
+            WireError::BadSignature => ServiceError::BadSignature,
+            other => ServiceError::BadDeviceMessage(other),
+        })?;
+        // Storage keeps counters as signed 64-bit integers; a larger one is not a counter a
+        // genuine agent (which counts up from 1) will ever send.
+        if i64::try_from(checkin.counter).is_err() {
+            return Err(ServiceError::BadDeviceMessage(WireError::Invalid {
+                field: "counter",
+                why: "above 2^63 - 1".into(),
+            }));
+        }
+        retry_stale(|| self.check_in_once(&checkin)).await
+    }
+
+    async fn check_in_once(&self, checkin: &CheckIn) -> Result<LeaseEnvelope, ServiceError> {
+        let mut device = self
+            .store
+            .device_for_checkin(&checkin.imei)
+            .await?
+            .ok_or(ServiceError::UnknownDevice)?;
+        let lender = self
+            .store
+            .lender_by_id(device.lender_id)
+            .await?
+            .ok_or(ServiceError::UnknownDevice)?;
+        let now = self.clock.now();
+        let key = checkin.device_key;
+        let mut events = Vec::new();
+        let short_key = hex::encode(&key[..8]);
+        match classify(&device, &key) {
+            KeyMatch::Register => {
+                device.device_key = Some(key);
+                device.key_status = KeyStatus::Bound;
+                device.last_counter = checkin.counter;
+                events.push(event(
+                    &device,
+                    now,
+                    EventKind::KeyRegistered,
+                    format!("key {short_key}…"),
+                ));
+            }
+            KeyMatch::Bound => {
+                self.refuse_replay(&device, checkin, device.last_counter)
+                    .await?;
+                device.last_counter = checkin.counter;
+            }
+            KeyMatch::Pending => {
+                self.refuse_replay(&device, checkin, device.pending_counter)
+                    .await?;
+                device.pending_counter = checkin.counter;
+            }
+            KeyMatch::New => {
+                device.pending_key = Some(key);
+                device.pending_counter = checkin.counter;
+                device.key_status = KeyStatus::ChangePending;
+                events.push(event(
+                    &device,
+                    now,
+                    EventKind::KeyChangeRequested,
+                    format!("new key {short_key}… awaits the lender's approval"),
+                ));
+            }
+        }
+        // Scheduled commands that came due are applied before the lease is cut, so a device
+        // checking in at the scheduled moment does not wait for the scheduler's next tick.
+        let pending = self.store.pending_commands_unscoped(device.id).await?;
+        let (resolved, due_events) = super::resolve_due(&mut device, &pending, now);
+        events.extend(due_events);
+        device.lease_seq += 1;
+        device.last_seen_at = Some(now);
+        device.updated_at = now;
+        self.store
+            .save_device(&DeviceWrite {
+                device: device.clone(),
+                new_commands: vec![],
+                resolved_commands: resolved,
+                events,
+            })
+            .await?;
+        Ok(lease::build(
+            &self.signer,
+            &self.settings,
+            &lender,
+            &device,
+            checkin,
+            now,
+        ))
+    }
+
+    /// Refuses a counter that is not above `last`, recording the attempt on the timeline:
+    /// the signature proves the device's key made it, so it is worth the lender's attention
+    /// (a replayed request, or a restored backup of the phone).
+    async fn refuse_replay(
+        &self,
+        device: &Device,
+        checkin: &CheckIn,
+        last: u64,
+    ) -> Result<(), ServiceError> {
+        if checkin.counter > last {
+            return Ok(());
+        }
+        let e = event(
+            device,
+            self.clock.now(),
+            EventKind::ReplayRefused,
+            format!("counter {} is not above {last}", checkin.counter),
+        );
+        self.store.append_events(&[e]).await?;
+        Err(ServiceError::Replay {
+            counter: checkin.counter,
+            last,
+        })
+    }
+}

@@ -1,0 +1,153 @@
+//! The services: each public method is one use case. Handlers extract input, call one
+//! method, and map the error; the services decide, and the store persists atomically.
+
+mod checkin;
+mod commands;
+mod devices;
+mod lease;
+
+pub use commands::{resolve_due, CommandRequest};
+pub use devices::EnrollRequest;
+pub use lease::LeaseSettings;
+
+use crate::apikey::ServerSecret;
+use lienlock_domain::{Clock, ImeiError, TransitionError};
+use lienlock_store::{Store, StoreError};
+use lienlock_wire::{ServerKey, WireError};
+use std::sync::Arc;
+
+/// How often a use case re-reads and retries when another writer changed the same device
+/// between its read and its write. Contention on one device is rare (one phone, a few
+/// staff); past this the caller gets 503 and retries.
+const MAX_ATTEMPTS: usize = 8;
+
+/// Why a use case failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// No such object for this lender (also for other lenders' objects).
+    #[error("no such resource")]
+    NotFound,
+    /// The caller's role may not do this.
+    #[error("your role may not {0}")]
+    Forbidden(&'static str),
+    /// An IMEI that fails the format or check digit.
+    #[error("invalid IMEI: {0}")]
+    InvalidImei(ImeiError),
+    /// A field with an invalid value.
+    #[error("invalid {field}: {why}")]
+    Invalid {
+        /// Which field.
+        field: &'static str,
+        /// What is wrong.
+        why: String,
+    },
+    /// Another active enrollment uses this IMEI.
+    #[error("IMEI {0} is already enrolled")]
+    ImeiTaken(String),
+    /// The command does not apply to the device's state.
+    #[error(transparent)]
+    Transition(TransitionError),
+    /// Key approval asked for a device with no key awaiting approval.
+    #[error("no device key is awaiting approval")]
+    NoPendingKey,
+    /// Key approval named a key other than the one now pending.
+    #[error("the pending device key is not the one named; look at the device again")]
+    PendingKeyChanged,
+    /// A check-in whose counter is not above the last accepted one.
+    #[error("check-in counter {counter} is not above {last}; replay refused")]
+    Replay {
+        /// What was sent.
+        counter: u64,
+        /// What was last accepted.
+        last: u64,
+    },
+    /// A check-in for an IMEI with no enrollment.
+    #[error("this device is not enrolled")]
+    UnknownDevice,
+    /// A device message that does not decode.
+    #[error("malformed device message: {0}")]
+    BadDeviceMessage(WireError),
+    /// A device message whose signature does not verify.
+    #[error("the device signature does not verify")]
+    BadSignature,
+    /// Kept losing optimistic-concurrency races.
+    #[error("the device is being changed concurrently; retry")]
+    Contended,
+    /// Storage failed; nothing was written.
+    #[error(transparent)]
+    Store(StoreError),
+}
+
+impl From<StoreError> for ServiceError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::ImeiTaken(imei) => ServiceError::ImeiTaken(imei),
+            other => ServiceError::Store(other),
+        }
+    }
+}
+
+/// Everything the use cases need, shared by all requests.
+#[derive(Debug, Clone)]
+pub struct Service {
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    signer: ServerKey,
+    secret: ServerSecret,
+    settings: LeaseSettings,
+}
+
+impl Service {
+    /// Assembles the services.
+    pub fn new(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        signer: ServerKey,
+        secret: ServerSecret,
+        settings: LeaseSettings,
+    ) -> Self {
+        Self {
+            store,
+            clock,
+            signer,
+            secret,
+            settings,
+        }
+    }
+
+    /// The store (for health checks and operator tools).
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// The server secret API keys are MACed with.
+    pub fn secret(&self) -> &ServerSecret {
+        &self.secret
+    }
+
+    /// The lease-signing key.
+    pub fn signer(&self) -> &ServerKey {
+        &self.signer
+    }
+
+    /// The clock.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+}
+
+/// Runs `attempt` until it does not fail with [`StoreError::Stale`], at most
+/// [`MAX_ATTEMPTS`] times.
+async fn retry_stale<T, F, Fut>(mut attempt: F) -> Result<T, ServiceError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, ServiceError>>,
+{
+    for _ in 0..MAX_ATTEMPTS {
+        match attempt().await {
+            Err(ServiceError::Store(StoreError::Stale)) => continue,
+            other => return other,
+        }
+    }
+    Err(ServiceError::Contended)
+}

@@ -1,0 +1,157 @@
+//! The JSON shapes of API responses. Times are RFC 3339 in UTC for people and tools;
+//! storage keeps epoch milliseconds.
+
+use lienlock_domain::Timestamp;
+use lienlock_store::{Command, Device, Lender, TimelineEvent};
+use serde::Serialize;
+
+/// RFC 3339 text of a timestamp (UTC, millisecond precision).
+pub fn rfc3339(t: Timestamp) -> String {
+    jiff::Timestamp::from_millisecond(t.as_millis())
+        .map(|ts| ts.to_string())
+        .unwrap_or_else(|_| t.as_millis().to_string())
+}
+
+/// A device.
+#[derive(Debug, Serialize)]
+pub struct DeviceView {
+    id: String,
+    imei: String,
+    imei2: Option<String>,
+    serial: Option<String>,
+    model: Option<String>,
+    state: &'static str,
+    key_status: &'static str,
+    /// The key awaiting approval (hex), to be named when approving it.
+    pending_key: Option<String>,
+    lease_sequence: u64,
+    last_seen_at: Option<String>,
+    enrolled_at: String,
+    updated_at: String,
+}
+
+impl From<&Device> for DeviceView {
+    fn from(d: &Device) -> Self {
+        Self {
+            id: d.id.to_string(),
+            imei: d.imei.to_string(),
+            imei2: d.imei2.map(|i| i.to_string()),
+            serial: d.serial.clone(),
+            model: d.model.clone(),
+            state: d.state.as_str(),
+            key_status: d.key_status.as_str(),
+            pending_key: d.pending_key.map(hex::encode),
+            lease_sequence: d.lease_seq,
+            last_seen_at: d.last_seen_at.map(rfc3339),
+            enrolled_at: rfc3339(d.enrolled_at),
+            updated_at: rfc3339(d.updated_at),
+        }
+    }
+}
+
+/// A page of devices.
+#[derive(Debug, Serialize)]
+pub struct DevicePage {
+    /// The devices.
+    pub devices: Vec<DeviceView>,
+    /// Pass as `after` for the next page; null on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// A command.
+#[derive(Debug, Serialize)]
+pub struct CommandView {
+    id: String,
+    device_id: String,
+    kind: &'static str,
+    reason: String,
+    status: &'static str,
+    requested_by: String,
+    requested_at: String,
+    effective_at: String,
+    resolved_at: Option<String>,
+}
+
+impl From<&Command> for CommandView {
+    fn from(c: &Command) -> Self {
+        Self {
+            id: c.id.to_string(),
+            device_id: c.device_id.to_string(),
+            kind: c.kind.as_str(),
+            reason: c.reason.clone(),
+            status: c.status.as_str(),
+            requested_by: c.requested_by.to_text(),
+            requested_at: rfc3339(c.requested_at),
+            effective_at: rfc3339(c.effective_at),
+            resolved_at: c.resolved_at.map(rfc3339),
+        }
+    }
+}
+
+/// The answer to a command: the command and the device as it stands now.
+#[derive(Debug, Serialize)]
+pub struct CommandResult {
+    /// The command.
+    pub command: CommandView,
+    /// The device.
+    pub device: DeviceView,
+}
+
+/// A timeline entry.
+#[derive(Debug, Serialize)]
+pub struct EventView {
+    seq: i64,
+    id: String,
+    at: String,
+    kind: &'static str,
+    actor: String,
+    reason: Option<String>,
+    detail: Option<String>,
+}
+
+impl From<&TimelineEvent> for EventView {
+    fn from(e: &TimelineEvent) -> Self {
+        Self {
+            seq: e.seq,
+            id: e.id.to_string(),
+            at: rfc3339(e.at),
+            kind: e.kind.as_str(),
+            actor: e.actor.to_text(),
+            reason: e.reason.clone(),
+            detail: e.detail.clone(),
+        }
+    }
+}
+
+/// A page of timeline entries.
+#[derive(Debug, Serialize)]
+pub struct TimelinePage {
+    /// The entries, oldest first.
+    pub events: Vec<EventView>,
+    /// Pass as `after` for the next page; null on the last page.
+    pub next_cursor: Option<i64>,
+}
+
+/// The caller's lender.
+#[derive(Debug, Serialize)]
+pub struct LenderView {
+    id: String,
+    name: String,
+    support_phone: String,
+    support_url: String,
+    lock_message: String,
+    lock_profile: lienlock_domain::RestrictionProfile,
+}
+
+impl From<&Lender> for LenderView {
+    fn from(l: &Lender) -> Self {
+        Self {
+            id: l.id.to_string(),
+            name: l.name.clone(),
+            support_phone: l.support_phone.clone(),
+            support_url: l.support_url.clone(),
+            lock_message: l.lock_message.clone(),
+            lock_profile: l.lock_profile,
+        }
+    }
+}

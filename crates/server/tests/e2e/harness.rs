@@ -1,0 +1,189 @@
+//! A real server on 127.0.0.1:0 with a fresh database, real agents in temporary
+//! directories, and a shared manual clock so tests can move time.
+
+use lienlock_agent::{Agent, AgentConfig};
+use lienlock_domain::{Clock, Imei, ManualClock, SystemClock};
+use lienlock_server::apikey::ServerSecret;
+use lienlock_server::ops::{self, NewLender};
+use lienlock_server::{AppState, LeaseSettings, Service};
+use lienlock_store_sql::testing::{Backend, TestDb};
+use lienlock_wire::{ServerKey, ServerPublicKey};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+pub struct TestServer {
+    pub url: String,
+    pub clock: Arc<ManualClock>,
+    pub server_key: ServerPublicKey,
+    pub http: reqwest::Client,
+    service: Service,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    handle: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+    dirs: tempfile::TempDir,
+    /// Kept alive for the test; dropped (and its PostgreSQL database with it) at the end.
+    _db: TestDb,
+}
+
+/// A lender with its API key.
+pub struct TestLender {
+    pub key: String,
+}
+
+impl TestServer {
+    /// Starts a server on a fresh database, or `None` when the backend is not available here.
+    pub async fn start(backend: Backend) -> Option<Self> {
+        let db = TestDb::new(backend).await?;
+        let store = db.store().await;
+        let clock = Arc::new(ManualClock::new(SystemClock.now()));
+        let signer = ServerKey::generate();
+        let server_key = signer.public();
+        let service = Service::new(
+            store,
+            clock.clone(),
+            signer,
+            ServerSecret::generate(),
+            LeaseSettings {
+                lease_ttl_secs: 7 * 24 * 3600,
+                checkin_interval_secs: 60,
+            },
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let handle = tokio::spawn(lienlock_server::serve(
+            listener,
+            AppState {
+                service: service.clone(),
+            },
+            Duration::from_millis(50),
+            async move {
+                let _ = rx.await;
+            },
+        ));
+        Some(Self {
+            url,
+            clock,
+            server_key,
+            http: reqwest::Client::new(),
+            service,
+            stop: Some(tx),
+            handle: Some(handle),
+            dirs: tempfile::tempdir().unwrap(),
+            _db: db,
+        })
+    }
+
+    /// Creates a lender through the operator path and returns its API key.
+    pub async fn lender(&self, name: &str) -> TestLender {
+        let (_, key) = ops::bootstrap_lender(
+            self.service.store().as_ref(),
+            self.service.secret(),
+            self.service.clock().as_ref(),
+            NewLender {
+                name: name.into(),
+                support_phone: "+254 700 000 000".into(),
+                support_url: "https://pay.example/acme".into(),
+            },
+        )
+        .await
+        .unwrap();
+        TestLender {
+            key: key.to_string(),
+        }
+    }
+
+    /// Sends a request as `lender` (or anonymously) and returns status and JSON body.
+    pub async fn call(
+        &self,
+        lender: Option<&TestLender>,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let mut req = self.http.request(method, format!("{}{path}", self.url));
+        if let Some(l) = lender {
+            req = req.bearer_auth(&l.key);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status().as_u16();
+        let text = resp.text().await.unwrap();
+        let json = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        (status, json)
+    }
+
+    pub async fn get(&self, lender: &TestLender, path: &str) -> (u16, Value) {
+        self.call(Some(lender), reqwest::Method::GET, path, None)
+            .await
+    }
+
+    pub async fn post(&self, lender: &TestLender, path: &str, body: Value) -> (u16, Value) {
+        self.call(Some(lender), reqwest::Method::POST, path, Some(body))
+            .await
+    }
+
+    /// Enrolls `imei` for `lender` and returns the device id.
+    pub async fn enroll(&self, lender: &TestLender, imei: &Imei) -> String {
+        let (status, body) = self
+            .post(
+                lender,
+                "/v1/devices",
+                serde_json::json!({"imei": imei.as_str()}),
+            )
+            .await;
+        assert_eq!(status, 201, "{body}");
+        body["id"].as_str().unwrap().to_owned()
+    }
+
+    /// A directory for a simulated phone.
+    pub fn phone_dir(&self, name: &str) -> PathBuf {
+        self.dirs.path().join(name)
+    }
+
+    /// Opens (or provisions) a phone's agent in `dir`, sharing the server's clock.
+    pub fn agent(&self, dir: &Path, imei: &Imei) -> Agent {
+        Agent::open(
+            AgentConfig {
+                data_dir: dir.to_path_buf(),
+                server_url: self.url.clone(),
+                server_key: self.server_key,
+                imei: *imei,
+            },
+            self.clock.clone(),
+        )
+        .unwrap()
+    }
+
+    /// The kinds on a device's timeline, oldest first.
+    pub async fn timeline_kinds(&self, lender: &TestLender, device: &str) -> Vec<String> {
+        let (status, body) = self
+            .get(lender, &format!("/v1/devices/{device}/timeline?limit=500"))
+            .await;
+        assert_eq!(status, 200, "{body}");
+        body["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["kind"].as_str().unwrap().to_owned())
+            .collect()
+    }
+
+    /// Stops the server and waits for it.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(h) = self.handle.take() {
+            h.await.unwrap().unwrap();
+        }
+    }
+}
+
+/// The n-th test IMEI (valid check digit).
+pub fn imei(n: u32) -> Imei {
+    Imei::from_body(&format!("35693803{n:06}")).unwrap()
+}

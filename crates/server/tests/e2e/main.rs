@@ -1,0 +1,9 @@
+//! End-to-end tests: the real server over HTTP, real agents, real databases (SQLite and
+//! PostgreSQL; each test gets its own).
+
+mod harness;
+
+mod errors;
+mod lifecycle;
+mod protocol;
+mod tenancy;

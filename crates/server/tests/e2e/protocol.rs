@@ -1,0 +1,211 @@
+//! The device protocol's defences: replays, rollbacks, forgeries.
+
+use crate::harness::{imei, TestServer};
+use base64::Engine;
+use lienlock_agent::{AgentError, ErrorCode, LeaseRefusal};
+use lienlock_store_sql::testing::Backend;
+use lienlock_wire::{CheckIn, DeviceKey, SignedCheckIn};
+use serde_json::json;
+
+fn b64() -> base64::engine::GeneralPurpose {
+    base64::engine::general_purpose::STANDARD
+}
+
+async fn replayed_checkin_is_refused_and_recorded(backend: Backend) {
+    let Some(s) = TestServer::start(backend).await else {
+        return;
+    };
+    let acme = s.lender("Acme").await;
+    let imei = imei(10);
+    let device = s.enroll(&acme, &imei).await;
+    let mut agent = s.agent(&s.phone_dir("p"), &imei);
+
+    let (signed, counter) = agent.build_checkin().unwrap();
+    let env = agent.send_checkin(&signed).await.unwrap();
+    agent.accept_lease(&env, counter).unwrap();
+
+    // The same signed request again, byte for byte.
+    match agent.send_checkin(&signed).await {
+        Err(AgentError::Server {
+            status: 409,
+            code: ErrorCode::ReplayedCheckIn,
+            ..
+        }) => {}
+        other => panic!("expected a refused replay, got {other:?}"),
+    }
+    // An older counter signed by the genuine key is refused too.
+    let (newer, newer_counter) = agent.build_checkin().unwrap();
+    let env = agent.send_checkin(&newer).await.unwrap();
+    agent.accept_lease(&env, newer_counter).unwrap();
+    match agent.send_checkin(&signed).await {
+        Err(AgentError::Server { status: 409, .. }) => {}
+        other => panic!("expected a refused replay, got {other:?}"),
+    }
+    let kinds = s.timeline_kinds(&acme, &device).await;
+    assert_eq!(
+        kinds,
+        [
+            "enrolled",
+            "key_registered",
+            "replay_refused",
+            "replay_refused"
+        ]
+    );
+    // The refused replays issued no lease.
+    let (_, d) = s.get(&acme, &format!("/v1/devices/{device}")).await;
+    assert_eq!(d["lease_sequence"], 2);
+    s.stop().await;
+}
+
+async fn agent_refuses_lower_sequence(backend: Backend) {
+    let Some(s) = TestServer::start(backend).await else {
+        return;
+    };
+    let acme = s.lender("Acme").await;
+    let imei = imei(11);
+    s.enroll(&acme, &imei).await;
+    let mut agent = s.agent(&s.phone_dir("p"), &imei);
+
+    let (first, first_counter) = agent.build_checkin().unwrap();
+    let old = agent.send_checkin(&first).await.unwrap();
+    agent.accept_lease(&old, first_counter).unwrap();
+    agent.check_in().await.unwrap();
+    let held = agent.held_lease().unwrap().sequence;
+    assert_eq!(held, 2);
+
+    // The older, genuinely signed lease played back.
+    let refusal = agent.accept_lease(&old, first_counter).unwrap_err();
+    assert_eq!(refusal, LeaseRefusal::RolledBack { held: 2, got: 1 });
+    assert_eq!(agent.held_lease().unwrap().sequence, 2);
+    s.stop().await;
+}
+
+async fn agent_refuses_tampered_lease(backend: Backend) {
+    let Some(s) = TestServer::start(backend).await else {
+        return;
+    };
+    let acme = s.lender("Acme").await;
+    let imei = imei(12);
+    let device = s.enroll(&acme, &imei).await;
+    let mut agent = s.agent(&s.phone_dir("p"), &imei);
+    agent.check_in().await.unwrap();
+    s.post(
+        &acme,
+        &format!("/v1/devices/{device}/lock"),
+        json!({"reason": "overdue"}),
+    )
+    .await;
+
+    let (signed, counter) = agent.build_checkin().unwrap();
+    let genuine = agent.send_checkin(&signed).await.unwrap();
+
+    // Flip the state byte from locked (2) to active (1): the signature no longer matches.
+    let mut forged = genuine.clone();
+    let mut bytes = b64().decode(&forged.lease).unwrap();
+    let state_at = 8 + 8 + 16 + 15 + 32 + 8;
+    assert_eq!(bytes[state_at], 2);
+    bytes[state_at] = 1;
+    forged.lease = b64().encode(&bytes);
+    assert!(matches!(
+        agent.accept_lease(&forged, counter),
+        Err(LeaseRefusal::BadEnvelope(_))
+    ));
+
+    // A damaged signature over the genuine bytes.
+    let mut bad_sig = genuine.clone();
+    let mut sig = b64().decode(&bad_sig.signature).unwrap();
+    sig[10] ^= 0x40;
+    bad_sig.signature = b64().encode(&sig);
+    assert!(matches!(
+        agent.accept_lease(&bad_sig, counter),
+        Err(LeaseRefusal::BadEnvelope(_))
+    ));
+
+    // The unsigned "view" is never believed.
+    let mut lying_view = genuine.clone();
+    if let Some(v) = lying_view.view.as_mut() {
+        v.state = lienlock_domain::LeaseState::Active;
+    }
+    agent.accept_lease(&lying_view, counter).unwrap();
+    assert!(agent.enforcement().is_locked());
+    s.stop().await;
+}
+
+async fn server_refuses_forged_and_unknown_checkins(backend: Backend) {
+    let Some(s) = TestServer::start(backend).await else {
+        return;
+    };
+    let acme = s.lender("Acme").await;
+    let imei = imei(13);
+    let device = s.enroll(&acme, &imei).await;
+    let key = DeviceKey::generate();
+    let checkin = CheckIn {
+        imei,
+        device_key: key.public(),
+        counter: 1,
+        device_time: lienlock_domain::Timestamp::from_millis(0),
+        held_lease_seq: 0,
+    };
+    let mut sealed = SignedCheckIn::seal(&checkin, &key);
+    sealed.signature = SignedCheckIn::seal(&checkin, &DeviceKey::generate()).signature;
+    let (status, body) = s
+        .call(
+            None,
+            reqwest::Method::POST,
+            "/device/v1/checkin",
+            Some(serde_json::to_value(&sealed).unwrap()),
+        )
+        .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (401, Some("bad_signature")),
+        "{body}"
+    );
+
+    let unknown = CheckIn {
+        imei: crate::harness::imei(99),
+        ..checkin.clone()
+    };
+    let (status, body) = s
+        .call(
+            None,
+            reqwest::Method::POST,
+            "/device/v1/checkin",
+            Some(serde_json::to_value(SignedCheckIn::seal(&unknown, &key)).unwrap()),
+        )
+        .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (404, Some("unknown_device"))
+    );
+
+    let garbage = json!({"body": "bm90IGEgY2hlY2staW4=", "signature": "AAAA"});
+    let (status, body) = s
+        .call(
+            None,
+            reqwest::Method::POST,
+            "/device/v1/checkin",
+            Some(garbage),
+        )
+        .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (400, Some("malformed_message"))
+    );
+
+    // None of that bound a key or touched the device.
+    let (_, d) = s.get(&acme, &format!("/v1/devices/{device}")).await;
+    assert_eq!(
+        (d["key_status"].as_str(), d["lease_sequence"].as_u64()),
+        (Some("unregistered"), Some(0))
+    );
+    assert_eq!(s.timeline_kinds(&acme, &device).await, ["enrolled"]);
+    s.stop().await;
+}
+
+lienlock_store_sql::backend_tests!(
+    replayed_checkin_is_refused_and_recorded,
+    agent_refuses_lower_sequence,
+    agent_refuses_tampered_lease,
+    server_refuses_forged_and_unknown_checkins,
+);

@@ -1,0 +1,42 @@
+//! lienlock's storage on SQLite (one node, one file) and PostgreSQL (any number of nodes).
+//!
+//! Both backends run the same SQL through one implementation (see `store_impl`), apply their
+//! own append-only migrations at open, and pass the same conformance suite
+//! (`tests/conformance/`). Choose one with [`open`]:
+//!
+//! * `postgres://…` or `postgresql://…` → [`connect_postgres`];
+//! * `sqlite://PATH` or a plain path → [`open_sqlite`].
+//!
+//! Storage conventions: ids are UUIDv7 text (text order is creation order), times are epoch
+//! milliseconds, enums are stored by their stable names, `u64` counters are stored as `i64`
+//! and values above `i64::MAX` are refused, and the restriction profile is JSON text.
+
+mod error;
+mod postgres;
+mod rows;
+mod sql;
+mod sqlite;
+mod store_impl;
+mod store_writes;
+#[cfg(feature = "testing")]
+pub mod testing;
+
+pub use postgres::{connect_postgres, PgStore};
+pub use sqlite::{open_sqlite, SqliteStore};
+
+use lienlock_store::{Store, StoreError};
+use std::path::Path;
+use std::sync::Arc;
+
+/// Opens the store named by `database`: a PostgreSQL URL (`postgres://` or `postgresql://`),
+/// `sqlite://PATH`, or a plain file path for SQLite.
+pub async fn open(database: &str) -> Result<Arc<dyn Store>, StoreError> {
+    if database.starts_with("postgres://") || database.starts_with("postgresql://") {
+        return Ok(Arc::new(connect_postgres(database).await?));
+    }
+    let path = database.strip_prefix("sqlite://").unwrap_or(database);
+    if path.is_empty() {
+        return Err(StoreError::Backend("no SQLite database path given".into()));
+    }
+    Ok(Arc::new(open_sqlite(Path::new(path)).await?))
+}

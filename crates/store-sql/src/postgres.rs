@@ -1,0 +1,81 @@
+//! The PostgreSQL backend: any number of server nodes sharing one database.
+
+use crate::error::{classify, migrate_error};
+use lienlock_domain::Imei;
+use lienlock_store::{StoreError, StoreResult};
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
+use std::str::FromStr;
+use std::time::Duration;
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// A [`lienlock_store::Store`] in a PostgreSQL database. Cheap to clone (a pool handle).
+#[derive(Clone, Debug)]
+pub struct PgStore {
+    pub(crate) pool: PgPool,
+}
+
+/// Connects to the PostgreSQL database at `url` (`postgres://user:pass@host:port/db`) and
+/// brings its schema up to date. Concurrent callers are safe: sqlx holds an advisory lock
+/// while migrating.
+pub async fn connect_postgres(url: &str) -> Result<PgStore, StoreError> {
+    let options = PgConnectOptions::from_str(url)
+        .map_err(|e| StoreError::Backend(format!("invalid PostgreSQL URL: {e}")))?;
+    let pool = PgPoolOptions::new()
+        .max_connections(10)
+        // A dead or overloaded database must surface as Unavailable within seconds (and turn
+        // `/readyz` red), not hold requests until a client gives up.
+        .acquire_timeout(Duration::from_secs(5))
+        .connect_with(options)
+        .await
+        .map_err(classify)?;
+    MIGRATOR.run(&pool).await.map_err(migrate_error)?;
+    Ok(PgStore { pool })
+}
+
+/// SQLSTATEs that mean "cannot take the request now" rather than "bad statement".
+pub(crate) fn unavailable(sqlstate: &str) -> Option<&'static str> {
+    Some(match sqlstate {
+        "25006" => "database is read-only (a standby?)", // read_only_sql_transaction
+        "53100" => "database disk is full",
+        "53300" => "too many connections",
+        "57P01" | "57P02" | "57P03" => "database is shutting down or starting up",
+        s if s.starts_with("08") => "connection failure",
+        s if s.starts_with("53") => "database is out of resources",
+        s if s.starts_with("58") => "database system or I/O error",
+        _ => return None,
+    })
+}
+
+/// Serializes enrollments that share an IMEI. PostgreSQL runs them concurrently in READ
+/// COMMITTED, so two transactions could each insert a device whose IMEI equals the other's
+/// second IMEI, each check before the other commits, and both succeed; the unique indexes
+/// only cover imei/imei and imei2/imei2. A transaction-scoped advisory lock per IMEI (a
+/// 15-digit number, so it is its own key) makes the later one wait and then see the earlier
+/// one's row. Locks are taken in ascending order so two enrollments cannot deadlock.
+async fn lock_imeis(conn: &mut PgConnection, imeis: &[&Imei]) -> StoreResult<()> {
+    let mut keys: Vec<i64> = imeis
+        .iter()
+        .map(|imei| {
+            imei.as_bytes()
+                .iter()
+                .fold(0i64, |n, d| n * 10 + i64::from(d - b'0'))
+        })
+        .collect();
+    keys.sort_unstable();
+    keys.dedup();
+    for key in keys {
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(key)
+            .execute(&mut *conn)
+            .await
+            .map_err(classify)?;
+    }
+    Ok(())
+}
+
+crate::store_impl::impl_store!(
+    store: PgStore,
+    db: sqlx::Postgres,
+    lock_imeis: lock_imeis
+);

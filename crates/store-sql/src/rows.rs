@@ -1,0 +1,259 @@
+//! Rows as the database returns them, and their checked conversion to records.
+//!
+//! The row structs hold only types both drivers decode the same way (`String`, `i64`,
+//! `Vec<u8>`, options of those), so one `#[derive(FromRow)]` serves SQLite and PostgreSQL.
+//! Everything that can be wrong with a stored value (an unknown enum name, a key of the wrong
+//! length, a negative counter) becomes [`StoreError::Corrupt`] naming the table, never a
+//! panic and never a silently defaulted value.
+
+use lienlock_domain::{
+    CommandKind, CommandStatus, DeviceState, EventKind, Imei, KeyStatus, RestrictionProfile, Role,
+    Timestamp,
+};
+use lienlock_store::{
+    Actor, ApiKeyRecord, Command, Device, Lender, StoreError, StoreResult, TimelineEvent,
+};
+use std::fmt::Display;
+use std::str::FromStr;
+
+/// Reads a column's text with `parse`, or says which table holds a bad value.
+fn parse<T, E: Display>(
+    table: &'static str,
+    column: &str,
+    value: &str,
+    parse: impl FnOnce(&str) -> Result<T, E>,
+) -> StoreResult<T> {
+    parse(value).map_err(|e| StoreError::Corrupt {
+        table,
+        why: format!("{column} {value:?}: {e}"),
+    })
+}
+
+/// An enum by its `as_str` name.
+fn name<T>(
+    table: &'static str,
+    column: &str,
+    value: &str,
+    parse: impl FnOnce(&str) -> Option<T>,
+) -> StoreResult<T> {
+    parse(value).ok_or_else(|| StoreError::Corrupt {
+        table,
+        why: format!("unknown {column} {value:?}"),
+    })
+}
+
+fn id<T: FromStr<Err = E>, E: Display>(
+    table: &'static str,
+    column: &str,
+    v: &str,
+) -> StoreResult<T> {
+    parse(table, column, v, T::from_str)
+}
+
+fn key(table: &'static str, column: &str, v: Vec<u8>) -> StoreResult<[u8; 32]> {
+    let len = v.len();
+    v.try_into().map_err(|_| StoreError::Corrupt {
+        table,
+        why: format!("{column} has {len} bytes, expected 32"),
+    })
+}
+
+fn counter(table: &'static str, column: &str, v: i64) -> StoreResult<u64> {
+    u64::try_from(v).map_err(|_| StoreError::Corrupt {
+        table,
+        why: format!("{column} is negative ({v})"),
+    })
+}
+
+fn ts(ms: i64) -> Timestamp {
+    Timestamp::from_millis(ms)
+}
+
+/// A `lenders` row.
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct LenderRow {
+    id: String,
+    name: String,
+    support_phone: String,
+    support_url: String,
+    lock_message: String,
+    lock_profile: String,
+    created_at: i64,
+}
+
+impl LenderRow {
+    pub(crate) fn decode(self) -> StoreResult<Lender> {
+        const T: &str = "lenders";
+        Ok(Lender {
+            id: id(T, "id", &self.id)?,
+            name: self.name,
+            support_phone: self.support_phone,
+            support_url: self.support_url,
+            lock_message: self.lock_message,
+            lock_profile: parse(T, "lock_profile", &self.lock_profile, |s| {
+                serde_json::from_str::<RestrictionProfile>(s)
+            })?,
+            created_at: ts(self.created_at),
+        })
+    }
+}
+
+/// The JSON stored in `lenders.lock_profile`.
+pub(crate) fn profile_json(p: &RestrictionProfile) -> StoreResult<String> {
+    serde_json::to_string(p).map_err(|e| StoreError::Backend(format!("lock profile: {e}")))
+}
+
+/// An `api_keys` row.
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct ApiKeyRow {
+    id: String,
+    lender_id: String,
+    role: String,
+    label: String,
+    secret_hmac: Vec<u8>,
+    created_at: i64,
+    revoked_at: Option<i64>,
+}
+
+impl ApiKeyRow {
+    pub(crate) fn decode(self) -> StoreResult<ApiKeyRecord> {
+        const T: &str = "api_keys";
+        Ok(ApiKeyRecord {
+            id: id(T, "id", &self.id)?,
+            lender_id: id(T, "lender_id", &self.lender_id)?,
+            role: name(T, "role", &self.role, Role::parse)?,
+            label: self.label,
+            secret_hmac: key(T, "secret_hmac", self.secret_hmac)?,
+            created_at: ts(self.created_at),
+            revoked_at: self.revoked_at.map(ts),
+        })
+    }
+}
+
+/// A `devices` row.
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct DeviceRow {
+    id: String,
+    lender_id: String,
+    imei: String,
+    imei2: Option<String>,
+    serial: Option<String>,
+    model: Option<String>,
+    state: String,
+    key_status: String,
+    device_key: Option<Vec<u8>>,
+    pending_key: Option<Vec<u8>>,
+    last_counter: i64,
+    pending_counter: i64,
+    lease_seq: i64,
+    last_seen_at: Option<i64>,
+    enrolled_at: i64,
+    updated_at: i64,
+    version: i64,
+}
+
+impl DeviceRow {
+    pub(crate) fn decode(self) -> StoreResult<Device> {
+        const T: &str = "devices";
+        Ok(Device {
+            id: id(T, "id", &self.id)?,
+            lender_id: id(T, "lender_id", &self.lender_id)?,
+            imei: parse(T, "imei", &self.imei, Imei::parse)?,
+            imei2: self
+                .imei2
+                .map(|s| parse(T, "imei2", &s, Imei::parse))
+                .transpose()?,
+            serial: self.serial,
+            model: self.model,
+            state: name(T, "state", &self.state, DeviceState::parse)?,
+            key_status: name(T, "key_status", &self.key_status, KeyStatus::parse)?,
+            device_key: self
+                .device_key
+                .map(|k| key(T, "device_key", k))
+                .transpose()?,
+            pending_key: self
+                .pending_key
+                .map(|k| key(T, "pending_key", k))
+                .transpose()?,
+            last_counter: counter(T, "last_counter", self.last_counter)?,
+            pending_counter: counter(T, "pending_counter", self.pending_counter)?,
+            lease_seq: counter(T, "lease_seq", self.lease_seq)?,
+            last_seen_at: self.last_seen_at.map(ts),
+            enrolled_at: ts(self.enrolled_at),
+            updated_at: ts(self.updated_at),
+            version: self.version,
+        })
+    }
+}
+
+/// A `commands` row.
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct CommandRow {
+    id: String,
+    device_id: String,
+    lender_id: String,
+    kind: String,
+    reason: String,
+    status: String,
+    requested_by: String,
+    requested_at: i64,
+    effective_at: i64,
+    resolved_at: Option<i64>,
+}
+
+impl CommandRow {
+    pub(crate) fn decode(self) -> StoreResult<Command> {
+        const T: &str = "commands";
+        Ok(Command {
+            id: id(T, "id", &self.id)?,
+            device_id: id(T, "device_id", &self.device_id)?,
+            lender_id: id(T, "lender_id", &self.lender_id)?,
+            kind: name(T, "kind", &self.kind, CommandKind::parse)?,
+            reason: self.reason,
+            status: name(T, "status", &self.status, CommandStatus::parse)?,
+            requested_by: name(T, "requested_by", &self.requested_by, Actor::parse)?,
+            requested_at: ts(self.requested_at),
+            effective_at: ts(self.effective_at),
+            resolved_at: self.resolved_at.map(ts),
+        })
+    }
+}
+
+/// A `timeline_events` row.
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct EventRow {
+    seq: i64,
+    id: String,
+    device_id: String,
+    lender_id: String,
+    at: i64,
+    kind: String,
+    actor: String,
+    reason: Option<String>,
+    detail: Option<String>,
+}
+
+impl EventRow {
+    pub(crate) fn decode(self) -> StoreResult<TimelineEvent> {
+        const T: &str = "timeline_events";
+        Ok(TimelineEvent {
+            id: id(T, "id", &self.id)?,
+            seq: self.seq,
+            device_id: id(T, "device_id", &self.device_id)?,
+            lender_id: id(T, "lender_id", &self.lender_id)?,
+            at: ts(self.at),
+            kind: name(T, "kind", &self.kind, EventKind::parse)?,
+            actor: name(T, "actor", &self.actor, Actor::parse)?,
+            reason: self.reason,
+            detail: self.detail,
+        })
+    }
+}
+
+/// Decodes every row, failing on the first bad one.
+pub(crate) fn decode_all<R, T>(
+    rows: Vec<R>,
+    decode: impl Fn(R) -> StoreResult<T>,
+) -> StoreResult<Vec<T>> {
+    rows.into_iter().map(decode).collect()
+}

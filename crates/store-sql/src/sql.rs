@@ -1,0 +1,169 @@
+//! The SQL text, shared by both backends: SQLite accepts PostgreSQL's `$n` placeholders, and
+//! every statement here sticks to the common subset (no `RETURNING`, no `FOR UPDATE`, no
+//! backend functions). Column lists are written once, as macros so `concat!` can build
+//! `&'static str` statements from them, and match the row structs in [`crate::rows`].
+
+pub(crate) const PING: &str = "SELECT 1";
+
+// ---- lenders and keys -------------------------------------------------------------------
+
+macro_rules! lender_cols {
+    () => {
+        "id, name, support_phone, support_url, lock_message, lock_profile, created_at"
+    };
+}
+
+pub(crate) const INSERT_LENDER: &str = "INSERT INTO lenders \
+     (id, name, support_phone, support_url, lock_message, lock_profile, created_at) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7)";
+
+pub(crate) const LENDER_BY_ID: &str =
+    concat!("SELECT ", lender_cols!(), " FROM lenders WHERE id = $1");
+
+pub(crate) const ALL_LENDERS: &str = concat!(
+    "SELECT ",
+    lender_cols!(),
+    " FROM lenders ORDER BY created_at, id"
+);
+
+pub(crate) const INSERT_API_KEY: &str = "INSERT INTO api_keys \
+     (id, lender_id, role, label, secret_hmac, created_at, revoked_at) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7)";
+
+pub(crate) const API_KEY_BY_ID: &str = "SELECT \
+     id, lender_id, role, label, secret_hmac, created_at, revoked_at \
+     FROM api_keys WHERE id = $1";
+
+// ---- devices ------------------------------------------------------------------------------
+
+macro_rules! device_cols {
+    () => {
+        "id, lender_id, imei, imei2, serial, model, state, key_status, device_key, \
+         pending_key, last_counter, pending_counter, lease_seq, last_seen_at, enrolled_at, \
+         updated_at, version"
+    };
+}
+
+pub(crate) const INSERT_DEVICE: &str = concat!(
+    "INSERT INTO devices (",
+    device_cols!(),
+    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
+);
+
+/// Other active enrollments using either of the new device's IMEIs in either column. Run
+/// after the insert, inside the same transaction: the partial unique indexes catch
+/// imei/imei and imei2/imei2 clashes, this catches the crossed ones.
+pub(crate) const ACTIVE_IMEI_CLASH: &str = "SELECT imei, imei2 FROM devices \
+     WHERE id <> $1 AND state <> 'released' \
+     AND (imei = $2 OR imei2 = $2 OR imei = $3 OR imei2 = $3)";
+
+pub(crate) const DEVICE_EXISTS: &str = "SELECT id FROM devices WHERE id = $1";
+
+pub(crate) const DEVICE_OWNED: &str = "SELECT id FROM devices WHERE id = $1 AND lender_id = $2";
+
+pub(crate) const DEVICE_SCOPED: &str = concat!(
+    "SELECT ",
+    device_cols!(),
+    " FROM devices WHERE id = $1 AND lender_id = $2"
+);
+
+pub(crate) const DEVICE_UNSCOPED: &str =
+    concat!("SELECT ", device_cols!(), " FROM devices WHERE id = $1");
+
+/// Not-released enrollments first, then the newest.
+pub(crate) const DEVICE_FOR_CHECKIN: &str = concat!(
+    "SELECT ",
+    device_cols!(),
+    " FROM devices WHERE imei = $1 OR imei2 = $1 \
+     ORDER BY CASE WHEN state = 'released' THEN 1 ELSE 0 END, enrolled_at DESC, id DESC \
+     LIMIT 1"
+);
+
+/// The caller's devices in an optional state after an optional cursor. One statement per
+/// combination rather than `($n IS NULL OR col = $n)`, so each gets a plan that uses the
+/// `(lender_id, state, id)` or `(lender_id, id)` index. Parameters in order: lender, then
+/// state and cursor when present, then the limit.
+pub(crate) fn list_devices(by_state: bool, after: bool) -> &'static str {
+    macro_rules! list {
+        ($filter:literal) => {
+            concat!(
+                "SELECT ",
+                device_cols!(),
+                " FROM devices WHERE lender_id = $1",
+                $filter
+            )
+        };
+    }
+    match (by_state, after) {
+        (false, false) => list!(" ORDER BY id LIMIT $2"),
+        (true, false) => list!(" AND state = $2 ORDER BY id LIMIT $3"),
+        (false, true) => list!(" AND id > $2 ORDER BY id LIMIT $3"),
+        (true, true) => list!(" AND state = $2 AND id > $3 ORDER BY id LIMIT $4"),
+    }
+}
+
+/// Identity columns (`id`, `lender_id`, `imei`, `imei2`, `enrolled_at`) are never rewritten.
+pub(crate) const UPDATE_DEVICE: &str = "UPDATE devices SET \
+     serial = $1, model = $2, state = $3, key_status = $4, device_key = $5, pending_key = $6, \
+     last_counter = $7, pending_counter = $8, lease_seq = $9, last_seen_at = $10, \
+     updated_at = $11, version = version + 1 \
+     WHERE id = $12 AND lender_id = $13 AND version = $14";
+
+/// Takes the device row's write lock without changing it; see `append_events`.
+pub(crate) const TOUCH_DEVICE: &str = "UPDATE devices SET version = version WHERE id = $1";
+
+// ---- commands -------------------------------------------------------------------------------
+
+macro_rules! command_cols {
+    () => {
+        "id, device_id, lender_id, kind, reason, status, requested_by, requested_at, \
+         effective_at, resolved_at"
+    };
+}
+
+pub(crate) const INSERT_COMMAND: &str = concat!(
+    "INSERT INTO commands (",
+    command_cols!(),
+    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+);
+
+/// Scoped to the written device too, so a resolution can never touch another device's row.
+pub(crate) const RESOLVE_COMMAND: &str = "UPDATE commands SET status = $1, resolved_at = $2 \
+     WHERE id = $3 AND device_id = $4 AND status = 'pending'";
+
+pub(crate) const DEVICE_COMMANDS: &str = concat!(
+    "SELECT ",
+    command_cols!(),
+    " FROM commands WHERE device_id = $1 AND lender_id = $2 ORDER BY requested_at, id"
+);
+
+pub(crate) const DEVICE_COMMANDS_IN_STATUS: &str = concat!(
+    "SELECT ",
+    command_cols!(),
+    " FROM commands WHERE device_id = $1 AND lender_id = $2 AND status = $3 \
+     ORDER BY requested_at, id"
+);
+
+pub(crate) const PENDING_COMMANDS: &str = concat!(
+    "SELECT ",
+    command_cols!(),
+    " FROM commands WHERE device_id = $1 AND status = 'pending' ORDER BY requested_at, id"
+);
+
+pub(crate) const DUE_COMMANDS: &str = concat!(
+    "SELECT ",
+    command_cols!(),
+    " FROM commands WHERE status = 'pending' AND effective_at <= $1 \
+     ORDER BY effective_at, id LIMIT $2"
+);
+
+// ---- timeline -------------------------------------------------------------------------------
+
+/// `seq` is left out: the database assigns it.
+pub(crate) const INSERT_EVENT: &str = "INSERT INTO timeline_events \
+     (id, device_id, lender_id, at, kind, actor, reason, detail) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+
+pub(crate) const TIMELINE: &str = "SELECT \
+     seq, id, device_id, lender_id, at, kind, actor, reason, detail FROM timeline_events \
+     WHERE device_id = $1 AND lender_id = $2 AND seq > $3 ORDER BY seq LIMIT $4";

@@ -1,0 +1,155 @@
+//! The SQLite backend: one file, for a single server node.
+
+use crate::error::{classify, migrate_error};
+use lienlock_domain::Imei;
+use lienlock_store::{StoreError, StoreResult};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
+    SqliteSynchronous,
+};
+use std::path::Path;
+use std::time::Duration;
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+
+/// A [`lienlock_store::Store`] in a SQLite database file. Cheap to clone (a pool handle).
+#[derive(Clone, Debug)]
+pub struct SqliteStore {
+    pub(crate) pool: SqlitePool,
+}
+
+/// Opens (creating if missing) the SQLite database at `path` and brings its schema up to
+/// date.
+pub async fn open_sqlite(path: &Path) -> Result<SqliteStore, StoreError> {
+    let options = SqliteConnectOptions::new()
+        .filename(path)
+        .create_if_missing(true)
+        // WAL: readers never wait for the writer, and a commit is one sequential append.
+        .journal_mode(SqliteJournalMode::Wal)
+        // FULL, not the NORMAL usually paired with WAL. Under NORMAL the WAL is synced only at
+        // checkpoints, so a power cut can lose the last commits even though they were
+        // acknowledged. Here an acknowledged write can be an unlock after a payment or a
+        // release at the end of a loan: losing it would relock a phone its owner has paid
+        // for at the next check-in. One fsync per commit is affordable at the scale one
+        // SQLite node serves; larger deployments use PostgreSQL.
+        .synchronous(SqliteSynchronous::Full)
+        .foreign_keys(true)
+        // SQLite has one writer at a time; wait for it rather than failing at once.
+        .busy_timeout(Duration::from_secs(5));
+    let pool = SqlitePoolOptions::new()
+        // More connections only add concurrent readers (WAL); writes are serialized anyway.
+        .max_connections(4)
+        .acquire_timeout(Duration::from_secs(5))
+        .connect_with(options)
+        .await
+        .map_err(classify)?;
+    MIGRATOR.run(&pool).await.map_err(migrate_error)?;
+    Ok(SqliteStore { pool })
+}
+
+/// SQLite result codes that mean "cannot write now" rather than "bad statement". `code` is
+/// the extended result code as text; its low byte is the primary code.
+pub(crate) fn unavailable(code: &str) -> Option<&'static str> {
+    let primary = code.parse::<i32>().ok()? & 0xff;
+    Some(match primary {
+        5 => "database is busy (another writer held the lock too long)", // SQLITE_BUSY
+        8 => "database is read-only",                                    // SQLITE_READONLY
+        10 => "disk I/O error",                                          // SQLITE_IOERR
+        13 => "database or disk is full",                                // SQLITE_FULL
+        14 => "cannot open the database file",                           // SQLITE_CANTOPEN
+        _ => return None,
+    })
+}
+
+/// Nothing to do: `enroll_device` inserts before it checks, and the insert takes SQLite's
+/// single write lock, which already serializes every enrollment.
+async fn lock_imeis(_: &mut SqliteConnection, _: &[&Imei]) -> StoreResult<()> {
+    Ok(())
+}
+
+crate::store_impl::impl_store!(
+    store: SqliteStore,
+    db: sqlx::Sqlite,
+    lock_imeis: lock_imeis
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lienlock_domain::{ApiKeyId, LenderId, RestrictionProfile, Role, Timestamp};
+    use lienlock_store::{ApiKeyRecord, Lender, Store};
+
+    fn lender(name_len: usize) -> (Lender, ApiKeyRecord) {
+        let lender = Lender {
+            id: LenderId::new(),
+            name: "x".repeat(name_len),
+            support_phone: String::new(),
+            support_url: String::new(),
+            lock_message: String::new(),
+            lock_profile: RestrictionProfile::full_lock(),
+            created_at: Timestamp::from_millis(0),
+        };
+        let key = ApiKeyRecord {
+            id: ApiKeyId::new(),
+            lender_id: lender.id,
+            role: Role::Admin,
+            label: String::new(),
+            secret_hmac: [0; 32],
+            created_at: Timestamp::from_millis(0),
+            revoked_at: None,
+        };
+        (lender, key)
+    }
+
+    /// A store whose connections run `pragma` first, on an already migrated file.
+    async fn store_with(path: &Path, pragma: (&'static str, &'static str)) -> SqliteStore {
+        open_sqlite(path).await.unwrap().pool.close().await;
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .pragma(pragma.0, pragma.1);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options)
+            .await;
+        SqliteStore {
+            pool: pool.unwrap(),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_full_disk_is_unavailable_and_writes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("full.db");
+        // The file may not grow past its current size: to SQLite, the disk is full.
+        let store = store_with(&path, ("max_page_count", "1")).await;
+        let (l, k) = lender(1 << 20);
+        let e = store.create_lender(&l, &k).await.unwrap_err();
+        assert!(
+            matches!(&e, StoreError::Unavailable(m) if m.contains("full")),
+            "{e:?}"
+        );
+        assert_eq!(store.lender_by_id(l.id).await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn a_read_only_database_is_unavailable() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ro.db");
+        let store = store_with(&path, ("query_only", "ON")).await;
+        let (l, k) = lender(1);
+        let e = store.create_lender(&l, &k).await.unwrap_err();
+        assert!(
+            matches!(&e, StoreError::Unavailable(m) if m.contains("read-only")),
+            "{e:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_missing_directory_is_reported_not_panicked() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = open_sqlite(&dir.path().join("no/such/dir/x.db"))
+            .await
+            .unwrap_err();
+        assert!(matches!(e, StoreError::Unavailable(_)), "{e:?}");
+    }
+}

@@ -1,0 +1,373 @@
+//! The one implementation of [`lienlock_store::Store`], stamped out once per backend.
+//!
+//! sqlx's executor traits are generic over the database, but writing this code generically
+//! needs a wall of higher-ranked bounds (`for<'c> &'c mut DB::Connection: Executor<'c>`,
+//! `String: Encode<'q, DB> + Type<DB>`, ... for every bound type). A macro instead expands
+//! the same source against concrete pool types, so each backend's copy is type-checked on its
+//! own and the logic cannot diverge. What really differs between backends stays outside:
+//! DDL (the migrations), error codes (`crate::error`), and `lock_imeis`, the hook that
+//! serializes concurrent enrollments of the same IMEI.
+
+/// `impl Store for $store`, where `$store` has a `pool: sqlx::Pool<$db>` field and `$lock`
+/// is `async fn(&mut <$db as sqlx::Database>::Connection, &[&Imei]) -> StoreResult<()>`.
+macro_rules! impl_store {
+    (store: $store:ty, db: $db:ty, lock_imeis: $lock:path $(,)?) => {
+        $crate::store_writes::writes!($db);
+
+        const _: () = {
+            use self::writes::{
+                counters, imei_clash, insert_command, insert_device, insert_event, insert_key,
+            };
+            use lienlock_domain::{
+                ApiKeyId, CommandStatus, DeviceId, Imei, LenderCtx, LenderId, Timestamp,
+            };
+            use lienlock_store::{
+                ApiKeyRecord, Command, Device, DeviceQuery, DeviceWrite, Lender, Store, StoreError,
+                StoreResult, TimelineEvent,
+            };
+            use $crate::error::{classify, is_unique_violation, unique_as};
+            use $crate::rows::{
+                decode_all, profile_json, ApiKeyRow, CommandRow, DeviceRow, EventRow, LenderRow,
+            };
+            use $crate::sql;
+
+            /// Rows per page for `list_devices` and `timeline`: at least one, so a page always
+            /// makes progress, and bounded, so one request cannot read a whole table.
+            fn page(limit: u32) -> i64 {
+                i64::from(limit.clamp(1, 1000))
+            }
+
+            #[async_trait::async_trait]
+            impl Store for $store {
+                async fn ping(&self) -> StoreResult<()> {
+                    sqlx::query(sql::PING)
+                        .execute(&self.pool)
+                        .await
+                        .map_err(classify)?;
+                    Ok(())
+                }
+
+                async fn create_lender(
+                    &self,
+                    lender: &Lender,
+                    first_key: &ApiKeyRecord,
+                ) -> StoreResult<()> {
+                    let profile = profile_json(&lender.lock_profile)?;
+                    // Dropping an uncommitted transaction rolls it back, so every `?` below
+                    // leaves nothing behind.
+                    let mut tx = self.pool.begin().await.map_err(classify)?;
+                    sqlx::query(sql::INSERT_LENDER)
+                        .bind(lender.id.to_string())
+                        .bind(&lender.name)
+                        .bind(&lender.support_phone)
+                        .bind(&lender.support_url)
+                        .bind(&lender.lock_message)
+                        .bind(profile)
+                        .bind(lender.created_at.as_millis())
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(unique_as("lender id"))?;
+                    insert_key(&mut tx, first_key).await?;
+                    tx.commit().await.map_err(classify)
+                }
+
+                async fn add_api_key(&self, key: &ApiKeyRecord) -> StoreResult<()> {
+                    let mut conn = self.pool.acquire().await.map_err(classify)?;
+                    insert_key(&mut conn, key).await
+                }
+
+                async fn find_api_key(&self, id: ApiKeyId) -> StoreResult<Option<ApiKeyRecord>> {
+                    let row: Option<ApiKeyRow> = sqlx::query_as(sql::API_KEY_BY_ID)
+                        .bind(id.to_string())
+                        .fetch_optional(&self.pool)
+                        .await
+                        .map_err(classify)?;
+                    row.map(ApiKeyRow::decode).transpose()
+                }
+
+                async fn lender(&self, ctx: &LenderCtx) -> StoreResult<Lender> {
+                    // An authenticated context names a lender that exists (api_keys has a
+                    // foreign key to it), so a miss is an inconsistency, not a 404.
+                    self.lender_by_id(ctx.lender_id).await?.ok_or_else(|| {
+                        StoreError::Backend(format!("lender {} does not exist", ctx.lender_id))
+                    })
+                }
+
+                async fn lender_by_id(&self, id: LenderId) -> StoreResult<Option<Lender>> {
+                    let row: Option<LenderRow> = sqlx::query_as(sql::LENDER_BY_ID)
+                        .bind(id.to_string())
+                        .fetch_optional(&self.pool)
+                        .await
+                        .map_err(classify)?;
+                    row.map(LenderRow::decode).transpose()
+                }
+
+                async fn list_lenders(&self) -> StoreResult<Vec<Lender>> {
+                    let rows: Vec<LenderRow> = sqlx::query_as(sql::ALL_LENDERS)
+                        .fetch_all(&self.pool)
+                        .await
+                        .map_err(classify)?;
+                    decode_all(rows, LenderRow::decode)
+                }
+
+                async fn enroll_device(
+                    &self,
+                    ctx: &LenderCtx,
+                    device: &Device,
+                    event: &TimelineEvent,
+                ) -> StoreResult<()> {
+                    if device.lender_id != ctx.lender_id || event.lender_id != ctx.lender_id {
+                        return Err(StoreError::Backend("tenant mismatch".into()));
+                    }
+                    if event.device_id != device.id {
+                        return Err(StoreError::Backend(
+                            "the enrollment event names another device".into(),
+                        ));
+                    }
+                    let c = counters(device)?;
+                    let mut tx = self.pool.begin().await.map_err(classify)?;
+                    let imeis: Vec<&Imei> = std::iter::once(&device.imei)
+                        .chain(device.imei2.as_ref())
+                        .collect();
+                    $lock(&mut tx, &imeis).await?;
+                    // Insert first, check second: the insert takes SQLite's write lock, so
+                    // the check below cannot be overtaken by another enrollment.
+                    if let Err(e) = insert_device(&mut tx, device, &c).await {
+                        if !is_unique_violation(&e) {
+                            return Err(classify(e));
+                        }
+                        drop(tx);
+                        // A duplicate id or a taken IMEI? Ask outside the failed transaction.
+                        let mut conn = self.pool.acquire().await.map_err(classify)?;
+                        let exists = sqlx::query(sql::DEVICE_EXISTS)
+                            .bind(device.id.to_string())
+                            .fetch_optional(&mut *conn)
+                            .await
+                            .map_err(classify)?;
+                        if exists.is_some() {
+                            return Err(StoreError::Duplicate("device id"));
+                        }
+                        let taken = imei_clash(&mut conn, device).await?.unwrap_or(device.imei);
+                        return Err(StoreError::ImeiTaken(taken.to_string()));
+                    }
+                    if let Some(taken) = imei_clash(&mut tx, device).await? {
+                        return Err(StoreError::ImeiTaken(taken.to_string()));
+                    }
+                    insert_event(&mut tx, event).await?;
+                    tx.commit().await.map_err(classify)
+                }
+
+                async fn device(
+                    &self,
+                    ctx: &LenderCtx,
+                    id: DeviceId,
+                ) -> StoreResult<Option<Device>> {
+                    let row: Option<DeviceRow> = sqlx::query_as(sql::DEVICE_SCOPED)
+                        .bind(id.to_string())
+                        .bind(ctx.lender_id.to_string())
+                        .fetch_optional(&self.pool)
+                        .await
+                        .map_err(classify)?;
+                    row.map(DeviceRow::decode).transpose()
+                }
+
+                async fn list_devices(
+                    &self,
+                    ctx: &LenderCtx,
+                    query: &DeviceQuery,
+                ) -> StoreResult<Vec<Device>> {
+                    let sql = sql::list_devices(query.state.is_some(), query.after.is_some());
+                    let mut q = sqlx::query_as(sql).bind(ctx.lender_id.to_string());
+                    if let Some(state) = query.state {
+                        q = q.bind(state.as_str());
+                    }
+                    if let Some(after) = query.after {
+                        q = q.bind(after.to_string());
+                    }
+                    let rows: Vec<DeviceRow> = q
+                        .bind(page(query.limit))
+                        .fetch_all(&self.pool)
+                        .await
+                        .map_err(classify)?;
+                    decode_all(rows, DeviceRow::decode)
+                }
+
+                async fn device_for_checkin(&self, imei: &Imei) -> StoreResult<Option<Device>> {
+                    let row: Option<DeviceRow> = sqlx::query_as(sql::DEVICE_FOR_CHECKIN)
+                        .bind(imei.as_str())
+                        .fetch_optional(&self.pool)
+                        .await
+                        .map_err(classify)?;
+                    row.map(DeviceRow::decode).transpose()
+                }
+
+                async fn device_unscoped(&self, id: DeviceId) -> StoreResult<Option<Device>> {
+                    let row: Option<DeviceRow> = sqlx::query_as(sql::DEVICE_UNSCOPED)
+                        .bind(id.to_string())
+                        .fetch_optional(&self.pool)
+                        .await
+                        .map_err(classify)?;
+                    row.map(DeviceRow::decode).transpose()
+                }
+
+                async fn save_device(&self, write: &DeviceWrite) -> StoreResult<()> {
+                    let d = &write.device;
+                    let c = counters(d)?;
+                    let mut tx = self.pool.begin().await.map_err(classify)?;
+                    // The version check and the row lock in one statement: of two writers
+                    // that read the same version, the second matches no row.
+                    let updated = sqlx::query(sql::UPDATE_DEVICE)
+                        .bind(d.serial.as_deref())
+                        .bind(d.model.as_deref())
+                        .bind(d.state.as_str())
+                        .bind(d.key_status.as_str())
+                        .bind(d.device_key.as_ref().map(|k| &k[..]))
+                        .bind(d.pending_key.as_ref().map(|k| &k[..]))
+                        .bind(c.last)
+                        .bind(c.pending)
+                        .bind(c.lease_seq)
+                        .bind(d.last_seen_at.map(Timestamp::as_millis))
+                        .bind(d.updated_at.as_millis())
+                        .bind(d.id.to_string())
+                        .bind(d.lender_id.to_string())
+                        .bind(d.version)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(|e| {
+                            // Only leaving `released` could collide, which the domain forbids.
+                            if is_unique_violation(&e) {
+                                StoreError::ImeiTaken(d.imei.to_string())
+                            } else {
+                                classify(e)
+                            }
+                        })?;
+                    if updated.rows_affected() == 0 {
+                        return Err(StoreError::Stale);
+                    }
+                    for command in &write.new_commands {
+                        insert_command(&mut tx, command).await?;
+                    }
+                    for r in &write.resolved_commands {
+                        let resolved = sqlx::query(sql::RESOLVE_COMMAND)
+                            .bind(r.status.as_str())
+                            .bind(r.at.as_millis())
+                            .bind(r.id.to_string())
+                            .bind(d.id.to_string())
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(classify)?;
+                        if resolved.rows_affected() == 0 {
+                            return Err(StoreError::Stale);
+                        }
+                    }
+                    for event in &write.events {
+                        insert_event(&mut tx, event).await?;
+                    }
+                    tx.commit().await.map_err(classify)
+                }
+
+                async fn append_events(&self, events: &[TimelineEvent]) -> StoreResult<()> {
+                    if events.is_empty() {
+                        return Ok(());
+                    }
+                    let mut tx = self.pool.begin().await.map_err(classify)?;
+                    // Take each device's row lock first, as `save_device` does, so one
+                    // device's events commit in `seq` order. Otherwise PostgreSQL could make
+                    // a lower seq visible after a higher one, and a reader paging with
+                    // `after_seq` would skip it. Sorted, so two callers cannot deadlock.
+                    let mut devices: Vec<String> =
+                        events.iter().map(|e| e.device_id.to_string()).collect();
+                    devices.sort();
+                    devices.dedup();
+                    for device in devices {
+                        sqlx::query(sql::TOUCH_DEVICE)
+                            .bind(device)
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(classify)?;
+                    }
+                    for event in events {
+                        insert_event(&mut tx, event).await?;
+                    }
+                    tx.commit().await.map_err(classify)
+                }
+
+                async fn timeline(
+                    &self,
+                    ctx: &LenderCtx,
+                    device: DeviceId,
+                    after_seq: Option<i64>,
+                    limit: u32,
+                ) -> StoreResult<Option<Vec<TimelineEvent>>> {
+                    let owned = sqlx::query(sql::DEVICE_OWNED)
+                        .bind(device.to_string())
+                        .bind(ctx.lender_id.to_string())
+                        .fetch_optional(&self.pool)
+                        .await
+                        .map_err(classify)?;
+                    if owned.is_none() {
+                        return Ok(None);
+                    }
+                    let rows: Vec<EventRow> = sqlx::query_as(sql::TIMELINE)
+                        .bind(device.to_string())
+                        .bind(ctx.lender_id.to_string())
+                        .bind(after_seq.unwrap_or(0)) // seq starts at 1 on both backends
+                        .bind(page(limit))
+                        .fetch_all(&self.pool)
+                        .await
+                        .map_err(classify)?;
+                    decode_all(rows, EventRow::decode).map(Some)
+                }
+
+                async fn device_commands(
+                    &self,
+                    ctx: &LenderCtx,
+                    device: DeviceId,
+                    status: Option<CommandStatus>,
+                ) -> StoreResult<Vec<Command>> {
+                    let q = match status {
+                        None => sqlx::query_as(sql::DEVICE_COMMANDS),
+                        Some(_) => sqlx::query_as(sql::DEVICE_COMMANDS_IN_STATUS),
+                    };
+                    let mut q = q.bind(device.to_string()).bind(ctx.lender_id.to_string());
+                    if let Some(status) = status {
+                        q = q.bind(status.as_str());
+                    }
+                    let rows: Vec<CommandRow> = q.fetch_all(&self.pool).await.map_err(classify)?;
+                    decode_all(rows, CommandRow::decode)
+                }
+
+                async fn pending_commands_unscoped(
+                    &self,
+                    device: DeviceId,
+                ) -> StoreResult<Vec<Command>> {
+                    let rows: Vec<CommandRow> = sqlx::query_as(sql::PENDING_COMMANDS)
+                        .bind(device.to_string())
+                        .fetch_all(&self.pool)
+                        .await
+                        .map_err(classify)?;
+                    decode_all(rows, CommandRow::decode)
+                }
+
+                async fn due_commands(
+                    &self,
+                    now: Timestamp,
+                    limit: u32,
+                ) -> StoreResult<Vec<Command>> {
+                    if limit == 0 {
+                        return Ok(Vec::new());
+                    }
+                    let rows: Vec<CommandRow> = sqlx::query_as(sql::DUE_COMMANDS)
+                        .bind(now.as_millis())
+                        .bind(i64::from(limit))
+                        .fetch_all(&self.pool)
+                        .await
+                        .map_err(classify)?;
+                    decode_all(rows, CommandRow::decode)
+                }
+            }
+        };
+    };
+}
+
+pub(crate) use impl_store;

@@ -1,0 +1,11 @@
+//! The conformance suite: every test runs against SQLite and against PostgreSQL (the latter
+//! when `LIENLOCK_TEST_POSTGRES_URL` names a server; required in CI). Real databases only:
+//! each test gets its own fresh one from `lienlock_store_sql::testing`.
+
+mod fixtures;
+
+mod commands;
+mod concurrency;
+mod devices;
+mod lenders;
+mod writes;
