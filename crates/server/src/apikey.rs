@@ -145,7 +145,13 @@ mod tests {
     #[test]
     fn key_has_at_least_128_bits_of_secret() {
         let k = mint(&ServerSecret::generate());
-        let secret = k.plaintext.rsplit('_').next().unwrap();
+        // The id is hex, so the first '_' after the prefix ends it; the base64url secret may
+        // itself contain '_'.
+        let (_, secret) = k.plaintext[PREFIX.len()..].split_once('_').unwrap();
         assert!(secret.len() * 6 >= 256);
+        for _ in 0..200 {
+            let k = mint(&ServerSecret::generate());
+            assert!(parse(&ServerSecret::generate(), &k.plaintext).is_some());
+        }
     }
 }

@@ -177,6 +177,23 @@ pub struct TimelineEvent {
     pub detail: Option<String>,
 }
 
+impl TimelineEvent {
+    /// A new entry for `device` with no reason or detail yet (`seq` is assigned on insert).
+    pub fn new(device: &Device, at: Timestamp, kind: EventKind, actor: Actor) -> Self {
+        Self {
+            id: EventId::new(),
+            seq: 0,
+            device_id: device.id,
+            lender_id: device.lender_id,
+            at,
+            kind,
+            actor,
+            reason: None,
+            detail: None,
+        }
+    }
+}
+
 /// A command leaving `pending`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CommandResolution {

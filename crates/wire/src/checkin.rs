@@ -41,14 +41,7 @@ impl CheckIn {
     /// Parses canonical bytes.
     pub fn decode(buf: &[u8]) -> Result<Self, WireError> {
         let mut r = Reader::new(buf, MAGIC)?;
-        let imei_bytes: [u8; 15] = r.array()?;
-        let imei = std::str::from_utf8(&imei_bytes)
-            .ok()
-            .and_then(|s| Imei::parse(s).ok())
-            .ok_or_else(|| WireError::Invalid {
-                field: "imei",
-                why: "not a valid IMEI".into(),
-            })?;
+        let imei = r.imei()?;
         let device_key = r.array()?;
         let counter = r.u64()?;
         let device_time = Timestamp::from_millis(r.i64()?);

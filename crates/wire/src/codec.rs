@@ -141,6 +141,18 @@ impl<'a> Reader<'a> {
             why: "not UTF-8".into(),
         })
     }
+    /// A 15-digit IMEI with a correct check digit.
+    pub fn imei(&mut self) -> Result<lienlock_domain::Imei, WireError> {
+        let digits: [u8; 15] = self.array()?;
+        std::str::from_utf8(&digits)
+            .ok()
+            .and_then(|s| lienlock_domain::Imei::parse(s).ok())
+            .ok_or_else(|| WireError::Invalid {
+                field: "imei",
+                why: "not a valid IMEI".into(),
+            })
+    }
+
     /// Succeeds only if every byte was consumed.
     pub fn end(self) -> Result<(), WireError> {
         if self.0.is_empty() {

@@ -80,14 +80,7 @@ impl Lease {
         let mut r = Reader::new(buf, MAGIC)?;
         let key_id = KeyId(r.array()?);
         let device_id = DeviceId::from_bytes(r.array()?);
-        let imei_bytes: [u8; 15] = r.array()?;
-        let imei = std::str::from_utf8(&imei_bytes)
-            .ok()
-            .and_then(|s| Imei::parse(s).ok())
-            .ok_or_else(|| WireError::Invalid {
-                field: "imei",
-                why: "not a valid IMEI".into(),
-            })?;
+        let imei = r.imei()?;
         let device_key = r.array()?;
         let sequence = r.u64()?;
         let state_code = r.u8()?;

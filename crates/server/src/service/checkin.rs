@@ -1,7 +1,7 @@
 //! A device checking in: verify, bind or check its key, refuse replays, answer with a lease.
 
 use super::{lease, retry_stale, Service, ServiceError};
-use lienlock_domain::{EventId, EventKind, KeyStatus, Timestamp};
+use lienlock_domain::{DeviceState, EventKind, KeyStatus, Timestamp};
 use lienlock_store::{Actor, Device, DeviceWrite, TimelineEvent};
 use lienlock_wire::{CheckIn, LeaseEnvelope, SignedCheckIn, WireError};
 
@@ -15,6 +15,8 @@ enum KeyMatch {
     Pending,
     /// A key the server has not seen for this device: hold it for approval.
     New,
+    /// A released device answering a key it will never bind.
+    Unbound,
 }
 
 fn classify(device: &Device, key: &[u8; 32]) -> KeyMatch {
@@ -28,17 +30,9 @@ fn classify(device: &Device, key: &[u8; 32]) -> KeyMatch {
 
 /// Timeline entries carry server time: the device's own clock is only a claim.
 fn event(device: &Device, at: Timestamp, kind: EventKind, detail: String) -> TimelineEvent {
-    TimelineEvent {
-        id: EventId::new(),
-        seq: 0,
-        device_id: device.id,
-        lender_id: device.lender_id,
-        at,
-        kind,
-        actor: Actor::Device,
-        reason: None,
-        detail: Some(detail),
-    }
+    let mut e = TimelineEvent::new(device, at, kind, Actor::Device);
+    e.detail = Some(detail);
+    e
 }
 
 impl Service {
@@ -74,7 +68,16 @@ impl Service {
         let key = checkin.device_key;
         let mut events = Vec::new();
         let short_key = hex::encode(&key[..8]);
-        match classify(&device, &key) {
+        let mut key_match = classify(&device, &key);
+        if device.state == DeviceState::Released {
+            if let KeyMatch::New | KeyMatch::Register = key_match {
+                // A released phone is no one's collateral: whatever key asks learns it is
+                // free, and no key binding changes (nor timeline noise) follow.
+                key_match = KeyMatch::Unbound;
+            }
+        }
+        match key_match {
+            KeyMatch::Unbound => {}
             KeyMatch::Register => {
                 device.device_key = Some(key);
                 device.key_status = KeyStatus::Bound;

@@ -2,8 +2,8 @@
 
 use super::{retry_stale, Service, ServiceError};
 use lienlock_domain::{
-    BoundedText, CommandId, CommandKind, CommandStatus, DeviceId, EventId, EventKind, KeyStatus,
-    LenderCtx, Timestamp,
+    BoundedText, CommandId, CommandKind, CommandStatus, DeviceId, EventKind, KeyStatus, LenderCtx,
+    Timestamp,
 };
 use lienlock_store::{Actor, Command, CommandResolution, Device, DeviceWrite, TimelineEvent};
 
@@ -18,18 +18,9 @@ pub struct CommandRequest {
     pub at: Option<Timestamp>,
 }
 
+/// A timeline entry by `actor`.
 fn event(device: &Device, at: Timestamp, kind: EventKind, actor: &Actor) -> TimelineEvent {
-    TimelineEvent {
-        id: EventId::new(),
-        seq: 0,
-        device_id: device.id,
-        lender_id: device.lender_id,
-        at,
-        kind,
-        actor: actor.clone(),
-        reason: None,
-        detail: None,
-    }
+    TimelineEvent::new(device, at, kind, actor.clone())
 }
 
 /// Applies the due commands among `pending` to `device` in order, as of `now`. Pure: returns

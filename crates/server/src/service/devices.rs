@@ -1,9 +1,7 @@
 //! Enrolling devices and reading them back.
 
 use super::{Service, ServiceError};
-use lienlock_domain::{
-    BoundedText, DeviceId, DeviceState, EventId, EventKind, Imei, KeyStatus, LenderCtx,
-};
+use lienlock_domain::{BoundedText, DeviceId, DeviceState, EventKind, Imei, KeyStatus, LenderCtx};
 use lienlock_store::{Actor, Command, Device, DeviceQuery, TimelineEvent};
 
 /// What a lender gives to enroll a phone.
@@ -73,17 +71,13 @@ impl Service {
             updated_at: now,
             version: 0,
         };
-        let event = TimelineEvent {
-            id: EventId::new(),
-            seq: 0,
-            device_id: device.id,
-            lender_id: ctx.lender_id,
-            at: now,
-            kind: EventKind::Enrolled,
-            actor: Actor::ApiKey(ctx.api_key_id),
-            reason: None,
-            detail: Some(format!("IMEI {imei}")),
-        };
+        let mut event = TimelineEvent::new(
+            &device,
+            now,
+            EventKind::Enrolled,
+            Actor::ApiKey(ctx.api_key_id),
+        );
+        event.detail = Some(format!("IMEI {imei}"));
         self.store.enroll_device(ctx, &device, &event).await?;
         Ok(device)
     }

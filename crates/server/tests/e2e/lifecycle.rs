@@ -146,6 +146,19 @@ async fn release_is_for_ever(backend: Backend) {
     let agent = s.agent(&dir, &imei);
     assert_eq!(agent.enforcement(), Enforcement::Free);
 
+    // Any phone with this IMEI learns it is free; no key binding changes.
+    let mut stranger = s.agent(&s.phone_dir("stranger"), &imei);
+    assert_eq!(
+        stranger.check_in().await.unwrap().enforcement,
+        Enforcement::Free
+    );
+    let (_, d) = s.get(&acme, &format!("/v1/devices/{device}")).await;
+    assert_eq!(d["key_status"], "bound");
+    assert_eq!(
+        s.timeline_kinds(&acme, &device).await,
+        ["enrolled", "key_registered", "locked", "released"]
+    );
+
     // The run loop ends by itself once released.
     let mut agent = agent;
     let exit = tokio::time::timeout(
