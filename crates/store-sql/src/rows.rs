@@ -145,6 +145,8 @@ pub(crate) struct DeviceRow {
     pending_key: Option<Vec<u8>>,
     last_counter: i64,
     pending_counter: i64,
+    retired_key: Option<Vec<u8>>,
+    retired_counter: i64,
     lease_seq: i64,
     last_seen_at: Option<i64>,
     enrolled_at: i64,
@@ -177,6 +179,11 @@ impl DeviceRow {
                 .transpose()?,
             last_counter: counter(T, "last_counter", self.last_counter)?,
             pending_counter: counter(T, "pending_counter", self.pending_counter)?,
+            retired_key: self
+                .retired_key
+                .map(|k| key(T, "retired_key", k))
+                .transpose()?,
+            retired_counter: counter(T, "retired_counter", self.retired_counter)?,
             lease_seq: counter(T, "lease_seq", self.lease_seq)?,
             last_seen_at: self.last_seen_at.map(ts),
             enrolled_at: ts(self.enrolled_at),

@@ -39,15 +39,16 @@ pub(crate) const API_KEY_BY_ID: &str = "SELECT \
 macro_rules! device_cols {
     () => {
         "id, lender_id, imei, imei2, serial, model, state, key_status, device_key, \
-         pending_key, last_counter, pending_counter, lease_seq, last_seen_at, enrolled_at, \
-         updated_at, version"
+         pending_key, last_counter, pending_counter, retired_key, retired_counter, lease_seq, \
+         last_seen_at, enrolled_at, updated_at, version"
     };
 }
 
 pub(crate) const INSERT_DEVICE: &str = concat!(
     "INSERT INTO devices (",
     device_cols!(),
-    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
+    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
+     $18, $19)"
 );
 
 /// Other active enrollments using either of the new device's IMEIs in either column. Run
@@ -106,8 +107,8 @@ pub(crate) fn list_devices(by_state: bool, after: bool) -> &'static str {
 pub(crate) const UPDATE_DEVICE: &str = "UPDATE devices SET \
      serial = $1, model = $2, state = $3, key_status = $4, device_key = $5, pending_key = $6, \
      last_counter = $7, pending_counter = $8, lease_seq = $9, last_seen_at = $10, \
-     updated_at = $11, version = version + 1 \
-     WHERE id = $12 AND lender_id = $13 AND version = $14";
+     updated_at = $11, retired_key = $12, retired_counter = $13, version = version + 1 \
+     WHERE id = $14 AND lender_id = $15 AND version = $16";
 
 /// Takes the device row's write lock without changing it; see `append_events`.
 pub(crate) const TOUCH_DEVICE: &str = "UPDATE devices SET version = version WHERE id = $1";

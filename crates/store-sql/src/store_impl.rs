@@ -228,6 +228,8 @@ macro_rules! impl_store {
                         .bind(c.lease_seq)
                         .bind(d.last_seen_at.map(Timestamp::as_millis))
                         .bind(d.updated_at.as_millis())
+                        .bind(d.retired_key.as_ref().map(|k| &k[..]))
+                        .bind(c.retired)
                         .bind(d.id.to_string())
                         .bind(d.lender_id.to_string())
                         .bind(d.version)

@@ -35,6 +35,7 @@ macro_rules! writes {
             pub(super) struct Counters {
                 pub(super) last: i64,
                 pub(super) pending: i64,
+                pub(super) retired: i64,
                 pub(super) lease_seq: i64,
             }
 
@@ -42,6 +43,7 @@ macro_rules! writes {
                 Ok(Counters {
                     last: to_i64(d.last_counter, "last_counter")?,
                     pending: to_i64(d.pending_counter, "pending_counter")?,
+                    retired: to_i64(d.retired_counter, "retired_counter")?,
                     lease_seq: to_i64(d.lease_seq, "lease_seq")?,
                 })
             }
@@ -64,6 +66,8 @@ macro_rules! writes {
                     .bind(d.pending_key.as_ref().map(|k| &k[..]))
                     .bind(c.last)
                     .bind(c.pending)
+                    .bind(d.retired_key.as_ref().map(|k| &k[..]))
+                    .bind(c.retired)
                     .bind(c.lease_seq)
                     .bind(d.last_seen_at.map(Timestamp::as_millis))
                     .bind(d.enrolled_at.as_millis())

@@ -71,6 +71,10 @@ pub struct Device {
     pub last_counter: u64,
     /// Highest check-in counter accepted from the pending key.
     pub pending_counter: u64,
+    /// The key the last approval replaced; its old check-ins are refused as replays.
+    pub retired_key: Option<[u8; 32]>,
+    /// Highest counter accepted from the retired key while it was bound.
+    pub retired_counter: u64,
     /// Sequence number of the last lease issued.
     pub lease_seq: u64,
     /// Last accepted check-in.

@@ -17,6 +17,9 @@ enum KeyMatch {
     New,
     /// A released device answering a key it will never bind.
     Unbound,
+    /// The key an approval replaced: its old check-ins are replays; a fresh one is a phone
+    /// the lender stopped trusting, held for approval like any new key.
+    Retired,
 }
 
 fn classify(device: &Device, key: &[u8; 32]) -> KeyMatch {
@@ -24,6 +27,7 @@ fn classify(device: &Device, key: &[u8; 32]) -> KeyMatch {
         KeyStatus::Unregistered => KeyMatch::Register,
         _ if device.device_key.as_ref() == Some(key) => KeyMatch::Bound,
         _ if device.pending_key.as_ref() == Some(key) => KeyMatch::Pending,
+        _ if device.retired_key.as_ref() == Some(key) => KeyMatch::Retired,
         _ => KeyMatch::New,
     }
 }
@@ -70,7 +74,7 @@ impl Service {
         let short_key = hex::encode(&key[..8]);
         let mut key_match = classify(&device, &key);
         if device.state == DeviceState::Released {
-            if let KeyMatch::New | KeyMatch::Register = key_match {
+            if let KeyMatch::New | KeyMatch::Register | KeyMatch::Retired = key_match {
                 // A released phone is no one's collateral: whatever key asks learns it is
                 // free, and no key binding changes (nor timeline noise) follow.
                 key_match = KeyMatch::Unbound;
@@ -99,17 +103,13 @@ impl Service {
                     .await?;
                 device.pending_counter = checkin.counter;
             }
-            KeyMatch::New => {
-                device.pending_key = Some(key);
-                device.pending_counter = checkin.counter;
-                device.key_status = KeyStatus::ChangePending;
-                events.push(event(
-                    &device,
-                    now,
-                    EventKind::KeyChangeRequested,
-                    format!("new key {short_key}… awaits the lender's approval"),
-                ));
+            KeyMatch::Retired => {
+                self.refuse_replay(&device, checkin, device.retired_counter)
+                    .await?;
+                device.retired_counter = checkin.counter;
+                Self::hold_new_key(&mut device, checkin, now, &mut events);
             }
+            KeyMatch::New => Self::hold_new_key(&mut device, checkin, now, &mut events),
         }
         // Scheduled commands that came due are applied before the lease is cut, so a device
         // checking in at the scheduled moment does not wait for the scheduler's next tick.
@@ -135,6 +135,28 @@ impl Service {
             checkin,
             now,
         ))
+    }
+
+    /// Holds a key the server does not trust for the lender's approval: the device gets
+    /// locked leases until then.
+    fn hold_new_key(
+        device: &mut Device,
+        checkin: &CheckIn,
+        now: Timestamp,
+        events: &mut Vec<TimelineEvent>,
+    ) {
+        device.pending_key = Some(checkin.device_key);
+        device.pending_counter = checkin.counter;
+        device.key_status = KeyStatus::ChangePending;
+        events.push(event(
+            device,
+            now,
+            EventKind::KeyChangeRequested,
+            format!(
+                "new key {}… awaits the lender's approval",
+                hex::encode(&checkin.device_key[..8])
+            ),
+        ));
     }
 
     /// Refuses a counter that is not above `last`, recording the attempt on the timeline:

@@ -222,6 +222,8 @@ impl Service {
                 return Err(ServiceError::PendingKeyChanged);
             }
             let now = self.clock.now();
+            device.retired_key = device.device_key;
+            device.retired_counter = device.last_counter;
             device.device_key = Some(key);
             device.pending_key = None;
             device.last_counter = device.pending_counter;

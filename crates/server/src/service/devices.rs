@@ -65,6 +65,8 @@ impl Service {
             pending_key: None,
             last_counter: 0,
             pending_counter: 0,
+            retired_key: None,
+            retired_counter: 0,
             lease_seq: 0,
             last_seen_at: None,
             enrolled_at: now,

@@ -313,7 +313,9 @@ async fn changed_key_stays_locked_until_approved(backend: Backend) {
     let imei = imei(6);
     let device = s.enroll(&acme, &imei).await;
     let mut original = s.agent(&s.phone_dir("original"), &imei);
-    original.check_in().await.unwrap();
+    let (captured, counter) = original.build_checkin().unwrap();
+    let env = original.send_checkin(&captured).await.unwrap();
+    original.accept_lease(&env, counter).unwrap();
 
     // Same IMEI, new identity key (a reflashed phone, or a clone).
     let mut reflashed = s.agent(&s.phone_dir("reflashed"), &imei);
@@ -359,6 +361,14 @@ async fn changed_key_stays_locked_until_approved(backend: Backend) {
         reflashed.check_in().await.unwrap().enforcement,
         Enforcement::Run { .. }
     ));
+
+    // The retired key's old check-in, replayed, is refused and changes nothing.
+    match original.send_checkin(&captured).await {
+        Err(lienlock_agent::AgentError::Server { status: 409, .. }) => {}
+        other => panic!("expected a refused replay, got {other:?}"),
+    }
+    let (_, d) = s.get(&acme, &format!("/v1/devices/{device}")).await;
+    assert_eq!(d["key_status"], "bound");
     let (status, body) = s
         .post(
             &acme,
@@ -377,7 +387,8 @@ async fn changed_key_stays_locked_until_approved(backend: Backend) {
             "enrolled",
             "key_registered",
             "key_change_requested",
-            "key_approved"
+            "key_approved",
+            "replay_refused"
         ]
     );
     s.stop().await;

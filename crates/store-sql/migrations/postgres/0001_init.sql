@@ -43,6 +43,8 @@ CREATE TABLE devices (
     pending_key     BYTEA,
     last_counter    BIGINT NOT NULL, -- u64 stored as i64; the store refuses larger values
     pending_counter BIGINT NOT NULL,
+    retired_key     BYTEA,             -- the key an approval replaced, kept to refuse its replays
+    retired_counter BIGINT NOT NULL,
     lease_seq       BIGINT NOT NULL,
     last_seen_at    BIGINT,
     enrolled_at     BIGINT NOT NULL,

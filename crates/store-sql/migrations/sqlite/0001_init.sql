@@ -42,6 +42,8 @@ CREATE TABLE devices (
     pending_key     BLOB,
     last_counter    INTEGER NOT NULL, -- u64 stored as i64; the store refuses larger values
     pending_counter INTEGER NOT NULL,
+    retired_key     BLOB,             -- the key an approval replaced, kept to refuse its replays
+    retired_counter INTEGER NOT NULL,
     lease_seq       INTEGER NOT NULL,
     last_seen_at    INTEGER,
     enrolled_at     INTEGER NOT NULL,

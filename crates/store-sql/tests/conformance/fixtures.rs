@@ -76,6 +76,8 @@ pub fn device(ctx: &LenderCtx, imei: Imei, imei2: Option<Imei>) -> Device {
         pending_key: None,
         last_counter: 0,
         pending_counter: 0,
+        retired_key: None,
+        retired_counter: 0,
         lease_seq: 0,
         last_seen_at: None,
         enrolled_at: at(1),
