@@ -103,25 +103,18 @@ async fn bad_input_is_refused_and_writes_nothing(backend: Backend) {
     // A reason that is empty or too long, on a real device.
     let device = s.enroll(&acme, &imei(42)).await;
     let r = s
-        .post(
-            &acme,
-            &format!("/v1/devices/{device}/lock"),
-            json!({"reason": "  "}),
-        )
+        .command(&acme, &device, "lock", json!({"reason": "  "}))
         .await;
     assert_eq!(code(r), e(422, "invalid_request"));
     let r = s
-        .post(
-            &acme,
-            &format!("/v1/devices/{device}/unlock"),
-            json!({"reason": "x"}),
-        )
+        .command(&acme, &device, "unlock", json!({"reason": "x"}))
         .await;
     assert_eq!(code(r), e(409, "not_locked"));
     let r = s
-        .post(
+        .command(
             &acme,
-            &format!("/v1/devices/{device}/unlock"),
+            &device,
+            "unlock",
             json!({"reason": "x", "at": "2030-01-01T00:00:00Z"}),
         )
         .await;

@@ -139,6 +139,28 @@ impl TestServer {
         body["id"].as_str().unwrap().to_owned()
     }
 
+    /// Sends a lock, unlock, release or approve-key command for `device`.
+    pub async fn command(
+        &self,
+        lender: &TestLender,
+        device: &str,
+        command: &str,
+        body: Value,
+    ) -> (u16, Value) {
+        self.post(lender, &format!("/v1/devices/{device}/{command}"), body)
+            .await
+    }
+
+    /// Enrolls the n-th test IMEI, provisions a phone for it in its own directory and checks
+    /// it in once. Returns the device id and the running agent.
+    pub async fn enrolled_phone(&self, lender: &TestLender, n: u32) -> (String, Agent) {
+        let imei = imei(n);
+        let device = self.enroll(lender, &imei).await;
+        let mut agent = self.agent(&self.phone_dir(&format!("phone-{n}")), &imei);
+        agent.check_in().await.unwrap();
+        (device, agent)
+    }
+
     /// A directory for a simulated phone.
     pub fn phone_dir(&self, name: &str) -> PathBuf {
         self.dirs.path().join(name)

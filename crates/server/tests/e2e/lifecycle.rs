@@ -35,11 +35,7 @@ async fn enroll_lock_unlock(backend: Backend) {
     assert_eq!(d["key_status"], "bound");
 
     let (status, body) = s
-        .post(
-            &acme,
-            &format!("/v1/devices/{device}/lock"),
-            json!({"reason": "38 days overdue"}),
-        )
+        .command(&acme, &device, "lock", json!({"reason": "38 days overdue"}))
         .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["device"]["state"], "locked");
@@ -72,11 +68,7 @@ async fn enroll_lock_unlock(backend: Backend) {
     assert_eq!(agent.held_lease().unwrap().imei, imei);
 
     let (status, _) = s
-        .post(
-            &acme,
-            &format!("/v1/devices/{device}/unlock"),
-            json!({"reason": "paid in full"}),
-        )
+        .command(&acme, &device, "unlock", json!({"reason": "paid in full"}))
         .await;
     assert_eq!(status, 200);
     let out = agent.check_in().await.unwrap();
@@ -105,19 +97,16 @@ async fn release_is_for_ever(backend: Backend) {
     let dir = s.phone_dir("phone");
     let mut agent = s.agent(&dir, &imei);
     agent.check_in().await.unwrap();
-    s.post(
-        &acme,
-        &format!("/v1/devices/{device}/lock"),
-        json!({"reason": "overdue"}),
-    )
-    .await;
+    s.command(&acme, &device, "lock", json!({"reason": "overdue"}))
+        .await;
     agent.check_in().await.unwrap();
     assert!(agent.enforcement().is_locked());
 
     let (status, body) = s
-        .post(
+        .command(
             &acme,
-            &format!("/v1/devices/{device}/release"),
+            &device,
+            "release",
             json!({"reason": "final installment paid"}),
         )
         .await;
@@ -129,11 +118,7 @@ async fn release_is_for_ever(backend: Backend) {
 
     // Nothing can lock it again, on the server or on the phone.
     let (status, body) = s
-        .post(
-            &acme,
-            &format!("/v1/devices/{device}/lock"),
-            json!({"reason": "mistake"}),
-        )
+        .command(&acme, &device, "lock", json!({"reason": "mistake"}))
         .await;
     assert_eq!(
         (status, body["error"]["code"].as_str()),
@@ -181,12 +166,8 @@ async fn factory_reset_while_locked_comes_back_locked(backend: Backend) {
     let dir = s.phone_dir("phone");
     let mut agent = s.agent(&dir, &imei);
     agent.check_in().await.unwrap();
-    s.post(
-        &acme,
-        &format!("/v1/devices/{device}/lock"),
-        json!({"reason": "overdue"}),
-    )
-    .await;
+    s.command(&acme, &device, "lock", json!({"reason": "overdue"}))
+        .await;
     agent.check_in().await.unwrap();
     let counter_before = agent.counter();
     drop(agent);
@@ -219,16 +200,14 @@ async fn scheduled_lock_applies_when_due(backend: Backend) {
         return;
     };
     let acme = s.lender("Acme").await;
-    let imei = imei(4);
-    let device = s.enroll(&acme, &imei).await;
-    let mut agent = s.agent(&s.phone_dir("p"), &imei);
-    agent.check_in().await.unwrap();
+    let (device, mut agent) = s.enrolled_phone(&acme, 4).await;
 
     let at = jiff::Timestamp::from_millisecond(s.clock_now() + 3_600_000).unwrap();
     let (status, body) = s
-        .post(
+        .command(
             &acme,
-            &format!("/v1/devices/{device}/lock"),
+            &device,
+            "lock",
             json!({"reason": "notice period ends", "at": at.to_string()}),
         )
         .await;
@@ -273,19 +252,16 @@ async fn release_cancels_scheduled_lock(backend: Backend) {
     let device = s.enroll(&acme, &imei(5)).await;
     let at = jiff::Timestamp::from_millisecond(s.clock_now() + 60_000).unwrap();
     let (status, _) = s
-        .post(
+        .command(
             &acme,
-            &format!("/v1/devices/{device}/lock"),
+            &device,
+            "lock",
             json!({"reason": "r", "at": at.to_string()}),
         )
         .await;
     assert_eq!(status, 200);
     let (status, _) = s
-        .post(
-            &acme,
-            &format!("/v1/devices/{device}/release"),
-            json!({"reason": "paid off"}),
-        )
+        .command(&acme, &device, "release", json!({"reason": "paid off"}))
         .await;
     assert_eq!(status, 200);
     s.clock.advance_millis(120_000);
@@ -349,9 +325,10 @@ async fn changed_key_stays_locked_until_approved(backend: Backend) {
         (409, Some("pending_key_changed"))
     );
     let (status, body) = s
-        .post(
+        .command(
             &acme,
-            &format!("/v1/devices/{device}/approve-key"),
+            &device,
+            "approve-key",
             json!({"reason": "checked in store", "key": pending}),
         )
         .await;
@@ -370,9 +347,10 @@ async fn changed_key_stays_locked_until_approved(backend: Backend) {
     let (_, d) = s.get(&acme, &format!("/v1/devices/{device}")).await;
     assert_eq!(d["key_status"], "bound");
     let (status, body) = s
-        .post(
+        .command(
             &acme,
-            &format!("/v1/devices/{device}/approve-key"),
+            &device,
+            "approve-key",
             json!({"reason": "again", "key": pending}),
         )
         .await;

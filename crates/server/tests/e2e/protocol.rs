@@ -85,16 +85,9 @@ async fn agent_refuses_tampered_lease(backend: Backend) {
         return;
     };
     let acme = s.lender("Acme").await;
-    let imei = imei(12);
-    let device = s.enroll(&acme, &imei).await;
-    let mut agent = s.agent(&s.phone_dir("p"), &imei);
-    agent.check_in().await.unwrap();
-    s.post(
-        &acme,
-        &format!("/v1/devices/{device}/lock"),
-        json!({"reason": "overdue"}),
-    )
-    .await;
+    let (device, mut agent) = s.enrolled_phone(&acme, 12).await;
+    s.command(&acme, &device, "lock", json!({"reason": "overdue"}))
+        .await;
 
     let (signed, counter) = agent.build_checkin().unwrap();
     let genuine = agent.send_checkin(&signed).await.unwrap();
