@@ -75,7 +75,7 @@ async fn listing_pages_and_filters(backend: Backend) {
         ids.push(s.enroll(&acme, &imei(30 + n)).await);
     }
     for id in &ids[1..3] {
-        let (status, _) = s.command(&acme, &id, "lock", json!({"reason": "r"})).await;
+        let (status, _) = s.command(&acme, id, "lock", json!({"reason": "r"})).await;
         assert_eq!(status, 200);
     }
     let mut seen = Vec::new();
