@@ -82,6 +82,22 @@ id_type!(
     /// One entry on a device's timeline.
     EventId
 );
+id_type!(
+    /// An installment contract attached to a device.
+    ContractId
+);
+id_type!(
+    /// One entry in a contract's payments ledger (a payment or a reversal).
+    PaymentId
+);
+id_type!(
+    /// A notice queued for delivery to a device (reminder or lock notice).
+    NoticeId
+);
+id_type!(
+    /// A dispute opened by a borrower or by support.
+    DisputeId
+);
 
 #[cfg(test)]
 mod tests {

@@ -48,6 +48,16 @@ impl Role {
         matches!(self, Role::Admin | Role::StoreAgent)
     }
 
+    /// May this role record, reverse and assign payments?
+    pub fn may_record_payments(self) -> bool {
+        matches!(self, Role::Admin | Role::Collections)
+    }
+
+    /// May this role open and settle disputes and grant temporary unlocks?
+    pub fn may_handle_disputes(self) -> bool {
+        matches!(self, Role::Admin | Role::Support | Role::Collections)
+    }
+
     /// May this role lock, unlock, release, or approve a device key?
     pub fn may_command(self) -> bool {
         matches!(self, Role::Admin | Role::Collections)

@@ -5,21 +5,39 @@
 //! that tests can drive.
 
 pub mod command;
+pub mod contract;
 pub mod device;
 pub mod ids;
 pub mod imei;
+pub mod ledger;
 pub mod lender;
+pub mod money;
+pub mod policy;
 pub mod profile;
 pub mod text;
 pub mod time;
 pub mod timeline;
+pub mod zone;
 
 pub use command::{CommandKind, CommandStatus};
+pub use contract::{
+    ContractError, ContractState, ContractTerms, Installment, ScheduleSpec, TermsSpec,
+};
 pub use device::{DeviceState, KeyStatus, LeaseState, TransitionError};
-pub use ids::{ApiKeyId, CommandId, DeviceId, EventId, LenderId};
+pub use ids::{
+    ApiKeyId, CommandId, ContractId, DeviceId, DisputeId, EventId, LenderId, NoticeId, PaymentId,
+};
 pub use imei::{Imei, ImeiError};
+pub use ledger::{DueInstallment, EntryKind, Ledger, LedgerEntry, LedgerError, Standing};
 pub use lender::{LenderCtx, Role};
+pub use money::{Currency, Money, MoneyError};
+pub use policy::{
+    evaluate, explain, AppliedLevel, ComplianceProfile, Dispute, DisputeOpener, Holds, Notice,
+    NoticeKind, NoticeWait, Phase, PolicyDecision, PolicyError, PolicyInput, PolicyOverrides,
+    PolicySettings, QuietHours, ReminderDays,
+};
 pub use profile::{Capability, ProfileError, RestrictionLevel, RestrictionProfile};
 pub use text::{BoundedText, TextError};
 pub use time::{Clock, ManualClock, SystemClock, Timestamp};
 pub use timeline::EventKind;
+pub use zone::UnknownTimeZone;

@@ -182,6 +182,21 @@ impl RestrictionProfile {
         }
     }
 
+    /// The standard profile of each level of the graduated scale: nothing restricted for
+    /// reminders and banners, other apps and installs for restricted apps, everything
+    /// restrictable for a full lock.
+    pub fn preset(level: RestrictionLevel) -> Self {
+        match level {
+            RestrictionLevel::FullLock => Self::full_lock(),
+            RestrictionLevel::RestrictedApps => Self {
+                level,
+                mask: Capability::OtherApps.bit().unwrap_or(0)
+                    | Capability::AppInstalls.bit().unwrap_or(0),
+            },
+            _ => Self { level, mask: 0 },
+        }
+    }
+
     /// The level.
     pub fn level(&self) -> RestrictionLevel {
         self.level

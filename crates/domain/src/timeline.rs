@@ -28,6 +28,26 @@ pub enum EventKind {
     CommandCancelled,
     /// A check-in repeated or went back on its counter; refused.
     ReplayRefused,
+    /// An installment contract was attached to the device.
+    ContractCreated,
+    /// A payment was recorded against the device's contract.
+    PaymentRecorded,
+    /// A payment was reversed (chargeback, bounced transfer).
+    PaymentReversed,
+    /// A reminder or lock notice was queued for the device.
+    NoticeQueued,
+    /// The device acknowledged notices at a check-in.
+    NoticeDelivered,
+    /// The policy engine changed the automatic restriction level.
+    RestrictionChanged,
+    /// The contract was paid off.
+    ContractPaidOff,
+    /// A dispute was opened.
+    DisputeOpened,
+    /// Support granted a temporary unlock.
+    TemporaryUnlock,
+    /// A dispute was closed.
+    DisputeClosed,
 }
 
 impl EventKind {
@@ -45,27 +65,48 @@ impl EventKind {
             EventKind::CommandSuperseded => "command_superseded",
             EventKind::CommandCancelled => "command_cancelled",
             EventKind::ReplayRefused => "replay_refused",
+            EventKind::ContractCreated => "contract_created",
+            EventKind::PaymentRecorded => "payment_recorded",
+            EventKind::PaymentReversed => "payment_reversed",
+            EventKind::NoticeQueued => "notice_queued",
+            EventKind::NoticeDelivered => "notice_delivered",
+            EventKind::RestrictionChanged => "restriction_changed",
+            EventKind::ContractPaidOff => "contract_paid_off",
+            EventKind::DisputeOpened => "dispute_opened",
+            EventKind::TemporaryUnlock => "temporary_unlock",
+            EventKind::DisputeClosed => "dispute_closed",
         }
     }
 
     /// Reads [`Self::as_str`] back.
     pub fn parse(s: &str) -> Option<Self> {
-        [
-            EventKind::Enrolled,
-            EventKind::KeyRegistered,
-            EventKind::KeyChangeRequested,
-            EventKind::KeyApproved,
-            EventKind::CommandScheduled,
-            EventKind::Locked,
-            EventKind::Unlocked,
-            EventKind::Released,
-            EventKind::CommandSuperseded,
-            EventKind::CommandCancelled,
-            EventKind::ReplayRefused,
-        ]
-        .into_iter()
-        .find(|k| k.as_str() == s)
+        Self::ALL.into_iter().find(|k| k.as_str() == s)
     }
+
+    /// Every kind.
+    pub const ALL: [EventKind; 21] = [
+        EventKind::Enrolled,
+        EventKind::KeyRegistered,
+        EventKind::KeyChangeRequested,
+        EventKind::KeyApproved,
+        EventKind::CommandScheduled,
+        EventKind::Locked,
+        EventKind::Unlocked,
+        EventKind::Released,
+        EventKind::CommandSuperseded,
+        EventKind::CommandCancelled,
+        EventKind::ReplayRefused,
+        EventKind::ContractCreated,
+        EventKind::PaymentRecorded,
+        EventKind::PaymentReversed,
+        EventKind::NoticeQueued,
+        EventKind::NoticeDelivered,
+        EventKind::RestrictionChanged,
+        EventKind::ContractPaidOff,
+        EventKind::DisputeOpened,
+        EventKind::TemporaryUnlock,
+        EventKind::DisputeClosed,
+    ];
 
     /// The timeline entry recorded when a command takes effect.
     pub fn for_applied(command: crate::CommandKind) -> Self {

@@ -1,0 +1,324 @@
+//! The policy engine: one pure function from a contract's facts to what the device should
+//! show, what notice to queue, and when to look again.
+//!
+//! [`evaluate`] reads no clock and does no I/O, and it allocates nothing: the scheduler runs
+//! it for every contract whose `next_evaluation` has come, possibly millions per pass. The
+//! plain-language explanation is a separate function, [`explain`](super::explain), for the
+//! few decisions a person looks at.
+
+use super::decision::{Holds, NoticeWait, Phase, PolicyDecision, PolicyInput};
+use super::facts::{dispute_facts, Effective, NoticeFacts, DAY_MS};
+use super::notice::NoticeKind;
+use crate::contract::ContractState;
+use crate::ledger::Standing;
+use crate::profile::RestrictionLevel;
+use crate::time::Timestamp;
+use crate::zone;
+use jiff::tz::TimeZone;
+
+const SECOND_MS: i64 = 1_000;
+
+/// Collects candidate wake-up times; keeps the earliest one after `now`.
+struct Wake {
+    now: Timestamp,
+    next: Timestamp,
+}
+
+impl Wake {
+    fn at(&mut self, t: Timestamp) {
+        if t > self.now && t < self.next {
+            self.next = t;
+        }
+    }
+}
+
+/// The decision for `input`. Pure, deterministic, allocation-free; never panics.
+///
+/// The rules, in order:
+/// 1. Cancelled or written off: nothing enforced. Paid off (by state or by the ledger):
+///    release for ever.
+/// 2. Nothing overdue: no restriction, whatever was in force before (a payment that cures
+///    the arrears lifts everything at once).
+/// 3. Otherwise the days overdue pick a level: none during the grace days, then reminder,
+///    persistent banner, restricted apps, full lock at their thresholds (profile floors
+///    applied).
+/// 4. Restricted apps and full lock need a lock notice *acknowledged by the device* at least
+///    the notice period earlier (and, where required, a second one), queued no earlier than
+///    the day the current arrears reached the lock-notice threshold; else the level stays at
+///    the banner.
+/// 5. A temporary unlock caps the level at a reminder. An open dispute stops any increase
+///    beyond a reminder (a level already in force stays until support grants an unlock).
+/// 6. Increases are graduated: one level at a time, each held for the minimum hours.
+/// 7. No restricted-apps or full-lock level *starts* inside quiet hours (device-local); a
+///    device already at that level stays there.
+pub fn evaluate(input: &PolicyInput<'_>) -> PolicyDecision {
+    use RestrictionLevel as L;
+    let now = input.now;
+    let zone = input.terms.time_zone();
+    let today = zone::local(now, zone).date();
+    let standing = Standing::compute(input.terms.installments(), input.entries, today);
+    let mut decision = PolicyDecision {
+        phase: Phase::Current,
+        level: L::None,
+        notice_to_send: None,
+        release: false,
+        next_evaluation: None,
+        standing,
+        holds: Holds::default(),
+        lock_ready: false,
+    };
+    match input.state {
+        ContractState::Cancelled | ContractState::WrittenOff => {
+            decision.phase = Phase::Closed;
+            return decision;
+        }
+        ContractState::PaidOff => {
+            decision.phase = Phase::PaidOff;
+            decision.release = true;
+            return decision;
+        }
+        ContractState::Active if standing.paid_off => {
+            decision.phase = Phase::PaidOff;
+            decision.release = true;
+            return decision;
+        }
+        ContractState::Active => {}
+    }
+
+    let eff = Effective::new(input.settings, input.profile);
+    let mut wake = Wake {
+        now,
+        next: now.plus_millis(DAY_MS),
+    };
+    // Days overdue, due-soon windows and reminders all change when the lender's day turns.
+    if let Some(t) = today
+        .tomorrow()
+        .ok()
+        .and_then(|d| zone::start_of_day(d, zone))
+    {
+        wake.at(t);
+    }
+
+    let overdue = standing.is_overdue();
+    let days = standing.days_overdue;
+    let reached = |threshold: u16| overdue && days >= i32::from(threshold);
+    let notices = NoticeFacts::for_input(input, &standing, eff.notice_after);
+    let (dispute_open, unlock_until) = dispute_facts(input.disputes, now);
+
+    // 3. The level the days alone give.
+    let mut target = if !overdue || days <= i32::from(eff.grace) {
+        L::None
+    } else if reached(eff.full) {
+        L::FullLock
+    } else if reached(eff.apps) {
+        L::RestrictedApps
+    } else if reached(eff.banner) {
+        L::PersistentBanner
+    } else {
+        L::Reminder
+    };
+
+    // 4. Lock notices.
+    let lock_by_days = reached(eff.apps);
+    let notice_wait = if lock_by_days {
+        lock_notice_wait(&notices, &eff, now, &mut wake)
+    } else {
+        None
+    };
+    let lock_ready = lock_by_days && notice_wait.is_none();
+    if target >= L::RestrictedApps && !lock_ready {
+        target = L::PersistentBanner;
+    }
+    let mut holds = Holds {
+        notice: notice_wait,
+        ..Holds::default()
+    };
+
+    // 5. Temporary unlocks and disputes.
+    let applied = input.applied.level;
+    let mut level = target;
+    if let Some(until) = unlock_until {
+        wake.at(until);
+        holds.temporary_unlock_until = Some(until);
+        level = level.min(L::Reminder);
+    }
+    if level > applied && dispute_open {
+        let capped = level.min(L::Reminder).max(applied);
+        if capped < level {
+            holds.dispute = true;
+            level = capped;
+        }
+    }
+
+    // 6. Graduated escalation.
+    if level > applied {
+        if applied >= L::Reminder {
+            let ready = input.applied.since.plus_millis(eff.step_ms);
+            if now < ready {
+                holds.next_step_at = Some(ready);
+                wake.at(ready);
+                level = applied;
+            }
+        }
+        let step = next_level(applied);
+        if level > step {
+            level = step;
+            // The server applies `step` now; the next one may follow a step period later.
+            let at = now.plus_millis(eff.step_ms);
+            holds.next_step_at = Some(at);
+            wake.at(at);
+        }
+    }
+
+    // 7. Quiet hours.
+    if level >= L::RestrictedApps && level > applied {
+        let local = zone::local(now, input.device_zone);
+        let minute = minute_of_day(local.time());
+        if eff.is_quiet(minute) {
+            level = applied.max(L::PersistentBanner);
+            holds.quiet_hours = true;
+            // The next step waits for the morning, not for the step period.
+            holds.next_step_at = None;
+            holds.quiet_hours_until = quiet_end(local, &eff, input.device_zone);
+            if let Some(t) = holds.quiet_hours_until {
+                wake.at(t);
+            }
+        }
+    }
+
+    // Notices to queue. Lock notices wait while a dispute is open or an unlock is in force:
+    // warning someone who says they paid, or whom support just unlocked, helps nobody.
+    let hold_lock_notices = dispute_open || unlock_until.is_some();
+    let mut notice = None;
+    if overdue {
+        if !hold_lock_notices && reached(eff.notice_after) && !notices.first.created {
+            notice = Some(NoticeKind::LockNotice);
+        } else if let (false, true, Some(t1), false) = (
+            hold_lock_notices,
+            eff.second_after_ms > 0,
+            notices.first.delivered,
+            notices.second.created,
+        ) {
+            let at = t1.plus_millis(eff.second_after_ms);
+            if now >= at {
+                notice = Some(NoticeKind::SecondLockNotice);
+            } else {
+                wake.at(at);
+            }
+        }
+        let every = i32::from(eff.overdue_every);
+        if notice.is_none() && !notices.any_today && every > 0 && (days - 1) % every == 0 {
+            notice = Some(NoticeKind::OverdueReminder);
+        }
+    }
+    let days_to_next_due = standing
+        .next_due
+        .map(|n| zone::day_number(n.due).saturating_sub(zone::day_number(today)));
+    if !overdue && !notices.any_today && days_to_next_due.is_some_and(|k| eff.reminders.contains(k))
+    {
+        notice = Some(NoticeKind::DueReminder);
+    }
+
+    let due_soon_window = i32::from(eff.reminders.max().unwrap_or(0));
+    decision.phase = if overdue {
+        if level >= L::RestrictedApps {
+            Phase::Locked
+        } else if lock_ready {
+            Phase::LockEligible
+        } else if reached(eff.notice_after) {
+            Phase::LockNoticeDue
+        } else {
+            Phase::Overdue
+        }
+    } else if days_to_next_due.is_some_and(|k| (0..=due_soon_window).contains(&k)) {
+        Phase::DueSoon
+    } else {
+        Phase::Current
+    };
+    decision.level = level;
+    decision.notice_to_send = notice;
+    decision.holds = holds;
+    decision.lock_ready = lock_ready;
+    decision.next_evaluation = Some(wake.next.max(now.plus_millis(SECOND_MS)));
+    decision
+}
+
+/// What still stands between the days overdue and a lock, if anything; registers the
+/// moments a notice period ends as wake-ups.
+fn lock_notice_wait(
+    notices: &NoticeFacts,
+    eff: &Effective,
+    now: Timestamp,
+    wake: &mut Wake,
+) -> Option<NoticeWait> {
+    let kind = NoticeKind::LockNotice;
+    let Some(t1) = notices.first.delivered else {
+        return Some(if notices.first.created {
+            NoticeWait::NotDelivered { kind }
+        } else {
+            NoticeWait::NotSent { kind }
+        });
+    };
+    let mut wait = None;
+    let ready = t1.plus_millis(eff.notice_ms);
+    if now < ready {
+        wake.at(ready);
+        wait = Some(NoticeWait::Period { kind, until: ready });
+    }
+    if eff.second_after_ms > 0 {
+        let kind = NoticeKind::SecondLockNotice;
+        let second = match notices.second.delivered {
+            None if notices.second.created => Some(NoticeWait::NotDelivered { kind }),
+            None => {
+                wake.at(t1.plus_millis(eff.second_after_ms));
+                Some(NoticeWait::NotSent { kind })
+            }
+            Some(t2) => {
+                let ready = t2.plus_millis(eff.second_before_ms);
+                wake.at(ready);
+                (now < ready).then_some(NoticeWait::Period { kind, until: ready })
+            }
+        };
+        wait = wait.or(second);
+    }
+    wait
+}
+
+/// The next level up (full lock is the top).
+fn next_level(level: RestrictionLevel) -> RestrictionLevel {
+    use RestrictionLevel as L;
+    match level {
+        L::None => L::Reminder,
+        L::Reminder => L::PersistentBanner,
+        L::PersistentBanner => L::RestrictedApps,
+        L::RestrictedApps | L::FullLock => L::FullLock,
+    }
+}
+
+/// Minutes after local midnight.
+pub(super) fn minute_of_day(t: jiff::civil::Time) -> u16 {
+    // hour < 24 and minute < 60, so the sum is below 1440 and non-negative.
+    u16::try_from(i32::from(t.hour()) * 60 + i32::from(t.minute())).unwrap_or(0)
+}
+
+/// When the quiet hours around `local` end: the first minute after it outside both the
+/// lender's and the profile's windows. `None` if together they cover the whole day.
+fn quiet_end(local: jiff::civil::DateTime, eff: &Effective, tz: &TimeZone) -> Option<Timestamp> {
+    let mut minute = minute_of_day(local.time());
+    let mut date = local.date();
+    // Two windows can chain (one ends inside the other) at most twice before we are out.
+    for _ in 0..4 {
+        let end = if eff.quiet.contains(minute) {
+            eff.quiet.end()
+        } else if eff.required_quiet.contains(minute) {
+            eff.required_quiet.end()
+        } else {
+            return zone::at_minute(date, minute, tz);
+        };
+        if end <= minute {
+            date = date.tomorrow().ok()?;
+        }
+        minute = end;
+    }
+    None
+}

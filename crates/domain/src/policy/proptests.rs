@@ -1,0 +1,435 @@
+//! Property tests: the promises to borrowers hold for any contract, payments, notices,
+//! disputes, settings (even settings that were never checked against the profile), zones
+//! and times.
+
+use super::tests::World;
+use super::*;
+use crate::contract::{ContractState, ScheduleSpec};
+use crate::ids::PaymentId;
+use crate::ledger::LedgerEntry;
+use crate::profile::RestrictionLevel as L;
+use crate::zone;
+use jiff::civil::date;
+use proptest::prelude::*;
+
+const HOUR: i64 = 3_600_000;
+const DAY: i64 = 24 * HOUR;
+const ZONES: [&str; 6] = [
+    "Africa/Nairobi",
+    "Asia/Kolkata",
+    "America/Sao_Paulo",
+    "Europe/Berlin",
+    "America/New_York",
+    "UTC",
+];
+const LEVELS: [L; 5] = [
+    L::None,
+    L::Reminder,
+    L::PersistentBanner,
+    L::RestrictedApps,
+    L::FullLock,
+];
+const KINDS: [NoticeKind; 4] = [
+    NoticeKind::DueReminder,
+    NoticeKind::OverdueReminder,
+    NoticeKind::LockNotice,
+    NoticeKind::SecondLockNotice,
+];
+
+/// Settings drawn at random, deliberately *not* validated: the engine must keep the
+/// profile's promises whatever was saved.
+fn any_settings() -> impl Strategy<Value = PolicySettings> {
+    (
+        (0u16..10, 1u16..40, 1u16..120, 0u16..60, 1u16..100, 0u16..8),
+        (0u32..600, 0u32..600, 0u32..200, 0u32..48),
+        (0u16..1440, 0u16..1440, any::<u32>()),
+    )
+        .prop_map(
+            |(
+                (grace, banner, apps, extra, notice_after, every),
+                (nh, sa, sb, step),
+                (qs, qe, rem),
+            )| {
+                PolicySettings {
+                    reminder_days_before: ReminderDays::from_bits(rem),
+                    overdue_reminder_every_days: every,
+                    grace_days: grace,
+                    banner_after_days: banner,
+                    restricted_apps_after_days: apps,
+                    full_lock_after_days: apps + extra,
+                    lock_notice_after_days: notice_after,
+                    notice_min_hours_before_lock: nh,
+                    second_notice_after_hours: sa,
+                    second_notice_min_hours_before_lock: sb,
+                    min_hours_per_level: step,
+                    quiet_hours: QuietHours::from_minutes(qs, qe),
+                }
+            },
+        )
+}
+
+#[derive(Clone, Debug)]
+struct Scenario {
+    /// Mostly active; sometimes paid off, cancelled or written off.
+    state: usize,
+    rbi: bool,
+    settings: Option<PolicySettings>,
+    lender_zone: usize,
+    device_zone: usize,
+    weekly: bool,
+    payments: Vec<i64>,
+    reversal: Option<usize>,
+    now_offset: i64,
+    /// (kind, created this long before now, acknowledged this long after creation)
+    notices: Vec<(usize, i64, Option<i64>)>,
+    /// (opened this long before now, closed this long after opening, unlock length)
+    disputes: Vec<(i64, Option<i64>, Option<i64>)>,
+    applied: (usize, i64),
+}
+
+fn any_scenario() -> impl Strategy<Value = Scenario> {
+    (
+        (
+            any::<bool>(),
+            prop::option::of(any_settings()),
+            0..ZONES.len(),
+            0..ZONES.len(),
+            any::<bool>(),
+        ),
+        (
+            prop::collection::vec(1i64..500_000, 0..4),
+            prop::option::of(0usize..4),
+            -10 * DAY..220 * DAY,
+        ),
+        // Mostly lock notices, mostly recent, mostly acknowledged: otherwise locks are rare.
+        prop::collection::vec(
+            (
+                prop_oneof![3 => Just(2usize), 2 => Just(3usize), 1 => 0..2usize],
+                prop_oneof![2 => 0..40 * DAY, 1 => 0..140 * DAY],
+                prop::option::weighted(0.8, 0..5 * DAY),
+            ),
+            0..6,
+        ),
+        prop::collection::vec(
+            (
+                0..20 * DAY,
+                prop::option::of(0..20 * DAY),
+                prop::option::of(0..3 * DAY),
+            ),
+            0..2,
+        ),
+        (
+            prop_oneof![1 => 0..LEVELS.len(), 1 => Just(2usize)],
+            0..10 * DAY,
+            0usize..16,
+        ),
+    )
+        .prop_map(
+            |(
+                (rbi, settings, lender_zone, device_zone, weekly),
+                (payments, reversal, now_offset),
+                notices,
+                disputes,
+                (level, since, state),
+            )| Scenario {
+                state,
+                rbi,
+                settings,
+                lender_zone,
+                device_zone,
+                weekly,
+                payments,
+                reversal,
+                now_offset,
+                notices,
+                disputes,
+                applied: (level, since),
+            },
+        )
+}
+
+fn build(s: &Scenario) -> World {
+    let schedule = if s.weekly {
+        ScheduleSpec::Weekly {
+            first_due: date(2026, 1, 10),
+            count: 26,
+        }
+    } else {
+        ScheduleSpec::Monthly {
+            first_due: date(2026, 1, 31),
+            day_of_month: 31,
+            count: 12,
+        }
+    };
+    let mut w = World::with_schedule(ZONES[s.lender_zone], schedule);
+    w.device_zone = zone::lookup(ZONES[s.device_zone]).unwrap();
+    w.profile = if s.rbi {
+        &IN_RBI_2026_DRAFT
+    } else {
+        &DEFAULT_PROFILE
+    };
+    w.settings = s.settings.unwrap_or(w.profile.defaults);
+    w.now = w.day(0, "00:00").plus_millis(s.now_offset);
+    for a in &s.payments {
+        w.pay(*a);
+    }
+    if let Some(i) = s.reversal {
+        if let Some(p) = w.entries.get(i).copied() {
+            let now = w.now;
+            w.entries
+                .push(LedgerEntry::reversal(PaymentId::new(), now, p.amount, p.id));
+        }
+    }
+    let now = w.now;
+    for (kind, back, ack) in &s.notices {
+        let created = now.plus_millis(-back);
+        w.notice(KINDS[*kind], created, ack.map(|a| created.plus_millis(a)));
+    }
+    for (back, closed, unlock) in &s.disputes {
+        let opened = now.plus_millis(-back);
+        w.dispute(
+            opened,
+            closed.map(|c| opened.plus_millis(c)),
+            unlock.map(|u| opened.plus_millis(u)),
+        );
+    }
+    w.applied(LEVELS[s.applied.0], now.plus_millis(-s.applied.1));
+    w.state = match s.state {
+        13 => ContractState::PaidOff,
+        14 => ContractState::Cancelled,
+        15 => ContractState::WrittenOff,
+        _ => ContractState::Active,
+    };
+    w
+}
+
+fn next_level(l: L) -> L {
+    match l {
+        L::None => L::Reminder,
+        L::Reminder => L::PersistentBanner,
+        L::PersistentBanner => L::RestrictedApps,
+        L::RestrictedApps | L::FullLock => L::FullLock,
+    }
+}
+
+/// Whether `kind` was queued in the current arrears' notice window and acknowledged at least
+/// `hours` before now.
+fn delivered_early_enough(w: &World, d: &PolicyDecision, kind: NoticeKind, hours: u32) -> bool {
+    let Some(oldest) = d.standing.oldest_unpaid else {
+        return false;
+    };
+    let after = w
+        .settings
+        .lock_notice_after_days
+        .max(w.profile.min_lock_notice_after_days)
+        .max(1);
+    let window_day = oldest
+        .due
+        .checked_add(jiff::Span::new().days(i64::from(after)))
+        .unwrap();
+    let window = zone::start_of_day(window_day, w.terms.time_zone()).unwrap();
+    let latest = w.now.plus_millis(-i64::from(hours) * HOUR);
+    w.notices.iter().any(|n| {
+        n.kind == kind
+            && n.created_at >= window
+            && n.created_at <= w.now
+            && n.delivered_at
+                .is_some_and(|at| at.max(n.created_at) <= latest)
+    })
+}
+
+/// Every promise, checked on one decision.
+fn check(w: &World, d: &PolicyDecision) -> Result<(), TestCaseError> {
+    let (s, p) = (&w.settings, w.profile);
+    let now = w.now;
+    let active = w.state == ContractState::Active && !d.standing.paid_off;
+    // Next evaluation: after now, within a day, while there is anything left to decide.
+    if active {
+        let t = d
+            .next_evaluation
+            .expect("active contracts are evaluated again");
+        prop_assert!(
+            t >= now.plus_millis(1000) && t <= now.plus_millis(DAY),
+            "{t} vs {now}"
+        );
+    } else {
+        prop_assert_eq!(d.next_evaluation, None);
+        prop_assert_eq!(d.level, L::None);
+    }
+    prop_assert_eq!(d.release, d.phase == Phase::PaidOff);
+    // Nothing overdue: no restriction at all.
+    if !d.standing.is_overdue() {
+        prop_assert_eq!(d.level, L::None);
+    }
+    // A lock needs the days and the delivered notices (profile floors included).
+    if d.level >= L::RestrictedApps {
+        let days = d.standing.days_overdue;
+        let apps = s
+            .restricted_apps_after_days
+            .max(p.min_restricted_apps_after_days);
+        prop_assert!(days >= i32::from(apps), "locked at {days} days");
+        let hours = s
+            .notice_min_hours_before_lock
+            .max(p.min_notice_hours_before_lock);
+        prop_assert!(delivered_early_enough(w, d, NoticeKind::LockNotice, hours));
+        let second = s
+            .second_notice_after_hours
+            .max(p.min_second_notice_after_hours);
+        if second > 0 {
+            let hours = s
+                .second_notice_min_hours_before_lock
+                .max(p.min_second_notice_hours_before_lock);
+            prop_assert!(delivered_early_enough(
+                w,
+                d,
+                NoticeKind::SecondLockNotice,
+                hours
+            ));
+        }
+        prop_assert_eq!(d.phase, Phase::Locked);
+    }
+    if d.level == L::FullLock {
+        let full = s.full_lock_after_days.max(p.min_full_lock_after_days);
+        prop_assert!(d.standing.days_overdue >= i32::from(full));
+    }
+    // No lock starts inside quiet hours (device-local).
+    if d.level >= L::RestrictedApps && d.level > w.applied.level {
+        let local = zone::local(now, &w.device_zone);
+        let minute =
+            u16::try_from(local.hour()).unwrap() * 60 + u16::try_from(local.minute()).unwrap();
+        prop_assert!(!s.quiet_hours.contains(minute) && !p.required_quiet_hours.contains(minute));
+    }
+    // Disputes and temporary unlocks.
+    if w.disputes.iter().any(|x| x.is_open_at(now)) {
+        prop_assert!(d.level <= w.applied.level.max(L::Reminder));
+        prop_assert!(!d.notice_to_send.is_some_and(NoticeKind::is_lock_notice));
+    }
+    if w.disputes
+        .iter()
+        .any(|x| x.unlock_in_force_at(now).is_some())
+    {
+        prop_assert!(d.level <= L::Reminder);
+    }
+    // Graduated: never more than one level up at a time.
+    prop_assert!(d.level <= next_level(w.applied.level));
+    prop_assert!(!explain(&w.input(), d).is_empty());
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2048))]
+
+    /// Every promise holds for any single evaluation.
+    #[test]
+    fn every_decision_keeps_the_promises(s in any_scenario()) {
+        let w = build(&s);
+        check(&w, &w.eval())?;
+    }
+
+    /// Paying everything overdue lifts every restriction at once, whatever was in force.
+    #[test]
+    fn paying_everything_overdue_never_leaves_a_restriction(s in any_scenario()) {
+        let mut w = build(&s);
+        let owed = w.eval().standing.overdue_amount;
+        if owed > 0 {
+            w.pay(owed);
+        }
+        let d = w.eval();
+        prop_assert_eq!(d.level, L::None);
+        prop_assert!(!d.standing.is_overdue());
+        prop_assert!(d.phase != Phase::Locked && d.phase != Phase::LockEligible);
+    }
+
+    /// A reversal of a payment puts the standing back where it was without the payment.
+    #[test]
+    fn a_reversal_reopens_arrears(s in any_scenario(), extra in 1i64..2_000_000) {
+        let mut w = build(&s);
+        let before = w.eval();
+        let p = w.pay(extra);
+        let now = w.now;
+        w.entries.push(LedgerEntry::reversal(PaymentId::new(), now, extra, p));
+        let after = w.eval();
+        prop_assert_eq!(after.standing, before.standing);
+        prop_assert_eq!(after.level, before.level);
+    }
+
+    /// Evaluation is deterministic: the same input gives the same decision.
+    #[test]
+    fn evaluation_is_deterministic(s in any_scenario()) {
+        let w = build(&s);
+        prop_assert_eq!(w.eval(), w.eval());
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    /// A whole life: the server evaluates when told to (or earlier, at check-ins), applies
+    /// every decision, the device acknowledges notices after a delay, the borrower pays now
+    /// and then. Every decision along the way keeps every promise, and a lock never starts
+    /// without the days, the notices and daylight.
+    #[test]
+    fn a_simulated_life_keeps_the_promises(
+        s in any_scenario(),
+        steps in prop::collection::vec(
+            (0i64..30 * HOUR, 0i64..12 * HOUR, prop::option::weighted(0.05, 1i64..150_000)),
+            50..150,
+        ),
+    ) {
+        let mut w = build(&s);
+        w.notices.clear();
+        w.disputes.clear();
+        w.applied = AppliedLevel::NONE;
+        w.now = w.day(-5, "12:00");
+        for (early, ack, payment) in steps {
+            let d = w.eval();
+            check(&w, &d)?;
+            w.apply(&d, ack);
+            let next = d.next_evaluation.unwrap_or(w.now.plus_millis(DAY));
+            // Check-ins and payments bring evaluation forward; the scheduler never comes late.
+            let at = next.min(w.now.plus_millis(early.max(1000)));
+            w.now = if at > w.now { at } else { w.now.plus_millis(1000) };
+            if let Some(amount) = payment {
+                w.pay(amount);
+            }
+        }
+    }
+}
+
+#[test]
+fn the_property_scenarios_reach_every_phase() {
+    // Guards the generators: if they stopped producing locks, the properties above would
+    // pass vacuously.
+    use proptest::strategy::ValueTree;
+    use proptest::test_runner::TestRunner;
+    let mut runner = TestRunner::deterministic();
+    let mut seen = std::collections::HashSet::new();
+    let (mut lock_starts, mut quiet_holds, mut dispute_holds) = (0, 0, 0);
+    for _ in 0..3000 {
+        let s = any_scenario().new_tree(&mut runner).unwrap().current();
+        let w = build(&s);
+        let d = w.eval();
+        seen.insert(d.phase);
+        lock_starts += usize::from(d.level > w.applied.level && d.level >= L::RestrictedApps);
+        quiet_holds += usize::from(d.holds.quiet_hours);
+        dispute_holds += usize::from(d.holds.dispute);
+    }
+    eprintln!(
+        "{lock_starts} lock starts, {quiet_holds} quiet holds, {dispute_holds} dispute holds"
+    );
+    for p in [
+        Phase::Current,
+        Phase::DueSoon,
+        Phase::Overdue,
+        Phase::LockNoticeDue,
+        Phase::LockEligible,
+        Phase::Locked,
+        Phase::PaidOff,
+        Phase::Closed,
+    ] {
+        assert!(seen.contains(&p), "no scenario reached {p:?}");
+    }
+    assert!(lock_starts >= 30, "only {lock_starts} lock starts");
+    assert!(quiet_holds >= 10, "only {quiet_holds} quiet-hour holds");
+    assert!(dispute_holds >= 10, "only {dispute_holds} dispute holds");
+}
