@@ -56,6 +56,12 @@ pub(crate) fn is_unique_violation(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(db) if db.kind() == ErrorKind::UniqueViolation)
 }
 
+/// Whether `e` is a foreign-key violation: a row naming another lender's (or a missing)
+/// parent.
+pub(crate) fn is_fk_violation(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(db) if db.kind() == ErrorKind::ForeignKeyViolation)
+}
+
 /// A unique violation becomes `dup`; anything else is classified as usual. For inserts whose
 /// only unique column is the primary key.
 pub(crate) fn unique_as(what: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
@@ -66,6 +72,26 @@ pub(crate) fn unique_as(what: &'static str) -> impl FnOnce(sqlx::Error) -> Store
             classify(e)
         }
     }
+}
+
+/// A unique violation on `contracts`, by the index it hit: the one-active-contract-per-
+/// device index is [`StoreError::ContractExists`], the reference index a duplicate
+/// reference, anything else (the primary key) a duplicate id. PostgreSQL names the index;
+/// SQLite names the columns in its message ("UNIQUE constraint failed: contracts.device_id").
+pub(crate) fn contract_unique(e: sqlx::Error) -> StoreError {
+    if let sqlx::Error::Database(db) = &e {
+        if db.kind() == ErrorKind::UniqueViolation {
+            let hit = db.constraint().unwrap_or(db.message());
+            return if hit.contains("reference") {
+                StoreError::Duplicate("contract reference")
+            } else if hit == "contracts_active_device" || hit.ends_with(": contracts.device_id") {
+                StoreError::ContractExists
+            } else {
+                StoreError::Duplicate("contract id")
+            };
+        }
+    }
+    classify(e)
 }
 
 /// Refuses counters that do not fit PostgreSQL's BIGINT (and SQLite's INTEGER) rather than

@@ -9,14 +9,17 @@
 //!
 //! Storage conventions: ids are UUIDv7 text (text order is creation order), times are epoch
 //! milliseconds, enums are stored by their stable names, `u64` counters are stored as `i64`
-//! and values above `i64::MAX` are refused, and the restriction profile is JSON text.
+//! and values above `i64::MAX` are refused, the restriction profile and contract terms are
+//! JSON text, and a device's policy restriction level is its wire code.
 
 mod error;
 mod postgres;
 mod rows;
 mod sql;
 mod sqlite;
+mod store_contracts;
 mod store_impl;
+mod store_notices;
 mod store_writes;
 #[cfg(feature = "testing")]
 pub mod testing;

@@ -6,9 +6,13 @@
 //! length, a negative counter) becomes [`StoreError::Corrupt`] naming the table, never a
 //! panic and never a silently defaulted value.
 
+mod contracts;
+
+pub(crate) use contracts::*;
+
 use lienlock_domain::{
-    CommandKind, CommandStatus, DeviceState, EventKind, Imei, KeyStatus, RestrictionProfile, Role,
-    Timestamp,
+    CommandKind, CommandStatus, DeviceState, EventKind, Imei, KeyStatus, PolicySettings,
+    RestrictionLevel, RestrictionProfile, Role, Timestamp,
 };
 use lienlock_store::{
     Actor, ApiKeyRecord, Command, Device, Lender, StoreError, StoreResult, TimelineEvent,
@@ -79,6 +83,8 @@ pub(crate) struct LenderRow {
     lock_message: String,
     lock_profile: String,
     created_at: i64,
+    compliance_profile: String,
+    policy: Option<String>,
 }
 
 impl LenderRow {
@@ -94,8 +100,23 @@ impl LenderRow {
                 serde_json::from_str::<RestrictionProfile>(s)
             })?,
             created_at: ts(self.created_at),
+            compliance_profile: self.compliance_profile,
+            policy: self
+                .policy
+                .map(|p| {
+                    parse(T, "policy", &p, |s| {
+                        serde_json::from_str::<PolicySettings>(s)
+                    })
+                })
+                .transpose()?,
         })
     }
+}
+
+/// The JSON stored in `lenders.policy`.
+pub(crate) fn policy_json(p: Option<&PolicySettings>) -> StoreResult<Option<String>> {
+    p.map(|p| serde_json::to_string(p).map_err(|e| StoreError::Backend(format!("policy: {e}"))))
+        .transpose()
 }
 
 /// The JSON stored in `lenders.lock_profile`.
@@ -152,6 +173,9 @@ pub(crate) struct DeviceRow {
     enrolled_at: i64,
     updated_at: i64,
     version: i64,
+    policy_level: i64,
+    notice_seq: i64,
+    policy_level_since: i64,
 }
 
 impl DeviceRow {
@@ -185,6 +209,15 @@ impl DeviceRow {
                 .transpose()?,
             retired_counter: counter(T, "retired_counter", self.retired_counter)?,
             lease_seq: counter(T, "lease_seq", self.lease_seq)?,
+            policy_level: u8::try_from(self.policy_level)
+                .ok()
+                .and_then(RestrictionLevel::from_code)
+                .ok_or_else(|| StoreError::Corrupt {
+                    table: T,
+                    why: format!("unknown policy_level {}", self.policy_level),
+                })?,
+            notice_seq: counter(T, "notice_seq", self.notice_seq)?,
+            policy_level_since: ts(self.policy_level_since),
             last_seen_at: self.last_seen_at.map(ts),
             enrolled_at: ts(self.enrolled_at),
             updated_at: ts(self.updated_at),

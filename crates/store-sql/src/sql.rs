@@ -3,19 +3,28 @@
 //! backend functions). Column lists are written once, as macros so `concat!` can build
 //! `&'static str` statements from them, and match the row structs in [`crate::rows`].
 
+mod contracts;
+
+pub(crate) use contracts::*;
+
 pub(crate) const PING: &str = "SELECT 1";
 
 // ---- lenders and keys -------------------------------------------------------------------
 
 macro_rules! lender_cols {
     () => {
-        "id, name, support_phone, support_url, lock_message, lock_profile, created_at"
+        "id, name, support_phone, support_url, lock_message, lock_profile, created_at, \
+         compliance_profile, policy"
     };
 }
 
 pub(crate) const INSERT_LENDER: &str = "INSERT INTO lenders \
-     (id, name, support_phone, support_url, lock_message, lock_profile, created_at) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7)";
+     (id, name, support_phone, support_url, lock_message, lock_profile, created_at, \
+     compliance_profile, policy) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
+
+pub(crate) const SET_LENDER_POLICY: &str =
+    "UPDATE lenders SET compliance_profile = $1, policy = $2 WHERE id = $3";
 
 pub(crate) const LENDER_BY_ID: &str =
     concat!("SELECT ", lender_cols!(), " FROM lenders WHERE id = $1");
@@ -40,7 +49,8 @@ macro_rules! device_cols {
     () => {
         "id, lender_id, imei, imei2, serial, model, state, key_status, device_key, \
          pending_key, last_counter, pending_counter, retired_key, retired_counter, lease_seq, \
-         last_seen_at, enrolled_at, updated_at, version"
+         last_seen_at, enrolled_at, updated_at, version, policy_level, notice_seq, \
+         policy_level_since"
     };
 }
 
@@ -48,7 +58,7 @@ pub(crate) const INSERT_DEVICE: &str = concat!(
     "INSERT INTO devices (",
     device_cols!(),
     ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
-     $18, $19)"
+     $18, $19, $20, $21, $22)"
 );
 
 /// Other active enrollments using either of the new device's IMEIs in either column. Run
@@ -80,6 +90,15 @@ pub(crate) const DEVICE_FOR_CHECKIN: &str = concat!(
      LIMIT 1"
 );
 
+/// [`DEVICE_FOR_CHECKIN`] within one lender.
+pub(crate) const DEVICE_BY_IMEI: &str = concat!(
+    "SELECT ",
+    device_cols!(),
+    " FROM devices WHERE (imei = $1 OR imei2 = $1) AND lender_id = $2 \
+     ORDER BY CASE WHEN state = 'released' THEN 1 ELSE 0 END, enrolled_at DESC, id DESC \
+     LIMIT 1"
+);
+
 /// The caller's devices in an optional state after an optional cursor. One statement per
 /// combination rather than `($n IS NULL OR col = $n)`, so each gets a plan that uses the
 /// `(lender_id, state, id)` or `(lender_id, id)` index. Parameters in order: lender, then
@@ -107,11 +126,16 @@ pub(crate) fn list_devices(by_state: bool, after: bool) -> &'static str {
 pub(crate) const UPDATE_DEVICE: &str = "UPDATE devices SET \
      serial = $1, model = $2, state = $3, key_status = $4, device_key = $5, pending_key = $6, \
      last_counter = $7, pending_counter = $8, lease_seq = $9, last_seen_at = $10, \
-     updated_at = $11, retired_key = $12, retired_counter = $13, version = version + 1 \
-     WHERE id = $14 AND lender_id = $15 AND version = $16";
+     updated_at = $11, retired_key = $12, retired_counter = $13, policy_level = $14, \
+     notice_seq = $15, policy_level_since = $16, version = version + 1 \
+     WHERE id = $17 AND lender_id = $18 AND version = $19";
 
 /// Takes the device row's write lock without changing it; see `append_events`.
 pub(crate) const TOUCH_DEVICE: &str = "UPDATE devices SET version = version WHERE id = $1";
+
+/// [`TOUCH_DEVICE`] for one of a lender's devices: no row affected means not the lender's.
+pub(crate) const TOUCH_DEVICE_OWNED: &str =
+    "UPDATE devices SET version = version WHERE id = $1 AND lender_id = $2";
 
 // ---- commands -------------------------------------------------------------------------------
 

@@ -87,6 +87,8 @@ mod tests {
             support_url: String::new(),
             lock_message: String::new(),
             lock_profile: RestrictionProfile::full_lock(),
+            compliance_profile: "default".into(),
+            policy: None,
             created_at: Timestamp::from_millis(0),
         };
         let key = ApiKeyRecord {

@@ -13,29 +13,30 @@
 macro_rules! impl_store {
     (store: $store:ty, db: $db:ty, lock_imeis: $lock:path $(,)?) => {
         $crate::store_writes::writes!($db);
+        $crate::store_contracts::contracts!($db);
+        $crate::store_notices::notices!($db);
 
         const _: () = {
             use self::writes::{
                 counters, imei_clash, insert_command, insert_device, insert_event, insert_key,
             };
             use lienlock_domain::{
-                ApiKeyId, CommandStatus, DeviceId, Imei, LenderCtx, LenderId, Timestamp,
+                ApiKeyId, CommandStatus, ContractId, DeviceId, DisputeId, Imei, LenderCtx,
+                LenderId, PaymentId, PolicySettings, Timestamp,
             };
             use lienlock_store::{
-                ApiKeyRecord, Command, Device, DeviceQuery, DeviceWrite, Lender, Store, StoreError,
-                StoreResult, TimelineEvent,
+                ApiKeyRecord, Command, ContractRecord, Device, DeviceQuery, DeviceWrite,
+                DisputeRecord, Lender, NoticeRecord, PaymentInsert, PaymentRecord, Store,
+                StoreError, StoreResult, TimelineEvent,
             };
             use $crate::error::{classify, is_unique_violation, unique_as};
             use $crate::rows::{
-                decode_all, profile_json, ApiKeyRow, CommandRow, DeviceRow, EventRow, LenderRow,
+                decode_all, policy_json, profile_json, ApiKeyRow, CommandRow, DeviceRow, EventRow,
+                LenderRow,
             };
             use $crate::sql;
 
-            /// Rows per page for `list_devices` and `timeline`: at least one, so a page always
-            /// makes progress, and bounded, so one request cannot read a whole table.
-            fn page(limit: u32) -> i64 {
-                i64::from(limit.clamp(1, 1000))
-            }
+            use self::contracts::page;
 
             #[async_trait::async_trait]
             impl Store for $store {
@@ -64,11 +65,29 @@ macro_rules! impl_store {
                         .bind(&lender.lock_message)
                         .bind(profile)
                         .bind(lender.created_at.as_millis())
+                        .bind(&lender.compliance_profile)
+                        .bind(policy_json(lender.policy.as_ref())?)
                         .execute(&mut *tx)
                         .await
                         .map_err(unique_as("lender id"))?;
                     insert_key(&mut tx, first_key).await?;
                     tx.commit().await.map_err(classify)
+                }
+
+                async fn set_lender_policy(
+                    &self,
+                    ctx: &LenderCtx,
+                    compliance_profile: &str,
+                    policy: Option<&PolicySettings>,
+                ) -> StoreResult<()> {
+                    sqlx::query(sql::SET_LENDER_POLICY)
+                        .bind(compliance_profile)
+                        .bind(policy_json(policy)?)
+                        .bind(ctx.lender_id.to_string())
+                        .execute(&self.pool)
+                        .await
+                        .map_err(classify)?;
+                    Ok(())
                 }
 
                 async fn add_api_key(&self, key: &ApiKeyRecord) -> StoreResult<()> {
@@ -210,9 +229,24 @@ macro_rules! impl_store {
                     row.map(DeviceRow::decode).transpose()
                 }
 
+                async fn device_by_imei(
+                    &self,
+                    ctx: &LenderCtx,
+                    imei: &Imei,
+                ) -> StoreResult<Option<Device>> {
+                    let row: Option<DeviceRow> = sqlx::query_as(sql::DEVICE_BY_IMEI)
+                        .bind(imei.as_str())
+                        .bind(ctx.lender_id.to_string())
+                        .fetch_optional(&self.pool)
+                        .await
+                        .map_err(classify)?;
+                    row.map(DeviceRow::decode).transpose()
+                }
+
                 async fn save_device(&self, write: &DeviceWrite) -> StoreResult<()> {
                     let d = &write.device;
                     let c = counters(d)?;
+                    let parts = notices::prepare(write)?;
                     let mut tx = self.pool.begin().await.map_err(classify)?;
                     // The version check and the row lock in one statement: of two writers
                     // that read the same version, the second matches no row.
@@ -230,6 +264,9 @@ macro_rules! impl_store {
                         .bind(d.updated_at.as_millis())
                         .bind(d.retired_key.as_ref().map(|k| &k[..]))
                         .bind(c.retired)
+                        .bind(i64::from(d.policy_level.code()))
+                        .bind(c.notice_seq)
+                        .bind(d.policy_level_since.as_millis())
                         .bind(d.id.to_string())
                         .bind(d.lender_id.to_string())
                         .bind(d.version)
@@ -246,6 +283,7 @@ macro_rules! impl_store {
                     if updated.rows_affected() == 0 {
                         return Err(StoreError::Stale);
                     }
+                    notices::write(&mut tx, d, &parts).await?;
                     for command in &write.new_commands {
                         insert_command(&mut tx, command).await?;
                     }
@@ -366,6 +404,192 @@ macro_rules! impl_store {
                         .await
                         .map_err(classify)?;
                     decode_all(rows, CommandRow::decode)
+                }
+
+                // ---- contracts ----------------------------------------------------------
+
+                async fn create_contract(
+                    &self,
+                    ctx: &LenderCtx,
+                    contract: &ContractRecord,
+                    event: &TimelineEvent,
+                ) -> StoreResult<()> {
+                    contracts::create_contract(&self.pool, ctx, contract, event).await
+                }
+
+                async fn contract(
+                    &self,
+                    ctx: &LenderCtx,
+                    id: ContractId,
+                ) -> StoreResult<Option<ContractRecord>> {
+                    contracts::contract(&self.pool, ctx, id).await
+                }
+
+                async fn contract_for_device(
+                    &self,
+                    ctx: &LenderCtx,
+                    device: DeviceId,
+                ) -> StoreResult<Option<ContractRecord>> {
+                    contracts::contract_for_device(&self.pool, ctx, device).await
+                }
+
+                async fn contract_by_reference(
+                    &self,
+                    ctx: &LenderCtx,
+                    reference: &str,
+                ) -> StoreResult<Option<ContractRecord>> {
+                    contracts::contract_by_reference(&self.pool, ctx, reference).await
+                }
+
+                async fn list_contracts(
+                    &self,
+                    ctx: &LenderCtx,
+                    after: Option<ContractId>,
+                    limit: u32,
+                ) -> StoreResult<Vec<ContractRecord>> {
+                    contracts::list_contracts(&self.pool, ctx, after, limit).await
+                }
+
+                async fn contract_unscoped(
+                    &self,
+                    id: ContractId,
+                ) -> StoreResult<Option<ContractRecord>> {
+                    contracts::contract_unscoped(&self.pool, id).await
+                }
+
+                async fn active_contract_unscoped(
+                    &self,
+                    device: DeviceId,
+                ) -> StoreResult<Option<ContractRecord>> {
+                    contracts::active_contract(&self.pool, device).await
+                }
+
+                async fn due_contracts(
+                    &self,
+                    now: Timestamp,
+                    limit: u32,
+                ) -> StoreResult<Vec<ContractRecord>> {
+                    contracts::due_contracts(&self.pool, now, limit).await
+                }
+
+                // ---- payments -----------------------------------------------------------
+
+                async fn insert_payment(
+                    &self,
+                    ctx: &LenderCtx,
+                    payment: &PaymentRecord,
+                    wake_at: Timestamp,
+                ) -> StoreResult<PaymentInsert> {
+                    contracts::insert_payment(&self.pool, ctx, payment, wake_at).await
+                }
+
+                async fn payment(
+                    &self,
+                    ctx: &LenderCtx,
+                    id: PaymentId,
+                ) -> StoreResult<Option<PaymentRecord>> {
+                    let mut conn = self.pool.acquire().await.map_err(classify)?;
+                    contracts::payment(&mut conn, ctx, id).await
+                }
+
+                async fn contract_payments(
+                    &self,
+                    ctx: &LenderCtx,
+                    contract: ContractId,
+                ) -> StoreResult<Vec<PaymentRecord>> {
+                    contracts::contract_payments(&self.pool, Some(ctx), contract).await
+                }
+
+                async fn contract_payments_unscoped(
+                    &self,
+                    contract: ContractId,
+                ) -> StoreResult<Vec<PaymentRecord>> {
+                    contracts::contract_payments(&self.pool, None, contract).await
+                }
+
+                async fn unmatched_payments(
+                    &self,
+                    ctx: &LenderCtx,
+                    after: Option<PaymentId>,
+                    limit: u32,
+                ) -> StoreResult<Vec<PaymentRecord>> {
+                    contracts::unmatched_payments(&self.pool, ctx, after, limit).await
+                }
+
+                async fn assign_payment(
+                    &self,
+                    ctx: &LenderCtx,
+                    payment: PaymentId,
+                    contract: ContractId,
+                    at: Timestamp,
+                ) -> StoreResult<PaymentRecord> {
+                    contracts::assign_payment(&self.pool, ctx, payment, contract, at).await
+                }
+
+                // ---- notices and disputes -----------------------------------------------
+
+                async fn device_undelivered_notices(
+                    &self,
+                    device: DeviceId,
+                    limit: u32,
+                ) -> StoreResult<Vec<NoticeRecord>> {
+                    notices::device_undelivered_notices(&self.pool, device, limit).await
+                }
+
+                async fn contract_notices(
+                    &self,
+                    contract: ContractId,
+                ) -> StoreResult<Vec<NoticeRecord>> {
+                    notices::contract_notices(&self.pool, contract).await
+                }
+
+                async fn device_notices(
+                    &self,
+                    ctx: &LenderCtx,
+                    device: DeviceId,
+                ) -> StoreResult<Option<Vec<NoticeRecord>>> {
+                    notices::device_notices(&self.pool, ctx, device).await
+                }
+
+                async fn open_dispute(
+                    &self,
+                    ctx: &LenderCtx,
+                    dispute: &DisputeRecord,
+                    event: &TimelineEvent,
+                ) -> StoreResult<()> {
+                    notices::open_dispute(&self.pool, ctx, dispute, event).await
+                }
+
+                async fn update_dispute(
+                    &self,
+                    ctx: &LenderCtx,
+                    dispute: &DisputeRecord,
+                    event: &TimelineEvent,
+                ) -> StoreResult<()> {
+                    notices::update_dispute(&self.pool, ctx, dispute, event).await
+                }
+
+                async fn dispute(
+                    &self,
+                    ctx: &LenderCtx,
+                    id: DisputeId,
+                ) -> StoreResult<Option<DisputeRecord>> {
+                    notices::dispute(&self.pool, ctx, id).await
+                }
+
+                async fn device_disputes(
+                    &self,
+                    ctx: &LenderCtx,
+                    device: DeviceId,
+                ) -> StoreResult<Option<Vec<DisputeRecord>>> {
+                    notices::device_disputes(&self.pool, ctx, device).await
+                }
+
+                async fn contract_disputes_unscoped(
+                    &self,
+                    contract: ContractId,
+                ) -> StoreResult<Vec<DisputeRecord>> {
+                    notices::contract_disputes(&self.pool, contract).await
                 }
             }
         };

@@ -8,7 +8,7 @@
 macro_rules! writes {
     ($db:ty) => {
         mod writes {
-            use lienlock_domain::{Imei, Timestamp};
+            use lienlock_domain::{ContractId, DeviceId, Imei, LenderId, Timestamp};
             use lienlock_store::{ApiKeyRecord, Command, Device, StoreResult, TimelineEvent};
             use $crate::error::{classify, to_i64, unique_as};
             use $crate::sql;
@@ -37,6 +37,7 @@ macro_rules! writes {
                 pub(super) pending: i64,
                 pub(super) retired: i64,
                 pub(super) lease_seq: i64,
+                pub(super) notice_seq: i64,
             }
 
             pub(super) fn counters(d: &Device) -> StoreResult<Counters> {
@@ -45,6 +46,7 @@ macro_rules! writes {
                     pending: to_i64(d.pending_counter, "pending_counter")?,
                     retired: to_i64(d.retired_counter, "retired_counter")?,
                     lease_seq: to_i64(d.lease_seq, "lease_seq")?,
+                    notice_seq: to_i64(d.notice_seq, "notice_seq")?,
                 })
             }
 
@@ -73,6 +75,9 @@ macro_rules! writes {
                     .bind(d.enrolled_at.as_millis())
                     .bind(d.updated_at.as_millis())
                     .bind(d.version)
+                    .bind(i64::from(d.policy_level.code()))
+                    .bind(c.notice_seq)
+                    .bind(d.policy_level_since.as_millis())
                     .execute(conn)
                     .await?;
                 Ok(())
@@ -135,6 +140,42 @@ macro_rules! writes {
                         _ => d.imei,
                     }
                 }))
+            }
+
+            /// Pulls one of a lender's active contracts in to be evaluated no later than
+            /// `at`, without bumping its version (see `sql::UPDATE_CONTRACT`). A closed or
+            /// missing contract is left alone.
+            pub(super) async fn wake_contract(
+                conn: &mut Conn,
+                lender: LenderId,
+                contract: ContractId,
+                at: Timestamp,
+            ) -> StoreResult<()> {
+                sqlx::query(sql::WAKE_CONTRACT)
+                    .bind(at.as_millis())
+                    .bind(contract.to_string())
+                    .bind(lender.to_string())
+                    .execute(conn)
+                    .await
+                    .map_err(classify)?;
+                Ok(())
+            }
+
+            /// [`wake_contract`] for the device's active contract, if it has one.
+            pub(super) async fn wake_device_contract(
+                conn: &mut Conn,
+                lender: LenderId,
+                device: DeviceId,
+                at: Timestamp,
+            ) -> StoreResult<()> {
+                sqlx::query(sql::WAKE_DEVICE_CONTRACT)
+                    .bind(at.as_millis())
+                    .bind(device.to_string())
+                    .bind(lender.to_string())
+                    .execute(conn)
+                    .await
+                    .map_err(classify)?;
+                Ok(())
             }
         }
     };

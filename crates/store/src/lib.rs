@@ -9,14 +9,22 @@
 //! writes only if the row still has that version and otherwise returns
 //! [`StoreError::Stale`], and the caller re-reads and decides again. This needs no
 //! `SELECT ... FOR UPDATE`, so SQLite and PostgreSQL behave the same, and any number of
-//! server nodes can share one PostgreSQL.
+//! server nodes can share one PostgreSQL. A [`ContractRecord`] carries its own `version`,
+//! checked the same way when a [`DeviceWrite`] carries the contract; wake-ups (payments,
+//! disputes) pull a contract's evaluation time in without bumping it (see
+//! [`Store::insert_payment`]).
 
+mod contracts;
 mod records;
 
+pub use contracts::*;
 pub use records::*;
 
 use async_trait::async_trait;
-use lienlock_domain::{ApiKeyId, CommandStatus, DeviceId, Imei, LenderCtx, LenderId, Timestamp};
+use lienlock_domain::{
+    ApiKeyId, CommandStatus, ContractId, DeviceId, DisputeId, Imei, LenderCtx, LenderId, PaymentId,
+    PolicySettings, Timestamp,
+};
 
 /// Why a storage call failed.
 #[derive(Debug, thiserror::Error)]
@@ -30,6 +38,18 @@ pub enum StoreError {
     /// The row changed since it was read; read again and retry.
     #[error("the record changed concurrently")]
     Stale,
+    /// The named object (`"device"`, `"contract"`, `"payment"`, `"dispute"`) does not
+    /// exist or belongs to another lender (the two are never told apart). Nothing was
+    /// written.
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// The device already has an active contract.
+    #[error("the device already has an active contract")]
+    ContractExists,
+    /// The change contradicts what is stored (`"already assigned"`, `"currency differs"`,
+    /// `"dispute closed"`). Nothing was written.
+    #[error("conflict: {0}")]
+    Conflict(&'static str),
     /// The database cannot be reached or is read-only/full; nothing was written.
     #[error("storage unavailable: {0}")]
     Unavailable(String),
@@ -60,6 +80,15 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
 
     /// Creates a lender together with its first API key, atomically. Operator only.
     async fn create_lender(&self, lender: &Lender, first_key: &ApiKeyRecord) -> StoreResult<()>;
+
+    /// Sets the caller's compliance profile and policy settings (`None`: the profile's
+    /// defaults). The service checks them against the profile first.
+    async fn set_lender_policy(
+        &self,
+        ctx: &LenderCtx,
+        compliance_profile: &str,
+        policy: Option<&PolicySettings>,
+    ) -> StoreResult<()>;
 
     /// Adds an API key to an existing lender. Operator only.
     async fn add_api_key(&self, key: &ApiKeyRecord) -> StoreResult<()>;
@@ -102,11 +131,23 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// A device by id without tenant scope. Scheduler only.
     async fn device_unscoped(&self, id: DeviceId) -> StoreResult<Option<Device>>;
 
+    /// The caller's device with this IMEI (either slot): the enrollment that is not
+    /// released, else the newest (as [`Store::device_for_checkin`], within the tenant).
+    /// For matching a payer who named an IMEI.
+    async fn device_by_imei(&self, ctx: &LenderCtx, imei: &Imei) -> StoreResult<Option<Device>>;
+
     /// Writes a changed device if its stored version still equals `write.device.version`,
     /// bumping the version, and in the same transaction inserts the new commands, moves the
-    /// listed commands out of `pending` and appends the events. Returns
-    /// [`StoreError::Stale`] (and writes nothing) when the device or any listed command
-    /// changed since it was read.
+    /// listed commands out of `pending`, appends the events, updates the contract (with the
+    /// same version check on the contract row), queues the new notices and marks delivered
+    /// ones. Returns [`StoreError::Stale`] (and writes nothing) when the device, the
+    /// contract or any listed command changed since it was read. Changing a contract back
+    /// to `active` while another is active is [`StoreError::ContractExists`]; a reference
+    /// another contract of the lender uses is [`StoreError::Duplicate`]. Parts that name
+    /// another device or lender are refused as [`StoreError::Backend`].
+    ///
+    /// Not tenant-scoped (the device path and the scheduler call it); the service has read
+    /// the device with the right scope first.
     async fn save_device(&self, write: &DeviceWrite) -> StoreResult<()>;
 
     /// Appends timeline events that change no device state (a refused replay).
@@ -141,4 +182,202 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// several nodes may see the same rows, and [`Store::save_device`]'s version check
     /// makes sure only one applies each.
     async fn due_commands(&self, now: Timestamp, limit: u32) -> StoreResult<Vec<Command>>;
+
+    // ---- contracts ----------------------------------------------------------------------
+
+    /// Creates a contract on one of the caller's devices and records its timeline event,
+    /// atomically. Errors: [`StoreError::NotFound`]`("device")` when the device is not the
+    /// caller's; [`StoreError::ContractExists`] when the new contract is active and the
+    /// device already has an active one; [`StoreError::Duplicate`]`("contract reference")`
+    /// when another of the lender's contracts has the reference, `("contract id")` for a
+    /// reused id. A record or event naming another lender or device is refused as
+    /// [`StoreError::Backend`]. Write `version` and `wake_seq` as 0.
+    async fn create_contract(
+        &self,
+        ctx: &LenderCtx,
+        contract: &ContractRecord,
+        event: &TimelineEvent,
+    ) -> StoreResult<()>;
+
+    /// One of the caller's contracts; `None` for a missing id or another lender's contract.
+    async fn contract(
+        &self,
+        ctx: &LenderCtx,
+        id: ContractId,
+    ) -> StoreResult<Option<ContractRecord>>;
+
+    /// The device's active contract, else its newest one; `None` when it has none or the
+    /// device is not the caller's.
+    async fn contract_for_device(
+        &self,
+        ctx: &LenderCtx,
+        device: DeviceId,
+    ) -> StoreResult<Option<ContractRecord>>;
+
+    /// The caller's contract with this reference.
+    async fn contract_by_reference(
+        &self,
+        ctx: &LenderCtx,
+        reference: &str,
+    ) -> StoreResult<Option<ContractRecord>>;
+
+    /// The caller's contracts in id (creation) order after a cursor, at most `limit`
+    /// (clamped to 1..=1000).
+    async fn list_contracts(
+        &self,
+        ctx: &LenderCtx,
+        after: Option<ContractId>,
+        limit: u32,
+    ) -> StoreResult<Vec<ContractRecord>>;
+
+    /// A contract by id without tenant scope. Scheduler and device path only.
+    async fn contract_unscoped(&self, id: ContractId) -> StoreResult<Option<ContractRecord>>;
+
+    /// The device's active contract, if it has one, without tenant scope. Device path
+    /// (check-in) and scheduler only.
+    async fn active_contract_unscoped(
+        &self,
+        device: DeviceId,
+    ) -> StoreResult<Option<ContractRecord>>;
+
+    /// Active contracts whose `next_evaluation_at` has come (`<= now`), oldest first, at
+    /// most `limit`. Scheduler only. Reads through an index on the evaluation time, so the
+    /// cost follows the number of due rows, not of contracts. Several nodes may see the
+    /// same rows; the contract's version check in [`Store::save_device`] makes sure only
+    /// one evaluation's decision lands.
+    async fn due_contracts(&self, now: Timestamp, limit: u32) -> StoreResult<Vec<ContractRecord>>;
+
+    // ---- payments -----------------------------------------------------------------------
+
+    /// Records a payment or reversal of the caller, unless one with the same idempotency
+    /// key, or the same channel and external reference, exists: then nothing is written and
+    /// the existing entry is returned (the key is checked first).
+    ///
+    /// When the entry names a contract, that contract must be the caller's
+    /// ([`StoreError::NotFound`]`("contract")`) and in the entry's currency
+    /// ([`StoreError::Conflict`]`("currency differs")`), and if it is active its
+    /// `next_evaluation_at` becomes `min(next_evaluation_at, wake_at)` in the same
+    /// transaction, so the scheduler looks at it at once.
+    ///
+    /// The wake-up is a hint, not a decision, so it does not bump the contract's version
+    /// (a payment must not make a concurrent check-in fail). It bumps the contract's
+    /// `wake_seq` instead, and a contract save that read an older `wake_seq` keeps the
+    /// earlier of its own and the stored `next_evaluation_at`: an evaluation that ran
+    /// without seeing this payment can postpone the contract no later than `wake_at`.
+    ///
+    /// A reversal of an entry that is not the caller's is
+    /// [`StoreError::NotFound`]`("payment")`; a reused id is
+    /// [`StoreError::Duplicate`]`("payment id")`; a non-positive amount or a record of
+    /// another lender is refused as [`StoreError::Backend`].
+    async fn insert_payment(
+        &self,
+        ctx: &LenderCtx,
+        payment: &PaymentRecord,
+        wake_at: Timestamp,
+    ) -> StoreResult<PaymentInsert>;
+
+    /// One of the caller's ledger entries; `None` for a missing id or another lender's.
+    async fn payment(&self, ctx: &LenderCtx, id: PaymentId) -> StoreResult<Option<PaymentRecord>>;
+
+    /// The caller's entries matched to a contract, ordered by `(received_at, id)`; empty
+    /// for another lender's contract.
+    async fn contract_payments(
+        &self,
+        ctx: &LenderCtx,
+        contract: ContractId,
+    ) -> StoreResult<Vec<PaymentRecord>>;
+
+    /// [`Store::contract_payments`] without tenant scope. Scheduler and device path only.
+    async fn contract_payments_unscoped(
+        &self,
+        contract: ContractId,
+    ) -> StoreResult<Vec<PaymentRecord>>;
+
+    /// The caller's unmatched entries in id (arrival) order after a cursor, at most
+    /// `limit` (clamped to 1..=1000).
+    async fn unmatched_payments(
+        &self,
+        ctx: &LenderCtx,
+        after: Option<PaymentId>,
+        limit: u32,
+    ) -> StoreResult<Vec<PaymentRecord>>;
+
+    /// Assigns one of the caller's unmatched entries to one of the caller's contracts at
+    /// `at`, wakes the contract as [`Store::insert_payment`] does (with `at`), and returns
+    /// the entry as now stored. Errors: [`StoreError::NotFound`]`("payment")` or
+    /// `("contract")`; [`StoreError::Conflict`]`("already assigned")` (even to the same
+    /// contract) or `("currency differs")`.
+    async fn assign_payment(
+        &self,
+        ctx: &LenderCtx,
+        payment: PaymentId,
+        contract: ContractId,
+        at: Timestamp,
+    ) -> StoreResult<PaymentRecord>;
+
+    // ---- notices --------------------------------------------------------------------------
+
+    /// A device's undelivered notices, lowest `seq` first, at most `limit` (clamped to
+    /// 1..=1000). Device path: no tenant scope.
+    async fn device_undelivered_notices(
+        &self,
+        device: DeviceId,
+        limit: u32,
+    ) -> StoreResult<Vec<NoticeRecord>>;
+
+    /// Every notice caused by a contract, by `seq`. For the policy engine: no tenant scope.
+    async fn contract_notices(&self, contract: ContractId) -> StoreResult<Vec<NoticeRecord>>;
+
+    /// A device's notices by `seq`, for the API; `None` when the device is not the caller's.
+    async fn device_notices(
+        &self,
+        ctx: &LenderCtx,
+        device: DeviceId,
+    ) -> StoreResult<Option<Vec<NoticeRecord>>>;
+
+    // ---- disputes -------------------------------------------------------------------------
+
+    /// Opens a dispute on one of the caller's devices, appends its timeline event, and
+    /// wakes the device's active contract (at `event.at`, as [`Store::insert_payment`]
+    /// does), atomically. Errors: [`StoreError::NotFound`]`("device")`, or `("contract")`
+    /// when `contract_id` is not a contract of that device;
+    /// [`StoreError::Duplicate`]`("dispute id")`. A dispute that is already closed, or a
+    /// record or event naming another lender or device, is refused as
+    /// [`StoreError::Backend`].
+    async fn open_dispute(
+        &self,
+        ctx: &LenderCtx,
+        dispute: &DisputeRecord,
+        event: &TimelineEvent,
+    ) -> StoreResult<()>;
+
+    /// Changes an open dispute of the caller (grants or changes a temporary unlock, or
+    /// closes it), appends the event and wakes the device's active contract at `event.at`,
+    /// atomically. Only `temporary_unlock_until`, `closed_at`, `closed_by` and
+    /// `resolution` are written; the rest of the record is ignored. Errors:
+    /// [`StoreError::NotFound`]`("dispute")`; [`StoreError::Conflict`]`("dispute closed")`
+    /// when it was closed already (a closed dispute is final). No version check: of two
+    /// concurrent changes to an open dispute the last wins.
+    async fn update_dispute(
+        &self,
+        ctx: &LenderCtx,
+        dispute: &DisputeRecord,
+        event: &TimelineEvent,
+    ) -> StoreResult<()>;
+
+    /// One of the caller's disputes.
+    async fn dispute(&self, ctx: &LenderCtx, id: DisputeId) -> StoreResult<Option<DisputeRecord>>;
+
+    /// A device's disputes, oldest first; `None` when the device is not the caller's.
+    async fn device_disputes(
+        &self,
+        ctx: &LenderCtx,
+        device: DeviceId,
+    ) -> StoreResult<Option<Vec<DisputeRecord>>>;
+
+    /// The disputes naming a contract, oldest first. For the policy engine: no tenant scope.
+    async fn contract_disputes_unscoped(
+        &self,
+        contract: ContractId,
+    ) -> StoreResult<Vec<DisputeRecord>>;
 }

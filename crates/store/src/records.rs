@@ -3,8 +3,11 @@
 
 use lienlock_domain::{
     ApiKeyId, CommandId, CommandKind, CommandStatus, DeviceId, DeviceState, EventId, EventKind,
-    Imei, KeyStatus, LenderId, RestrictionProfile, Role, Timestamp,
+    Imei, KeyStatus, LenderId, PolicySettings, RestrictionLevel, RestrictionProfile, Role,
+    Timestamp,
 };
+
+use crate::{ContractRecord, NoticeRecord};
 
 /// A lender and what its devices' lock screens show.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -21,6 +24,10 @@ pub struct Lender {
     pub lock_message: String,
     /// What a locked device restricts.
     pub lock_profile: RestrictionProfile,
+    /// The compliance profile the lender picked (`default`, `in-rbi-2026-draft`).
+    pub compliance_profile: String,
+    /// The lender's policy settings; `None` for the profile's defaults.
+    pub policy: Option<PolicySettings>,
     /// When created.
     pub created_at: Timestamp,
 }
@@ -77,6 +84,15 @@ pub struct Device {
     pub retired_counter: u64,
     /// Sequence number of the last lease issued.
     pub lease_seq: u64,
+    /// The automatic restriction the policy engine currently imposes (`None` when it
+    /// imposes nothing); separate from `state`, which is the lender's explicit decision.
+    pub policy_level: RestrictionLevel,
+    /// When `policy_level` came into force (the epoch until the engine first decides), for
+    /// graduated escalation.
+    pub policy_level_since: Timestamp,
+    /// The last notice sequence number assigned to this device (0 before the first). The
+    /// service bumps it and numbers new notices from it in the same [`DeviceWrite`].
+    pub notice_seq: u64,
     /// Last accepted check-in.
     pub last_seen_at: Option<Timestamp>,
     /// When enrolled.
@@ -210,6 +226,13 @@ pub struct CommandResolution {
 }
 
 /// One atomic change to a device and what goes with it. See [`crate::Store::save_device`].
+///
+/// Start from [`DeviceWrite::new`] and fill in what the change needs, so that adding a part
+/// here does not touch every caller:
+///
+/// ```ignore
+/// let write = DeviceWrite { events: vec![e], ..DeviceWrite::new(device) };
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DeviceWrite {
     /// The new row. `version` is the version that was read; the store checks and bumps it.
@@ -220,4 +243,31 @@ pub struct DeviceWrite {
     pub resolved_commands: Vec<CommandResolution>,
     /// Timeline entries to append.
     pub events: Vec<TimelineEvent>,
+    /// A changed contract of this device. `version` is the version that was read and
+    /// `wake_seq` the wake count that was read; the store checks the version and bumps it
+    /// (a changed version makes the whole write [`crate::StoreError::Stale`]) and merges
+    /// `next_evaluation_at` with any wake-up recorded since the read. `id`, `lender_id`,
+    /// `device_id` and `created_at` are never rewritten.
+    pub contract: Option<ContractRecord>,
+    /// Notices to queue for this device; their `seq` must lie in
+    /// `1..=device.notice_seq` and be new.
+    pub new_notices: Vec<NoticeRecord>,
+    /// `(seq, at)`: marks this device's undelivered notices with `seq <= seq` (including
+    /// any in `new_notices`) as delivered at `at`.
+    pub notices_delivered: Option<(u64, Timestamp)>,
+}
+
+impl DeviceWrite {
+    /// A write of `device` that changes nothing else.
+    pub fn new(device: Device) -> Self {
+        Self {
+            device,
+            new_commands: Vec::new(),
+            resolved_commands: Vec::new(),
+            events: Vec::new(),
+            contract: None,
+            new_notices: Vec::new(),
+            notices_delivered: None,
+        }
+    }
 }

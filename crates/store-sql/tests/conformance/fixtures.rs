@@ -1,11 +1,13 @@
 //! Records and helpers shared by the suite.
 
 use lienlock_domain::{
-    ApiKeyId, CommandId, CommandKind, CommandStatus, DeviceState, EventId, EventKind, Imei,
-    KeyStatus, LenderCtx, LenderId, RestrictionProfile, Role, Timestamp,
+    ApiKeyId, CommandId, CommandKind, CommandStatus, ContractId, ContractState, ContractTerms,
+    Currency, DeviceState, DisputeId, EntryKind, EventId, EventKind, Imei, KeyStatus, LenderCtx,
+    LenderId, NoticeId, PaymentId, RestrictionLevel, RestrictionProfile, Role, Timestamp,
 };
 use lienlock_store::{
-    Actor, ApiKeyRecord, Command, Device, DeviceWrite, Lender, Store, TimelineEvent,
+    Actor, ApiKeyRecord, Command, ContractRecord, Device, DeviceWrite, DisputeRecord, Lender,
+    NoticeRecord, PaymentRecord, Store, StoreError, TimelineEvent,
 };
 pub use lienlock_store_sql::testing::{Backend, TestDb};
 use std::sync::Arc;
@@ -37,6 +39,8 @@ pub fn lender_and_key(name: &str) -> (Lender, ApiKeyRecord) {
         support_url: "https://pay.example/".into(),
         lock_message: "Pay to unlock".into(),
         lock_profile: RestrictionProfile::full_lock(),
+        compliance_profile: "default".into(),
+        policy: None,
         created_at: at(0),
     };
     let key = ApiKeyRecord {
@@ -79,6 +83,9 @@ pub fn device(ctx: &LenderCtx, imei: Imei, imei2: Option<Imei>) -> Device {
         retired_key: None,
         retired_counter: 0,
         lease_seq: 0,
+        policy_level: RestrictionLevel::None,
+        policy_level_since: Timestamp::from_millis(0),
+        notice_seq: 0,
         last_seen_at: None,
         enrolled_at: at(1),
         updated_at: at(1),
@@ -127,12 +134,7 @@ pub fn command(d: &Device, kind: CommandKind, effective_ms: i64) -> Command {
 
 /// A write of `d` as read, changing nothing yet.
 pub fn write(d: &Device) -> DeviceWrite {
-    DeviceWrite {
-        device: d.clone(),
-        new_commands: Vec::new(),
-        resolved_commands: Vec::new(),
-        events: Vec::new(),
-    }
+    DeviceWrite::new(d.clone())
 }
 
 /// Saves `w` and returns the device as it now is in the store.
@@ -155,4 +157,136 @@ pub async fn timeline_ids(store: &DynStore, ctx: &LenderCtx, d: &Device) -> Vec<
         .unwrap()
         .unwrap();
     events.into_iter().map(|e| e.id).collect()
+}
+
+// ---- contracts, payments, notices, disputes --------------------------------------------------
+
+/// Valid terms: `financed` minor units of `currency` in 12 monthly installments.
+pub fn terms(currency: &str, financed: i64) -> ContractTerms {
+    serde_json::from_value(serde_json::json!({
+        "currency": currency,
+        "financed": financed,
+        "down_payment": 30_000,
+        "fees": 10_000,
+        "schedule": {"monthly": {"first_due": "2026-01-31", "day_of_month": 31, "count": 12}},
+        "time_zone": "Africa/Nairobi",
+    }))
+    .unwrap()
+}
+
+/// An active KES contract on `d`, due for evaluation at `at(next_ms)`.
+pub fn contract(d: &Device, reference: Option<&str>, next_ms: i64) -> ContractRecord {
+    ContractRecord {
+        id: ContractId::new(),
+        lender_id: d.lender_id,
+        device_id: d.id,
+        reference: reference.map(str::to_owned),
+        terms: terms("KES", 1_200_000),
+        policy: Some(r#"{"grace_days":3}"#.into()),
+        state: ContractState::Active,
+        created_at: at(10),
+        updated_at: at(10),
+        next_evaluation_at: Some(at(next_ms)),
+        version: 0,
+        wake_seq: 0,
+    }
+}
+
+/// Creates `c` (with a timeline event) and returns it.
+pub async fn create(store: &DynStore, ctx: &LenderCtx, c: ContractRecord) -> ContractRecord {
+    let d = store.device(ctx, c.device_id).await.unwrap().unwrap();
+    store
+        .create_contract(ctx, &c, &event(&d, EventKind::CommandScheduled, 10))
+        .await
+        .unwrap();
+    c
+}
+
+/// An enrolled device of `ctx` with an active contract due at `at(next_ms)`.
+pub async fn device_with_contract(
+    store: &DynStore,
+    ctx: &LenderCtx,
+    n: u32,
+    next_ms: i64,
+) -> (Device, ContractRecord) {
+    let d = enroll(store, ctx, imei(n), None).await;
+    let c = create(store, ctx, contract(&d, None, next_ms)).await;
+    (d, c)
+}
+
+/// A payment of `amount` KES received at `at(received_ms)`, matched to `contract` if given.
+pub fn payment(
+    ctx: &LenderCtx,
+    contract: Option<&ContractRecord>,
+    amount: i64,
+    received_ms: i64,
+) -> PaymentRecord {
+    PaymentRecord {
+        id: PaymentId::new(),
+        lender_id: ctx.lender_id,
+        contract_id: contract.map(|c| c.id),
+        kind: EntryKind::Payment,
+        amount,
+        currency: Currency::parse("KES").unwrap(),
+        received_at: at(received_ms),
+        recorded_at: at(received_ms + 5),
+        channel: "api".into(),
+        external_ref: None,
+        payer_hint: None,
+        idempotency_key: None,
+        request_hash: [amount as u8; 32],
+        assigned_at: None,
+    }
+}
+
+/// Notice number `seq` for `d` about `contract`.
+pub fn notice(d: &Device, contract: Option<&ContractRecord>, seq: u64) -> NoticeRecord {
+    NoticeRecord {
+        id: NoticeId::new(),
+        lender_id: d.lender_id,
+        device_id: d.id,
+        contract_id: contract.map(|c| c.id),
+        seq,
+        kind: "lock_notice".into(),
+        message: format!("notice {seq}"),
+        created_at: at(100 + seq as i64),
+        delivered_at: None,
+    }
+}
+
+/// An open dispute on `d`, opened by the borrower at `at(opened_ms)`.
+pub fn dispute(d: &Device, contract: Option<&ContractRecord>, opened_ms: i64) -> DisputeRecord {
+    DisputeRecord {
+        id: DisputeId::new(),
+        lender_id: d.lender_id,
+        device_id: d.id,
+        contract_id: contract.map(|c| c.id),
+        opened_by: Actor::Device,
+        reason: "I paid: receipt QX81".into(),
+        opened_at: at(opened_ms),
+        temporary_unlock_until: None,
+        closed_at: None,
+        closed_by: None,
+        resolution: None,
+    }
+}
+
+/// `c` as stored now.
+pub async fn reread(store: &DynStore, c: &ContractRecord) -> ContractRecord {
+    store.contract_unscoped(c.id).await.unwrap().unwrap()
+}
+
+/// Asserts `r` failed with exactly `want` (compared by its text, as errors are not `Eq`).
+#[track_caller]
+pub fn assert_err<T: std::fmt::Debug>(r: Result<T, StoreError>, want: StoreError) {
+    match r {
+        Err(e) => assert_eq!(format!("{e:?}"), format!("{want:?}")),
+        Ok(v) => panic!("expected {want:?}, got Ok({v:?})"),
+    }
+}
+
+/// `c` as a successful save leaves it: one version on.
+pub fn bumped(mut c: ContractRecord) -> ContractRecord {
+    c.version += 1;
+    c
 }

@@ -6,6 +6,10 @@ mod fixtures;
 
 mod commands;
 mod concurrency;
+mod contracts;
 mod devices;
+mod due;
 mod lenders;
+mod notices;
+mod payments;
 mod writes;
