@@ -175,6 +175,11 @@ impl Agent {
             counter,
             device_time: self.trusted_now(),
             held_lease_seq: self.held.as_ref().map_or(0, |h| h.lease.sequence),
+            // The notices of the held lease were handed to the platform to show when the
+            // lease was accepted; acknowledging them is what makes them count as delivered.
+            notice_ack: self.held.as_ref().map_or(0, |h| {
+                h.lease.notices.iter().map(|n| n.seq).max().unwrap_or(0)
+            }),
         };
         Ok((SignedCheckIn::seal(&checkin, &self.key), counter))
     }

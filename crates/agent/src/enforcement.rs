@@ -1,7 +1,7 @@
 //! What the device must do right now, decided from the held lease and the time.
 
 use lienlock_domain::{LeaseState, RestrictionLevel, RestrictionProfile, Timestamp};
-use lienlock_wire::{Lease, LockScreen};
+use lienlock_wire::{Lease, LeaseNotice, LockScreen};
 use serde::Serialize;
 
 /// The device's orders at one moment. The platform layer (device policy, lock screen)
@@ -17,6 +17,10 @@ pub enum Enforcement {
         valid_until: Timestamp,
         /// When the server asked to be contacted again.
         next_checkin_at: Timestamp,
+        /// Reminder or persistent banner while running (nothing is restricted).
+        level: RestrictionLevel,
+        /// Reminders and notices to show.
+        notices: Vec<LeaseNotice>,
     },
     /// Apply `profile` and show the lock screen.
     Locked {
@@ -27,6 +31,8 @@ pub enum Enforcement {
         /// What to restrict. Protected capabilities (emergency calls, network, the lender's
         /// app, ...) are allowed by every profile by construction.
         profile: RestrictionProfile,
+        /// Reminders and notices to show (none without a lease).
+        notices: Vec<LeaseNotice>,
     },
 }
 
@@ -72,6 +78,7 @@ pub fn decide(released: bool, held: Option<&Lease>, now: Timestamp) -> Enforceme
             why: LockReason::NoLease,
             lock_screen: None,
             profile: RestrictionProfile::full_lock(),
+            notices: Vec::new(),
         };
     };
     match lease.state {
@@ -80,6 +87,7 @@ pub fn decide(released: bool, held: Option<&Lease>, now: Timestamp) -> Enforceme
             why: LockReason::Lender,
             lock_screen: Some(lease.lock_screen.clone()),
             profile: lease.profile,
+            notices: lease.notices.clone(),
         },
         LeaseState::Active if now >= lease.valid_until => Enforcement::Locked {
             why: LockReason::LeaseExpired,
@@ -89,10 +97,13 @@ pub fn decide(released: bool, held: Option<&Lease>, now: Timestamp) -> Enforceme
             } else {
                 lease.profile
             },
+            notices: lease.notices.clone(),
         },
         LeaseState::Active => Enforcement::Run {
             valid_until: lease.valid_until,
             next_checkin_at: lease.next_checkin_at,
+            level: lease.profile.level(),
+            notices: lease.notices.clone(),
         },
     }
 }

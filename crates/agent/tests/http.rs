@@ -87,6 +87,7 @@ async fn checkin(State(fake): State<Arc<Fake>>, Json(signed): Json<SignedCheckIn
                 in_reply_to: c.counter,
                 profile: RestrictionProfile::full_lock(),
                 lock_screen: lock_screen(),
+                notices: Vec::new(),
             };
             Json(LeaseEnvelope::seal(&lease, &fake.key)).into_response()
         }

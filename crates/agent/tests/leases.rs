@@ -239,7 +239,8 @@ fn enforcement_follows_the_lease_and_its_expiry() {
         Enforcement::Locked {
             why: LockReason::NoLease,
             lock_screen: None,
-            profile: RestrictionProfile::full_lock()
+            profile: RestrictionProfile::full_lock(),
+            notices: Vec::new(),
         }
     );
 
@@ -249,7 +250,9 @@ fn enforcement_follows_the_lease_and_its_expiry() {
         agent.enforcement(),
         Enforcement::Run {
             valid_until: T0.plus_millis(HOUR_MS),
-            next_checkin_at: T0.plus_millis(HOUR_MS / 4)
+            next_checkin_at: T0.plus_millis(HOUR_MS / 4),
+            level: lienlock_domain::RestrictionLevel::None,
+            notices: Vec::new(),
         }
     );
 
@@ -262,7 +265,8 @@ fn enforcement_follows_the_lease_and_its_expiry() {
         Enforcement::Locked {
             why: LockReason::LeaseExpired,
             lock_screen: Some(lock_screen()),
-            profile: RestrictionProfile::full_lock()
+            profile: RestrictionProfile::full_lock(),
+            notices: Vec::new(),
         }
     );
 
@@ -273,7 +277,8 @@ fn enforcement_follows_the_lease_and_its_expiry() {
         Enforcement::Locked {
             why: LockReason::Lender,
             lock_screen: Some(lock_screen()),
-            profile: RestrictionProfile::full_lock()
+            profile: RestrictionProfile::full_lock(),
+            notices: Vec::new(),
         }
     );
 
@@ -332,4 +337,32 @@ fn setting_the_clock_back_before_the_last_checkin_gains_nothing() {
             ..
         }
     ));
+}
+
+#[test]
+fn the_next_checkin_acknowledges_the_notices_of_the_held_lease() {
+    let f = Fixture::new();
+    let mut agent = f.open();
+    let (signed, counter) = agent.build_checkin().unwrap();
+    assert_eq!(signed.open().unwrap().notice_ack, 0);
+    let mut lease = f.lease(&agent, 1, LeaseState::Active, counter);
+    lease.notices = vec![
+        lienlock_wire::LeaseNotice {
+            seq: 4,
+            kind: "due_reminder".into(),
+            message: "Due in 3 days".into(),
+        },
+        lienlock_wire::LeaseNotice {
+            seq: 5,
+            kind: "due_reminder".into(),
+            message: "Due tomorrow".into(),
+        },
+    ];
+    agent.accept_lease(&f.seal(&lease), counter).unwrap();
+    match agent.enforcement() {
+        Enforcement::Run { notices, .. } => assert_eq!(notices.len(), 2),
+        other => panic!("{other:?}"),
+    }
+    let (signed, _) = agent.build_checkin().unwrap();
+    assert_eq!(signed.open().unwrap().notice_ack, 5);
 }

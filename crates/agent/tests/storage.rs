@@ -34,6 +34,7 @@ fn first_start_creates_the_persistent_partition() {
             why: LockReason::NoLease,
             lock_screen: None,
             profile: lienlock_domain::RestrictionProfile::full_lock(),
+            notices: Vec::new(),
         }
     );
     let provisioning = fs::read_to_string(layout.provisioning()).unwrap();

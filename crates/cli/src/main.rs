@@ -1,6 +1,7 @@
 //! `lienlock`: the server, the demo, the device agent and the operator's tools in one binary.
 
 mod agent_cmd;
+mod bench;
 mod config;
 mod ctl;
 mod demo;
@@ -31,6 +32,9 @@ enum Command {
     /// Operator tools that work directly on the database.
     #[command(subcommand)]
     Ctl(ctl::CtlCommand),
+    /// Benchmarks behind docs/benchmarks.md.
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
 }
 
 /// Where the server keeps its data. Flags override the environment, which overrides the
@@ -114,6 +118,10 @@ async fn main() -> anyhow::Result<()> {
         Command::Ctl(cmd) => {
             init_tracing("warn");
             ctl::run(cmd).await
+        }
+        Command::Bench(cmd) => {
+            init_tracing("warn");
+            bench::run(cmd)
         }
     }
 }

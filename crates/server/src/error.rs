@@ -91,9 +91,16 @@ impl ApiError {
                 S::BadDeviceMessage(_) => (StatusCode::BAD_REQUEST, "malformed_message"),
                 S::BadSignature => (StatusCode::UNAUTHORIZED, "bad_signature"),
                 S::Contended => (StatusCode::SERVICE_UNAVAILABLE, "contended"),
+                S::Contract(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_contract"),
+                S::Policy(_) => (StatusCode::UNPROCESSABLE_ENTITY, "policy_not_allowed"),
+                S::Ledger(_) => (StatusCode::UNPROCESSABLE_ENTITY, "ledger_refused"),
+                S::IdempotencyConflict => (StatusCode::CONFLICT, "idempotency_key_reused"),
                 S::Store(s) => match s {
                     StoreError::ImeiTaken(_) => (StatusCode::CONFLICT, "imei_taken"),
                     StoreError::Duplicate(_) => (StatusCode::CONFLICT, "duplicate"),
+                    StoreError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+                    StoreError::ContractExists => (StatusCode::CONFLICT, "contract_exists"),
+                    StoreError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
                     StoreError::Stale => (StatusCode::SERVICE_UNAVAILABLE, "contended"),
                     StoreError::Unavailable(_) => {
                         (StatusCode::SERVICE_UNAVAILABLE, "storage_unavailable")

@@ -68,6 +68,8 @@ pub async fn bootstrap_lender(
         support_phone: text("support phone", &new.support_phone)?,
         support_url: text("support URL", &new.support_url)?,
         lock_profile: RestrictionProfile::full_lock(),
+        compliance_profile: "default".into(),
+        policy: None,
         created_at: now,
     };
     let minted = apikey::mint(secret);

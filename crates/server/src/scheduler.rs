@@ -1,5 +1,7 @@
-//! The scheduler: applies scheduled commands when they come due. Runs on every node; the
-//! store's version check keeps two nodes from applying the same command.
+//! The scheduler: applies scheduled commands when they come due, and evaluates the
+//! contracts whose evaluation time has come (found through an index, so a tick costs what
+//! the due contracts cost, not what the portfolio does). Runs on every node; the store's
+//! version checks keep two nodes from applying the same decision.
 
 use crate::service::Service;
 use std::time::Duration;
@@ -25,6 +27,11 @@ pub async fn run(service: Service, every: Duration, mut stop: watch::Receiver<bo
             Ok(0) => {}
             Ok(n) => tracing::info!(devices = n, "applied scheduled commands"),
             Err(e) => tracing::warn!(error = %e, "scheduler tick failed; retrying next tick"),
+        }
+        match service.evaluate_due_contracts(BATCH).await {
+            Ok(0) => {}
+            Ok(n) => tracing::debug!(contracts = n, "evaluated contracts"),
+            Err(e) => tracing::warn!(error = %e, "contract evaluation failed; retrying next tick"),
         }
     }
 }

@@ -155,3 +155,140 @@ impl From<&Lender> for LenderView {
         }
     }
 }
+
+/// One installment and how much of it is paid.
+#[derive(Debug, Serialize)]
+pub struct InstallmentView {
+    number: u32,
+    due: String,
+    amount: i64,
+    paid: i64,
+}
+
+/// Where the account stands.
+#[derive(Debug, Serialize)]
+pub struct StandingView {
+    total_due: i64,
+    total_paid: i64,
+    overdue_count: u32,
+    overdue_amount: i64,
+    days_overdue: i32,
+    credit: i64,
+    next_due: Option<String>,
+    paid_off: bool,
+}
+
+/// What the policy engine says now.
+#[derive(Debug, Serialize)]
+pub struct PolicyStatusView {
+    phase: &'static str,
+    restriction_level: lienlock_domain::RestrictionLevel,
+    explanation: String,
+    next_evaluation_at: Option<String>,
+}
+
+/// A contract with its schedule, standing and status. Amounts are minor units of
+/// `currency`.
+#[derive(Debug, Serialize)]
+pub struct ContractView {
+    id: String,
+    device_id: String,
+    reference: Option<String>,
+    state: &'static str,
+    currency: String,
+    financed: i64,
+    down_payment: i64,
+    fees: i64,
+    amount_owed: i64,
+    time_zone: String,
+    installments: Vec<InstallmentView>,
+    standing: StandingView,
+    status: PolicyStatusView,
+    created_at: String,
+}
+
+impl From<&crate::service::ContractStatus> for ContractView {
+    fn from(s: &crate::service::ContractStatus) -> Self {
+        let c = &s.contract;
+        let t = &c.terms;
+        let st = &s.decision.standing;
+        let paid = st.paid_per_installment(t.installments());
+        Self {
+            id: c.id.to_string(),
+            device_id: c.device_id.to_string(),
+            reference: c.reference.clone(),
+            state: c.state.as_str(),
+            currency: t.currency().code().to_owned(),
+            financed: t.financed().minor(),
+            down_payment: t.down_payment().minor(),
+            fees: t.fees().minor(),
+            amount_owed: t.amount_owed(),
+            time_zone: t.time_zone_name().to_owned(),
+            installments: paid
+                .map(|(i, paid)| InstallmentView {
+                    number: i.number,
+                    due: i.due.to_string(),
+                    amount: i.amount,
+                    paid,
+                })
+                .collect(),
+            standing: StandingView {
+                total_due: st.total_due,
+                total_paid: st.total_paid,
+                overdue_count: st.overdue_count,
+                overdue_amount: st.overdue_amount,
+                days_overdue: st.days_overdue,
+                credit: st.credit,
+                next_due: st.next_due.map(|d| d.due.to_string()),
+                paid_off: st.paid_off,
+            },
+            status: PolicyStatusView {
+                phase: s.decision.phase.as_str(),
+                restriction_level: s.decision.level,
+                explanation: s.explanation.clone(),
+                next_evaluation_at: c.next_evaluation_at.map(rfc3339),
+            },
+            created_at: rfc3339(c.created_at),
+        }
+    }
+}
+
+/// A ledger entry.
+#[derive(Debug, Serialize)]
+pub struct PaymentView {
+    id: String,
+    kind: &'static str,
+    reverses: Option<String>,
+    contract_id: Option<String>,
+    matched: bool,
+    payer_hint: Option<String>,
+    amount: i64,
+    currency: String,
+    received_at: String,
+    recorded_at: String,
+    channel: String,
+    external_ref: Option<String>,
+}
+
+impl From<&lienlock_store::PaymentRecord> for PaymentView {
+    fn from(p: &lienlock_store::PaymentRecord) -> Self {
+        let (kind, reverses) = match p.kind {
+            lienlock_domain::EntryKind::Payment => ("payment", None),
+            lienlock_domain::EntryKind::Reversal { of } => ("reversal", Some(of.to_string())),
+        };
+        Self {
+            id: p.id.to_string(),
+            kind,
+            reverses,
+            contract_id: p.contract_id.map(|c| c.to_string()),
+            matched: p.contract_id.is_some(),
+            payer_hint: p.payer_hint.clone(),
+            amount: p.amount,
+            currency: p.currency.code().to_owned(),
+            received_at: rfc3339(p.received_at),
+            recorded_at: rfc3339(p.recorded_at),
+            channel: p.channel.clone(),
+            external_ref: p.external_ref.clone(),
+        }
+    }
+}

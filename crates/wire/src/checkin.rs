@@ -21,11 +21,15 @@ pub struct CheckIn {
     pub device_time: Timestamp,
     /// Sequence number of the newest lease the device holds (0 when it holds none).
     pub held_lease_seq: u64,
+    /// The highest notice sequence number the device has shown its user (0 for none). This
+    /// is the acknowledgement that makes a notice count as delivered: the lock-notice
+    /// rules count from it, never from the moment the server queued the notice.
+    pub notice_ack: u64,
 }
 
 impl CheckIn {
     /// Size of an encoded check-in in bytes.
-    pub const LEN: usize = 8 + 15 + 32 + 8 + 8 + 8;
+    pub const LEN: usize = 8 + 15 + 32 + 8 + 8 + 8 + 8;
 
     /// The canonical bytes that are signed and sent.
     pub fn encode(&self) -> Vec<u8> {
@@ -35,6 +39,7 @@ impl CheckIn {
             .u64(self.counter)
             .i64(self.device_time.as_millis())
             .u64(self.held_lease_seq)
+            .u64(self.notice_ack)
             .finish()
     }
 
@@ -46,6 +51,7 @@ impl CheckIn {
         let counter = r.u64()?;
         let device_time = Timestamp::from_millis(r.i64()?);
         let held_lease_seq = r.u64()?;
+        let notice_ack = r.u64()?;
         r.end()?;
         Ok(Self {
             imei,
@@ -53,6 +59,7 @@ impl CheckIn {
             counter,
             device_time,
             held_lease_seq,
+            notice_ack,
         })
     }
 }
@@ -69,6 +76,7 @@ mod tests {
             counter: 42,
             device_time: Timestamp::from_millis(1_700_000_000_000),
             held_lease_seq: 3,
+            notice_ack: 2,
         }
     }
 

@@ -3,7 +3,7 @@
 use crate::checkin::CheckIn;
 use crate::codec::{b64, unb64, WireError};
 use crate::keys::{verify_device, DeviceKey, ServerKey, ServerPublicKey};
-use crate::lease::{Lease, LockScreen};
+use crate::lease::{Lease, LeaseNotice, LockScreen};
 use lienlock_domain::{Capability, LeaseState, RestrictionLevel};
 use serde::{Deserialize, Serialize};
 
@@ -74,6 +74,9 @@ pub struct LeaseView {
     pub restricts: Vec<Capability>,
     /// Lock-screen content.
     pub lock_screen: LockScreen,
+    /// Notices to show.
+    #[serde(default)]
+    pub notices: Vec<LeaseNotice>,
 }
 
 impl LeaseEnvelope {
@@ -95,6 +98,7 @@ impl LeaseEnvelope {
                 restriction_level: lease.profile.level(),
                 restricts: lease.profile.restricts(),
                 lock_screen: lease.lock_screen.clone(),
+                notices: lease.notices.clone(),
             }),
         }
     }
@@ -181,6 +185,7 @@ mod tests {
             counter: 1,
             device_time: lienlock_domain::Timestamp::from_millis(5),
             held_lease_seq: 0,
+            notice_ack: 0,
         };
         let sealed = SignedCheckIn::seal(&c, &key);
         assert_eq!(sealed.open().unwrap(), c);

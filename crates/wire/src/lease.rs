@@ -21,6 +21,22 @@ pub struct LockScreen {
     pub message: String,
 }
 
+/// Most notices one lease carries; older undelivered ones wait for the next lease.
+pub const MAX_NOTICES: usize = 8;
+
+/// A message the device must show its user: a payment reminder or a lock notice. The device
+/// acknowledges it (by sequence number) at its next check-in, which is what makes it count
+/// as delivered.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LeaseNotice {
+    /// Per device, strictly increasing.
+    pub seq: u64,
+    /// The kind's stable name (`due_reminder`, `lock_notice`, ...).
+    pub kind: String,
+    /// What to show, in plain words.
+    pub message: String,
+}
+
 /// A lease, as signed by the server.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Lease {
@@ -49,14 +65,16 @@ pub struct Lease {
     pub profile: RestrictionProfile,
     /// What the lock screen says.
     pub lock_screen: LockScreen,
+    /// Notices to show, oldest first, at most [`MAX_NOTICES`].
+    pub notices: Vec<LeaseNotice>,
 }
 
 impl Lease {
     /// The canonical bytes that are signed and sent.
     pub fn encode(&self) -> Vec<u8> {
         let (level, mask) = self.profile.to_wire();
-        Writer::new(MAGIC)
-            .bytes(&self.key_id.0)
+        let mut w = Writer::new(MAGIC);
+        w.bytes(&self.key_id.0)
             .bytes(&self.device_id.to_bytes())
             .bytes(self.imei.as_bytes())
             .bytes(&self.device_key)
@@ -71,8 +89,13 @@ impl Lease {
             .text(&self.lock_screen.lender_name)
             .text(&self.lock_screen.support_phone)
             .text(&self.lock_screen.support_url)
-            .text(&self.lock_screen.message)
-            .finish()
+            .text(&self.lock_screen.message);
+        let notices = &self.notices[..self.notices.len().min(MAX_NOTICES)];
+        w.u8(notices.len() as u8);
+        for n in notices {
+            w.u64(n.seq).text(&n.kind).text(&n.message);
+        }
+        w.finish()
     }
 
     /// Parses canonical bytes. Does not check the signature: see [`crate::LeaseEnvelope::open`].
@@ -105,6 +128,21 @@ impl Lease {
             support_url: r.text("support_url")?,
             message: r.text("message")?,
         };
+        let count = usize::from(r.u8()?);
+        if count > MAX_NOTICES {
+            return Err(WireError::Invalid {
+                field: "notices",
+                why: format!("{count} notices; at most {MAX_NOTICES}"),
+            });
+        }
+        let mut notices = Vec::with_capacity(count);
+        for _ in 0..count {
+            notices.push(LeaseNotice {
+                seq: r.u64()?,
+                kind: r.text("notice kind")?,
+                message: r.text("notice message")?,
+            });
+        }
         r.end()?;
         Ok(Self {
             key_id,
@@ -119,6 +157,7 @@ impl Lease {
             in_reply_to,
             profile,
             lock_screen,
+            notices,
         })
     }
 }
@@ -147,6 +186,11 @@ pub(crate) mod tests {
                 support_url: "https://acme.example/pay".into(),
                 message: "Pay the overdue installment to unlock. Emergency calls work.".into(),
             },
+            notices: vec![LeaseNotice {
+                seq: 3,
+                kind: "lock_notice".into(),
+                message: "Your phone will be restricted after 25 Nov unless you pay.".into(),
+            }],
         }
     }
 
@@ -173,6 +217,25 @@ pub(crate) mod tests {
             Lease::decode(&bytes),
             Err(WireError::Invalid {
                 field: "profile",
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn refuses_more_than_max_notices() {
+        let mut l = sample();
+        let bytes = l.encode();
+        // The notice count is the byte right after the four lock-screen texts; find it by
+        // encoding without notices and comparing lengths.
+        l.notices.clear();
+        let count_at = l.encode().len() - 1;
+        let mut forged = bytes[..count_at].to_vec();
+        forged.push(MAX_NOTICES as u8 + 1);
+        assert!(matches!(
+            Lease::decode(&forged),
+            Err(WireError::Invalid {
+                field: "notices",
                 ..
             })
         ));

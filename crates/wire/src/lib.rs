@@ -14,4 +14,4 @@ pub use checkin::CheckIn;
 pub use codec::WireError;
 pub use envelope::{LeaseEnvelope, SignedCheckIn};
 pub use keys::{DeviceKey, KeyId, ServerKey, ServerPublicKey};
-pub use lease::{Lease, LockScreen};
+pub use lease::{Lease, LeaseNotice, LockScreen, MAX_NOTICES};

@@ -91,6 +91,7 @@ impl Fixture {
                 _ => RestrictionProfile::unrestricted(),
             },
             lock_screen: lock_screen(),
+            notices: Vec::new(),
         }
     }
 

@@ -1,8 +1,10 @@
 //! HTTP routes. Handlers extract, call one service method, and map the result.
 
+mod contracts;
 mod device_api;
 mod devices;
 mod health;
+mod payments;
 
 use crate::app::AppState;
 use crate::error::ApiError;
@@ -14,6 +16,8 @@ pub fn router() -> Router<AppState> {
         .merge(health::routes())
         .merge(devices::routes())
         .merge(device_api::routes())
+        .merge(contracts::routes())
+        .merge(payments::routes())
         .fallback(|| async { ApiError::NoRoute })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
 }

@@ -2,8 +2,8 @@
 
 use super::{lease, retry_stale, Service, ServiceError};
 use lienlock_domain::{DeviceState, EventKind, KeyStatus, Timestamp};
-use lienlock_store::{Actor, Device, DeviceWrite, TimelineEvent};
-use lienlock_wire::{CheckIn, LeaseEnvelope, SignedCheckIn, WireError};
+use lienlock_store::{Actor, ContractRecord, Device, DeviceWrite, TimelineEvent};
+use lienlock_wire::{CheckIn, LeaseEnvelope, LeaseNotice, SignedCheckIn, WireError, MAX_NOTICES};
 
 /// How the presented key relates to the enrollment, and what to do about it.
 enum KeyMatch {
@@ -116,25 +116,85 @@ impl Service {
         let pending = self.store.pending_commands_unscoped(device.id).await?;
         let (resolved, due_events) = super::resolve_due(&mut device, &pending, now);
         events.extend(due_events);
+        let (notices_delivered, contract) = self
+            .acknowledge_notices(&device, checkin, now, &mut events)
+            .await?;
         device.lease_seq += 1;
         device.last_seen_at = Some(now);
         device.updated_at = now;
         self.store
             .save_device(&DeviceWrite {
-                device: device.clone(),
-                new_commands: vec![],
                 resolved_commands: resolved,
                 events,
+                notices_delivered,
+                contract,
+                ..DeviceWrite::new(device.clone())
             })
             .await?;
+        let notices = self
+            .store
+            .device_undelivered_notices(device.id, MAX_NOTICES as u32)
+            .await?
+            .into_iter()
+            .map(|n| LeaseNotice {
+                seq: n.seq,
+                kind: n.kind,
+                message: n.message,
+            })
+            .collect();
         Ok(lease::build(
             &self.signer,
             &self.settings,
             &lender,
             &device,
             checkin,
+            notices,
             now,
         ))
+    }
+
+    /// Marks the notices the device says it has shown as delivered, and wakes its contract
+    /// so the policy engine counts notice periods from this moment. Returns what the
+    /// device write must carry.
+    async fn acknowledge_notices(
+        &self,
+        device: &Device,
+        checkin: &CheckIn,
+        now: Timestamp,
+        events: &mut Vec<TimelineEvent>,
+    ) -> Result<(Option<(u64, Timestamp)>, Option<ContractRecord>), ServiceError> {
+        // A device can only acknowledge what was queued for it.
+        let ack = checkin.notice_ack.min(device.notice_seq);
+        if ack == 0 || device.key_status != KeyStatus::Bound {
+            return Ok((None, None));
+        }
+        let newly: Vec<u64> = self
+            .store
+            .device_undelivered_notices(device.id, MAX_NOTICES as u32)
+            .await?
+            .iter()
+            .filter(|n| n.seq <= ack)
+            .map(|n| n.seq)
+            .collect();
+        if newly.is_empty() {
+            return Ok((None, None));
+        }
+        let seqs: Vec<String> = newly.iter().map(u64::to_string).collect();
+        events.push(event(
+            device,
+            now,
+            EventKind::NoticeDelivered,
+            format!("the device showed notice {}", seqs.join(", ")),
+        ));
+        let contract = self
+            .store
+            .active_contract_unscoped(device.id)
+            .await?
+            .map(|mut c| {
+                c.next_evaluation_at = Some(now);
+                c
+            });
+        Ok((Some((ack, now)), contract))
     }
 
     /// Holds a key the server does not trust for the lender's approval: the device gets

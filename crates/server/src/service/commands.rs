@@ -71,6 +71,17 @@ pub fn resolve_due(
     (resolutions, events)
 }
 
+/// Cancels every command in `pending` (the device was released, so nothing may lock it
+/// again), recording who did it.
+pub(super) fn cancel_all(
+    device: &Device,
+    pending: &[Command],
+    by: (Timestamp, &Actor),
+    events: &mut Vec<TimelineEvent>,
+) -> Vec<CommandResolution> {
+    cancel_rest_if_released(device, pending, &[], by, events)
+}
+
 /// Once a device is released nothing may lock it again: every other pending command is
 /// cancelled in the same write.
 fn cancel_rest_if_released(
@@ -181,10 +192,10 @@ impl Service {
             }
             device.updated_at = now;
             let write = DeviceWrite {
-                device: device.clone(),
                 new_commands: vec![cmd.clone()],
                 resolved_commands: resolved,
                 events,
+                ..DeviceWrite::new(device.clone())
             };
             self.store.save_device(&write).await?;
             device.version += 1;
@@ -240,10 +251,8 @@ impl Service {
             e.detail = Some(format!("key {}", hex::encode(key)));
             self.store
                 .save_device(&DeviceWrite {
-                    device: device.clone(),
-                    new_commands: vec![],
-                    resolved_commands: vec![],
                     events: vec![e],
+                    ..DeviceWrite::new(device.clone())
                 })
                 .await?;
             device.version += 1;
@@ -276,10 +285,9 @@ impl Service {
             }
             device.updated_at = now;
             let write = DeviceWrite {
-                device,
-                new_commands: vec![],
                 resolved_commands: resolved,
                 events,
+                ..DeviceWrite::new(device)
             };
             match self.store.save_device(&write).await {
                 Ok(()) => changed += 1,

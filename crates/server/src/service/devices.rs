@@ -1,7 +1,9 @@
 //! Enrolling devices and reading them back.
 
 use super::{Service, ServiceError};
-use lienlock_domain::{BoundedText, DeviceId, DeviceState, EventKind, Imei, KeyStatus, LenderCtx};
+use lienlock_domain::{
+    BoundedText, DeviceId, DeviceState, EventKind, Imei, KeyStatus, LenderCtx, RestrictionLevel,
+};
 use lienlock_store::{Actor, Command, Device, DeviceQuery, TimelineEvent};
 
 /// What a lender gives to enroll a phone.
@@ -68,6 +70,9 @@ impl Service {
             retired_key: None,
             retired_counter: 0,
             lease_seq: 0,
+            policy_level: RestrictionLevel::None,
+            policy_level_since: lienlock_domain::Timestamp::from_millis(0),
+            notice_seq: 0,
             last_seen_at: None,
             enrolled_at: now,
             updated_at: now,

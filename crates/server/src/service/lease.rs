@@ -1,8 +1,8 @@
 //! Building and signing the lease a device receives.
 
-use lienlock_domain::{KeyStatus, LeaseState, RestrictionProfile, Timestamp};
+use lienlock_domain::{KeyStatus, LeaseState, RestrictionLevel, RestrictionProfile, Timestamp};
 use lienlock_store::{Device, Lender};
-use lienlock_wire::{CheckIn, Lease, LeaseEnvelope, LockScreen, ServerKey};
+use lienlock_wire::{CheckIn, Lease, LeaseEnvelope, LeaseNotice, LockScreen, ServerKey};
 
 /// How long leases last and how often devices check in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,37 +32,59 @@ pub(super) fn build(
     lender: &Lender,
     device: &Device,
     checkin: &CheckIn,
+    notices: Vec<LeaseNotice>,
     now: Timestamp,
 ) -> LeaseEnvelope {
-    let state = LeaseState::derive(device.state, device.key_status);
-    let (profile, valid_until, message) = match state {
-        LeaseState::Active => (
-            RestrictionProfile::unrestricted(),
-            now.plus_secs(settings.lease_ttl_secs),
-            String::new(),
-        ),
-        LeaseState::Locked => {
-            let message = if device.key_status == KeyStatus::ChangePending {
-                format!(
-                    "This phone's security key changed. Contact {} to confirm the phone is yours.",
-                    lender.name
-                )
-            } else {
-                lender.lock_message.clone()
-            };
-            (
-                lender.lock_profile,
-                now.plus_secs(settings.lease_ttl_secs),
-                message,
+    let ttl = now.plus_secs(settings.lease_ttl_secs);
+    let locked_message = || {
+        if device.key_status == KeyStatus::ChangePending {
+            format!(
+                "This phone's security key changed. Contact {} to confirm the phone is yours.",
+                lender.name
             )
+        } else {
+            lender.lock_message.clone()
         }
-        // Released is for ever: the lease never expires.
-        LeaseState::Released => (
-            RestrictionProfile::unrestricted(),
-            Timestamp::from_millis(i64::MAX),
-            "This phone is paid off and free of any lock.".into(),
-        ),
     };
+    // The lender's decision (and an unapproved key) comes first; within an active account
+    // the policy engine's automatic level decides between running with a reminder or
+    // banner and a restricted or locked device.
+    let (state, profile, valid_until, message) =
+        match LeaseState::derive(device.state, device.key_status) {
+            // Released is for ever: the lease never expires.
+            LeaseState::Released => (
+                LeaseState::Released,
+                RestrictionProfile::unrestricted(),
+                Timestamp::from_millis(i64::MAX),
+                "This phone is paid off and free of any lock.".into(),
+            ),
+            LeaseState::Locked => (
+                LeaseState::Locked,
+                lender.lock_profile,
+                ttl,
+                locked_message(),
+            ),
+            LeaseState::Active => match device.policy_level {
+                RestrictionLevel::FullLock => (
+                    LeaseState::Locked,
+                    lender.lock_profile,
+                    ttl,
+                    locked_message(),
+                ),
+                RestrictionLevel::RestrictedApps => (
+                    LeaseState::Locked,
+                    RestrictionProfile::preset(RestrictionLevel::RestrictedApps),
+                    ttl,
+                    locked_message(),
+                ),
+                level => (
+                    LeaseState::Active,
+                    RestrictionProfile::preset(level),
+                    ttl,
+                    String::new(),
+                ),
+            },
+        };
     let lease = Lease {
         key_id: signer.id(),
         device_id: device.id,
@@ -81,6 +103,7 @@ pub(super) fn build(
             support_url: lender.support_url.clone(),
             message,
         },
+        notices,
     };
     LeaseEnvelope::seal(&lease, signer)
 }

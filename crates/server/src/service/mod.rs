@@ -3,15 +3,21 @@
 
 mod checkin;
 mod commands;
+mod contracts;
 mod devices;
+mod evaluate;
 mod lease;
+mod payments;
+mod policy;
 
 pub use commands::{resolve_due, CommandRequest};
+pub use contracts::{ContractRequest, ContractStatus};
 pub use devices::EnrollRequest;
 pub use lease::LeaseSettings;
+pub use payments::{PaymentOutcome, PaymentRequest};
 
 use crate::apikey::ServerSecret;
-use lienlock_domain::{Clock, ImeiError, TransitionError};
+use lienlock_domain::{Clock, ContractError, ImeiError, LedgerError, PolicyError, TransitionError};
 use lienlock_store::{Store, StoreError};
 use lienlock_wire::{ServerKey, WireError};
 use std::sync::Arc;
@@ -70,6 +76,18 @@ pub enum ServiceError {
     /// A device message whose signature does not verify.
     #[error("the device signature does not verify")]
     BadSignature,
+    /// Contract terms that do not add up.
+    #[error("invalid contract: {0}")]
+    Contract(ContractError),
+    /// Policy settings that are invalid or looser than the lender's compliance profile.
+    #[error("policy not allowed: {0}")]
+    Policy(PolicyError),
+    /// A ledger entry the ledger's rules refuse (a reversal of more than was paid).
+    #[error("ledger refused the entry: {0}")]
+    Ledger(LedgerError),
+    /// The idempotency key was used before with a different request.
+    #[error("this Idempotency-Key was used with a different request")]
+    IdempotencyConflict,
     /// Kept losing optimistic-concurrency races.
     #[error("the device is being changed concurrently; retry")]
     Contended,

@@ -34,9 +34,14 @@ pub struct TestLender {
 impl TestServer {
     /// Starts a server on a fresh database, or `None` when the backend is not available here.
     pub async fn start(backend: Backend) -> Option<Self> {
+        Self::start_at(backend, SystemClock.now()).await
+    }
+
+    /// [`Self::start`] with the shared clock standing at `start`.
+    pub async fn start_at(backend: Backend, start: lienlock_domain::Timestamp) -> Option<Self> {
         let db = TestDb::new(backend).await?;
         let store = db.store().await;
-        let clock = Arc::new(ManualClock::new(SystemClock.now()));
+        let clock = Arc::new(ManualClock::new(start));
         let signer = ServerKey::generate();
         let server_key = signer.public();
         let service = Service::new(
@@ -159,6 +164,12 @@ impl TestServer {
         let mut agent = self.agent(&self.phone_dir(&format!("phone-{n}")), &imei);
         agent.check_in().await.unwrap();
         (device, agent)
+    }
+
+    /// The services, to run a scheduler pass deterministically (the background scheduler
+    /// runs the same code).
+    pub fn service(&self) -> &Service {
+        &self.service
     }
 
     /// A directory for a simulated phone.

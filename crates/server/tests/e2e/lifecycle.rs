@@ -47,6 +47,7 @@ async fn enroll_lock_unlock(backend: Backend) {
             why,
             lock_screen,
             profile,
+            ..
         } => {
             assert_eq!(*why, LockReason::Lender);
             let screen = lock_screen.as_ref().unwrap();

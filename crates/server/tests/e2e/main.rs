@@ -3,6 +3,7 @@
 
 mod harness;
 
+mod contracts;
 mod errors;
 mod lifecycle;
 mod protocol;

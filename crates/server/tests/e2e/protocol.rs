@@ -138,6 +138,7 @@ async fn server_refuses_forged_and_unknown_checkins(backend: Backend) {
         counter: 1,
         device_time: lienlock_domain::Timestamp::from_millis(0),
         held_lease_seq: 0,
+        notice_ack: 0,
     };
     let mut sealed = SignedCheckIn::seal(&checkin, &key);
     sealed.signature = SignedCheckIn::seal(&checkin, &DeviceKey::generate()).signature;

@@ -1,0 +1,298 @@
+//! Contracts, payments and automatic enforcement, end to end: a borrower falls behind, is
+//! reminded, warned, restricted by the rules, unlocked by paying, and freed by the final
+//! installment, with real agents checking in and a clock the test moves.
+
+use crate::harness::{imei, TestLender, TestServer};
+use lienlock_agent::{Agent, Enforcement};
+use lienlock_domain::{Clock, RestrictionLevel, Timestamp};
+use lienlock_store_sql::testing::Backend;
+use serde_json::{json, Value};
+
+const HOUR: i64 = 3_600_000;
+/// 2026-03-02T09:00:00Z, a Monday; 12:00 in Nairobi.
+const START: i64 = 1_772_442_000_000;
+
+async fn contract_for(s: &TestServer, l: &TestLender, device: &str) -> Value {
+    let (status, body) = s
+        .post(
+            l,
+            "/v1/contracts",
+            json!({
+                "device_id": device,
+                "reference": "LN-1001",
+                "terms": {
+                    "currency": "KES",
+                    "financed": 300_000,
+                    "down_payment": 50_000,
+                    "schedule": {"monthly": {"first_due": "2026-03-10", "day_of_month": 10, "count": 3}},
+                    "time_zone": "Africa/Nairobi"
+                }
+            }),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    body
+}
+
+async fn pay(s: &TestServer, l: &TestLender, key: &str, body: Value) -> (u16, Value) {
+    let resp = s
+        .http
+        .post(format!("{}/v1/payments", s.url))
+        .bearer_auth(&l.key)
+        .header("Idempotency-Key", key)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status().as_u16();
+    (status, resp.json().await.unwrap())
+}
+
+/// Lets the scheduler's work happen now: the same pass the background scheduler runs.
+async fn tick(s: &TestServer) {
+    s.service().evaluate_due_contracts(1000).await.unwrap();
+}
+
+/// The automatic level the phone enforces, from what it holds.
+fn level(agent: &Agent) -> RestrictionLevel {
+    agent
+        .held_lease()
+        .map(|l| l.profile.level())
+        .unwrap_or(RestrictionLevel::FullLock)
+}
+
+async fn borrower_falls_behind_is_warned_locked_unlocked_and_freed(backend: Backend) {
+    let Some(s) = TestServer::start_at(backend, Timestamp::from_millis(START)).await else {
+        return;
+    };
+    let acme = s.lender("Acme").await;
+    let (device, mut agent) = s.enrolled_phone(&acme, 60).await;
+    let contract = contract_for(&s, &acme, &device).await;
+    assert_eq!(contract["amount_owed"], 300_000);
+    assert_eq!(contract["installments"].as_array().unwrap().len(), 3);
+
+    // Walk forward two hours at a time; the phone checks in every step.
+    let mut lock_notice_acked_at: Option<i64> = None;
+    let mut first_lock: Option<(i64, RestrictionLevel)> = None;
+    let mut seen_reminder = false;
+    for _ in 0..(45 * 12) {
+        s.clock.advance_millis(2 * HOUR);
+        tick(&s).await;
+        let had_lock_notice = agent
+            .held_lease()
+            .is_some_and(|l| l.notices.iter().any(|n| n.kind == "lock_notice"));
+        let out = agent.check_in().await.unwrap();
+        let now = s.clock.now().as_millis();
+        if had_lock_notice && lock_notice_acked_at.is_none() {
+            // This check-in carried the acknowledgement.
+            lock_notice_acked_at = Some(now);
+        }
+        seen_reminder |= agent
+            .held_lease()
+            .is_some_and(|l| l.notices.iter().any(|n| n.kind.ends_with("reminder")));
+        let lvl = level(&agent);
+        if lvl >= RestrictionLevel::RestrictedApps && first_lock.is_none() {
+            first_lock = Some((now, lvl));
+            assert!(out.enforcement.is_locked(), "{out:?}");
+        }
+        if first_lock.is_some() {
+            break;
+        }
+    }
+    assert!(
+        seen_reminder,
+        "the borrower was reminded before anything else"
+    );
+    let (locked_at, lvl) = first_lock.expect("an unpaid contract ends up restricted");
+    assert_eq!(
+        lvl,
+        RestrictionLevel::RestrictedApps,
+        "restrictions are graduated"
+    );
+    let acked = lock_notice_acked_at.expect("a lock notice was delivered first");
+    assert!(
+        locked_at - acked >= 48 * HOUR,
+        "48 h between delivered notice and lock"
+    );
+    // 20 days overdue at least: the first installment was due 2026-03-10 in Nairobi, so day
+    // 20 begins 2026-03-30 00:00 local, 2026-03-29 21:00 UTC.
+    let day_20 = "2026-03-29T21:00:00Z"
+        .parse::<jiff::Timestamp>()
+        .unwrap()
+        .as_millisecond();
+    assert!(
+        locked_at >= day_20,
+        "locked at {locked_at}, day 20 starts {day_20}"
+    );
+    // Not inside quiet hours (20:00-08:00 in Nairobi, UTC+3): the lock began at a step
+    // whose local hour is 08..20 (or within the two-hour step after a check).
+    let local_hour = ((locked_at / HOUR) + 3).rem_euclid(24);
+    assert!(
+        (8..=21).contains(&local_hour),
+        "lock started at local hour {local_hour}"
+    );
+
+    // The borrower pays what is overdue: the next contact lifts the restriction.
+    let (_, status) = s
+        .get(&acme, &format!("/v1/devices/{device}/contract"))
+        .await;
+    let overdue = status["standing"]["overdue_amount"].as_i64().unwrap();
+    assert!(overdue > 0);
+    let (code, p) = pay(
+        &s,
+        &acme,
+        "pay-1",
+        json!({"imei": imei(60).as_str(), "amount": overdue, "currency": "KES", "channel": "mpesa", "external_ref": "QX1"}),
+    )
+    .await;
+    assert_eq!(code, 201, "{p}");
+    assert_eq!(p["matched"], true);
+    tick(&s).await;
+    let out = agent.check_in().await.unwrap();
+    assert!(
+        matches!(out.enforcement, Enforcement::Run { .. }),
+        "{out:?}"
+    );
+    assert!(level(&agent) <= RestrictionLevel::Reminder);
+
+    // The same request again is answered from the ledger, not paid twice.
+    let (code, again) = pay(
+        &s,
+        &acme,
+        "pay-1",
+        json!({"imei": imei(60).as_str(), "amount": overdue, "currency": "KES", "channel": "mpesa", "external_ref": "QX1"}),
+    )
+    .await;
+    assert_eq!((code, &again["id"]), (200, &p["id"]));
+
+    // The final payment frees the phone for good.
+    let (_, status) = s
+        .get(&acme, &format!("/v1/devices/{device}/contract"))
+        .await;
+    let rest = status["amount_owed"].as_i64().unwrap()
+        - status["standing"]["total_paid"].as_i64().unwrap();
+    let (code, _) = pay(
+        &s,
+        &acme,
+        "pay-2",
+        json!({"reference": "LN-1001", "amount": rest, "currency": "KES"}),
+    )
+    .await;
+    assert_eq!(code, 201);
+    tick(&s).await;
+    let out = agent.check_in().await.unwrap();
+    assert_eq!(out.enforcement, Enforcement::Free);
+    let (_, status) = s
+        .get(&acme, &format!("/v1/devices/{device}/contract"))
+        .await;
+    assert_eq!(status["state"], "paid_off");
+    let kinds = s.timeline_kinds(&acme, &device).await;
+    for k in [
+        "contract_created",
+        "notice_queued",
+        "notice_delivered",
+        "restriction_changed",
+        "payment_recorded",
+        "contract_paid_off",
+        "released",
+    ] {
+        assert!(kinds.iter().any(|x| x == k), "{k} missing from {kinds:?}");
+    }
+    s.stop().await;
+}
+
+async fn payments_are_recorded_once_and_unmatched_ones_kept(backend: Backend) {
+    let Some(s) = TestServer::start_at(backend, Timestamp::from_millis(START)).await else {
+        return;
+    };
+    let acme = s.lender("Acme").await;
+    let (device, _agent) = s.enrolled_phone(&acme, 61).await;
+    let contract = contract_for(&s, &acme, &device).await;
+    let contract_id = contract["id"].as_str().unwrap();
+
+    let body = json!({"contract_id": contract_id, "amount": 50_000, "currency": "KES"});
+    let (c1, p1) = pay(&s, &acme, "k1", body.clone()).await;
+    let (c2, p2) = pay(&s, &acme, "k1", body).await;
+    assert_eq!((c1, c2), (201, 200));
+    assert_eq!(p1["id"], p2["id"]);
+    let (c3, e) = pay(
+        &s,
+        &acme,
+        "k1",
+        json!({"contract_id": contract_id, "amount": 1, "currency": "KES"}),
+    )
+    .await;
+    assert_eq!(
+        (c3, e["error"]["code"].as_str()),
+        (409, Some("idempotency_key_reused"))
+    );
+    let (c4, e) = pay(
+        &s,
+        &acme,
+        "k9",
+        json!({"contract_id": contract_id, "amount": 100, "currency": "USD"}),
+    )
+    .await;
+    assert_eq!(
+        (c4, e["error"]["code"].as_str()),
+        (422, Some("invalid_request"))
+    );
+
+    // Nobody's IMEI: kept as unmatched, then assigned.
+    let (c5, u) = pay(
+        &s,
+        &acme,
+        "k2",
+        json!({"imei": imei(99).as_str(), "amount": 20_000, "currency": "KES"}),
+    )
+    .await;
+    assert_eq!((c5, u["matched"].as_bool()), (201, Some(false)));
+    let (_, list) = s.get(&acme, "/v1/payments/unmatched").await;
+    assert_eq!(list["payments"][0]["id"], u["id"]);
+    let (c6, assigned) = s
+        .post(
+            &acme,
+            &format!("/v1/payments/{}/assign", u["id"].as_str().unwrap()),
+            json!({"contract_id": contract_id}),
+        )
+        .await;
+    assert_eq!((c6, assigned["matched"].as_bool()), (200, Some(true)));
+    let (_, list) = s.get(&acme, "/v1/payments/unmatched").await;
+    assert_eq!(list["payments"].as_array().unwrap().len(), 0);
+
+    // A reversal is its own entry and re-opens what the payment covered.
+    let (c7, r) = s
+        .post(
+            &acme,
+            &format!("/v1/payments/{}/reverse", p1["id"].as_str().unwrap()),
+            json!({"reason": "chargeback"}),
+        )
+        .await;
+    assert_eq!((c7, r["kind"].as_str()), (201, Some("reversal")));
+    let (c8, e) = s
+        .post(
+            &acme,
+            &format!("/v1/payments/{}/reverse", p1["id"].as_str().unwrap()),
+            json!({"reason": "again"}),
+        )
+        .await;
+    assert_eq!(
+        (c8, e["error"]["code"].as_str()),
+        (422, Some("ledger_refused"))
+    );
+    let (_, status) = s.get(&acme, &format!("/v1/contracts/{contract_id}")).await;
+    assert_eq!(status["standing"]["total_paid"], 20_000);
+
+    // Another lender sees none of it.
+    let rival = s.lender("Rival").await;
+    let (c9, _) = s.get(&rival, &format!("/v1/contracts/{contract_id}")).await;
+    assert_eq!(c9, 404);
+    let (_, list) = s.get(&rival, "/v1/payments/unmatched").await;
+    assert_eq!(list["payments"].as_array().unwrap().len(), 0);
+    s.stop().await;
+}
+
+lienlock_store_sql::backend_tests!(
+    borrower_falls_behind_is_warned_locked_unlocked_and_freed,
+    payments_are_recorded_once_and_unmatched_ones_kept,
+);
