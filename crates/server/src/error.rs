@@ -95,6 +95,7 @@ impl ApiError {
                 S::Policy(_) => (StatusCode::UNPROCESSABLE_ENTITY, "policy_not_allowed"),
                 S::Ledger(_) => (StatusCode::UNPROCESSABLE_ENTITY, "ledger_refused"),
                 S::IdempotencyConflict => (StatusCode::CONFLICT, "idempotency_key_reused"),
+                S::DisputeClosed => (StatusCode::CONFLICT, "dispute_closed"),
                 S::Store(s) => match s {
                     StoreError::ImeiTaken(_) => (StatusCode::CONFLICT, "imei_taken"),
                     StoreError::Duplicate(_) => (StatusCode::CONFLICT, "duplicate"),

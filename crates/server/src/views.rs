@@ -292,3 +292,60 @@ impl From<&lienlock_store::PaymentRecord> for PaymentView {
         }
     }
 }
+
+/// A dispute.
+#[derive(Debug, Serialize)]
+pub struct DisputeView {
+    id: String,
+    device_id: String,
+    contract_id: Option<String>,
+    opened_by: String,
+    reason: String,
+    opened_at: String,
+    open: bool,
+    temporary_unlock_until: Option<String>,
+    closed_at: Option<String>,
+    closed_by: Option<String>,
+    resolution: Option<String>,
+}
+
+impl From<&lienlock_store::DisputeRecord> for DisputeView {
+    fn from(d: &lienlock_store::DisputeRecord) -> Self {
+        Self {
+            id: d.id.to_string(),
+            device_id: d.device_id.to_string(),
+            contract_id: d.contract_id.map(|c| c.to_string()),
+            opened_by: d.opened_by.to_text(),
+            reason: d.reason.clone(),
+            opened_at: rfc3339(d.opened_at),
+            open: d.is_open(),
+            temporary_unlock_until: d.temporary_unlock_until.map(rfc3339),
+            closed_at: d.closed_at.map(rfc3339),
+            closed_by: d.closed_by.as_ref().map(|a| a.to_text()),
+            resolution: d.resolution.clone(),
+        }
+    }
+}
+
+/// A notice queued for a device.
+#[derive(Debug, Serialize)]
+pub struct NoticeView {
+    seq: u64,
+    kind: String,
+    message: String,
+    created_at: String,
+    /// When the device acknowledged showing it; only then does it count as delivered.
+    delivered_at: Option<String>,
+}
+
+impl From<&lienlock_store::NoticeRecord> for NoticeView {
+    fn from(n: &lienlock_store::NoticeRecord) -> Self {
+        Self {
+            seq: n.seq,
+            kind: n.kind.clone(),
+            message: n.message.clone(),
+            created_at: rfc3339(n.created_at),
+            delivered_at: n.delivered_at.map(rfc3339),
+        }
+    }
+}

@@ -3,6 +3,7 @@
 mod contracts;
 mod device_api;
 mod devices;
+mod disputes;
 mod health;
 mod payments;
 
@@ -18,6 +19,7 @@ pub fn router() -> Router<AppState> {
         .merge(device_api::routes())
         .merge(contracts::routes())
         .merge(payments::routes())
+        .merge(disputes::routes())
         .fallback(|| async { ApiError::NoRoute })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
 }

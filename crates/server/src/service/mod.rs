@@ -5,8 +5,10 @@ mod checkin;
 mod commands;
 mod contracts;
 mod devices;
+mod disputes;
 mod evaluate;
 mod lease;
+mod lender_policy;
 mod payments;
 mod policy;
 
@@ -14,6 +16,7 @@ pub use commands::{resolve_due, CommandRequest};
 pub use contracts::{ContractRequest, ContractStatus};
 pub use devices::EnrollRequest;
 pub use lease::LeaseSettings;
+pub use lender_policy::LenderPolicy;
 pub use payments::{PaymentOutcome, PaymentRequest};
 
 use crate::apikey::ServerSecret;
@@ -85,6 +88,9 @@ pub enum ServiceError {
     /// A ledger entry the ledger's rules refuse (a reversal of more than was paid).
     #[error("ledger refused the entry: {0}")]
     Ledger(LedgerError),
+    /// The dispute was closed; a closed dispute is final.
+    #[error("the dispute is closed")]
+    DisputeClosed,
     /// The idempotency key was used before with a different request.
     #[error("this Idempotency-Key was used with a different request")]
     IdempotencyConflict,

@@ -292,7 +292,147 @@ async fn payments_are_recorded_once_and_unmatched_ones_kept(backend: Backend) {
     s.stop().await;
 }
 
+/// Steps time two hours at a time, the phone checking in each step, until the policy
+/// restricts it. Returns when (server time).
+async fn run_until_restricted(s: &TestServer, agent: &mut Agent) -> i64 {
+    for _ in 0..(60 * 12) {
+        s.clock.advance_millis(2 * HOUR);
+        tick(s).await;
+        agent.check_in().await.unwrap();
+        if level(agent) >= RestrictionLevel::RestrictedApps {
+            return s.clock.now().as_millis();
+        }
+    }
+    panic!("never restricted");
+}
+
+/// Steps `hours` forward two hours at a time with check-ins; returns the highest level seen.
+async fn run_for(s: &TestServer, agent: &mut Agent, hours: i64) -> RestrictionLevel {
+    let mut highest = RestrictionLevel::None;
+    for _ in 0..hours / 2 {
+        s.clock.advance_millis(2 * HOUR);
+        tick(s).await;
+        agent.check_in().await.unwrap();
+        highest = highest.max(level(agent));
+    }
+    highest
+}
+
+async fn disputes_hold_locks_and_temporary_unlocks_lift_them(backend: Backend) {
+    let Some(s) = TestServer::start_at(backend, Timestamp::from_millis(START)).await else {
+        return;
+    };
+    let acme = s.lender("Acme").await;
+    let (device, mut agent) = s.enrolled_phone(&acme, 62).await;
+    contract_for(&s, &acme, &device).await;
+    run_until_restricted(&s, &mut agent).await;
+
+    // Support opens a dispute for the borrower ("I paid") with a two-day unlock.
+    let until = jiff::Timestamp::from_millisecond(s.clock.now().as_millis() + 48 * HOUR).unwrap();
+    let (code, d) = s
+        .post(
+            &acme,
+            &format!("/v1/devices/{device}/disputes"),
+            json!({"reason": "I paid: receipt MP-7781", "temporary_unlock_until": until.to_string()}),
+        )
+        .await;
+    assert_eq!(code, 201, "{d}");
+    tick(&s).await;
+    agent.check_in().await.unwrap();
+    assert!(
+        level(&agent) <= RestrictionLevel::Reminder,
+        "unlocked at once"
+    );
+    // While the dispute stays open nothing restricts the phone again, unlock over or not.
+    assert!(run_for(&s, &mut agent, 5 * 24).await < RestrictionLevel::RestrictedApps);
+
+    // Support closes it (the receipt was not found): the rules apply again.
+    let id = d["id"].as_str().unwrap();
+    let (code, _) = s
+        .post(
+            &acme,
+            &format!("/v1/disputes/{id}/close"),
+            json!({"resolution": "no such receipt"}),
+        )
+        .await;
+    assert_eq!(code, 200);
+    let (code, e) = s
+        .post(
+            &acme,
+            &format!("/v1/disputes/{id}/close"),
+            json!({"resolution": "again"}),
+        )
+        .await;
+    assert_eq!(
+        (code, e["error"]["code"].as_str()),
+        (409, Some("dispute_closed"))
+    );
+    assert!(run_for(&s, &mut agent, 3 * 24).await >= RestrictionLevel::RestrictedApps);
+    let kinds = s.timeline_kinds(&acme, &device).await;
+    assert!(kinds.iter().any(|k| k == "dispute_opened"));
+    assert!(kinds.iter().any(|k| k == "dispute_closed"));
+    s.stop().await;
+}
+
+async fn lending_policy_is_never_looser_than_its_profile(backend: Backend) {
+    let Some(s) = TestServer::start_at(backend, Timestamp::from_millis(START)).await else {
+        return;
+    };
+    let acme = s.lender("Acme").await;
+    let (_, p) = s.get(&acme, "/v1/lender/policy").await;
+    assert_eq!(p["profile"], "default");
+    let req = |body: Value| {
+        s.http
+            .put(format!("{}/v1/lender/policy", s.url))
+            .bearer_auth(&acme.key)
+            .json(&body)
+            .send()
+    };
+    let resp = req(json!({"profile": "in-rbi-2026-draft"})).await.unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    let rbi: Value = resp.json().await.unwrap();
+    assert_eq!(rbi["settings"]["restricted_apps_after_days"], 90);
+    assert_eq!(rbi["max_unlock_delay_secs"], 3600);
+
+    let mut looser = rbi["settings"].clone();
+    looser["restricted_apps_after_days"] = json!(30);
+    let resp = req(json!({"profile": "in-rbi-2026-draft", "settings": looser}))
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 422);
+    let e: Value = resp.json().await.unwrap();
+    assert_eq!(e["error"]["code"], "policy_not_allowed");
+    let resp = req(json!({"profile": "lenient"})).await.unwrap();
+    assert_eq!(resp.status().as_u16(), 422);
+
+    // Nor may one contract be looser than the profile.
+    let (device, _agent) = s.enrolled_phone(&acme, 63).await;
+    let (code, e) = s
+        .post(
+            &acme,
+            "/v1/contracts",
+            json!({
+                "device_id": device,
+                "terms": {"currency": "INR", "financed": 1_200_000,
+                          "schedule": {"weekly": {"first_due": "2026-03-10", "count": 10}},
+                          "time_zone": "Asia/Kolkata"},
+                "policy": {"full_lock_after_days": 45}
+            }),
+        )
+        .await;
+    assert_eq!(
+        (code, e["error"]["code"].as_str()),
+        (422, Some("policy_not_allowed")),
+        "{e}"
+    );
+    let (_, p) = s.get(&acme, "/v1/lender/policy").await;
+    assert_eq!(p["profile"], "in-rbi-2026-draft");
+    s.stop().await;
+}
+
 lienlock_store_sql::backend_tests!(
     borrower_falls_behind_is_warned_locked_unlocked_and_freed,
     payments_are_recorded_once_and_unmatched_ones_kept,
+    disputes_hold_locks_and_temporary_unlocks_lift_them,
+    lending_policy_is_never_looser_than_its_profile,
 );

@@ -18,6 +18,14 @@ async fn other_lender_gets_404_and_changes_nothing(backend: Backend) {
         (Method::GET, format!("/v1/devices/{device}"), None),
         (Method::GET, format!("/v1/devices/{device}/timeline"), None),
         (Method::GET, format!("/v1/devices/{device}/commands"), None),
+        (Method::GET, format!("/v1/devices/{device}/contract"), None),
+        (Method::GET, format!("/v1/devices/{device}/notices"), None),
+        (Method::GET, format!("/v1/devices/{device}/disputes"), None),
+        (
+            Method::POST,
+            format!("/v1/devices/{device}/disputes"),
+            Some(json!({"reason": "x"})),
+        ),
         (
             Method::POST,
             format!("/v1/devices/{device}/lock"),
