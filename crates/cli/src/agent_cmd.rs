@@ -47,7 +47,12 @@ pub struct RunArgs {
 pub fn describe(e: &Enforcement) -> String {
     match e {
         Enforcement::Free => "FREE: released, nothing is enforced any more".into(),
-        Enforcement::Run { .. } => "ACTIVE: the phone works normally".into(),
+        Enforcement::Run { level, .. } => match level {
+            lienlock_domain::RestrictionLevel::PersistentBanner => {
+                "ACTIVE with a payment banner: the phone works normally".into()
+            }
+            _ => "ACTIVE: the phone works normally".into(),
+        },
         Enforcement::Locked {
             why, lock_screen, ..
         } => {
@@ -62,6 +67,26 @@ pub fn describe(e: &Enforcement) -> String {
             }
         }
     }
+}
+
+/// The notices in `e` newer than `shown`, as lines to print; moves `shown` forward. A phone
+/// shows each reminder or notice once; the next check-in acknowledges it.
+pub fn new_notices(e: &Enforcement, shown: &mut u64) -> Vec<String> {
+    let notices = match e {
+        Enforcement::Run { notices, .. } | Enforcement::Locked { notices, .. } => notices,
+        Enforcement::Free => return Vec::new(),
+    };
+    let before = *shown;
+    let mut lines = Vec::new();
+    for n in notices.iter().filter(|n| n.seq > before) {
+        lines.push(format!(
+            "NOTICE ({}): {}",
+            n.kind.replace('_', " "),
+            n.message
+        ));
+        *shown = (*shown).max(n.seq);
+    }
+    lines
 }
 
 fn open(args: &RunArgs) -> anyhow::Result<Agent> {
@@ -103,9 +128,13 @@ pub async fn run(cmd: AgentCommand) -> anyhow::Result<()> {
         AgentCommand::Run(args) => {
             let mut agent = open(&args)?;
             let imei = agent.imei();
+            let mut shown = 0;
             if args.once {
                 let out = agent.check_in().await?;
                 println!("{imei} {}", describe(&out.enforcement));
+                for n in new_notices(&out.enforcement, &mut shown) {
+                    println!("{imei} {n}");
+                }
                 return Ok(());
             }
             let mut last = String::new();
@@ -115,6 +144,9 @@ pub async fn run(cmd: AgentCommand) -> anyhow::Result<()> {
                     if line != last {
                         println!("{imei} {line}");
                         last = line;
+                    }
+                    for n in new_notices(e, &mut shown) {
+                        println!("{imei} {n}");
                     }
                 })
                 .await;

@@ -1,7 +1,7 @@
 //! `lienlock demo`: a server on embedded SQLite, a demo lender, three simulated phones
 //! running live, and the commands to try.
 
-use crate::agent_cmd::describe;
+use crate::agent_cmd::{describe, new_notices};
 use crate::config::ServerConfig;
 use anyhow::{bail, Context};
 use clap::Args;
@@ -163,6 +163,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         let policy = policy.clone();
         tasks.push(tokio::spawn(async move {
             let mut last = String::new();
+            let mut shown = 0;
             agent
                 .run_with(
                     policy,
@@ -174,6 +175,9 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
                         if line != last {
                             println!("[{name}] {line}");
                             last = line;
+                        }
+                        for n in new_notices(e, &mut shown) {
+                            println!("[{name}] {n}");
                         }
                     },
                 )
