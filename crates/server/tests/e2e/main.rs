@@ -8,3 +8,4 @@ mod errors;
 mod lifecycle;
 mod protocol;
 mod tenancy;
+mod year;
