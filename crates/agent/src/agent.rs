@@ -7,11 +7,14 @@ use crate::error::{AgentError, LeaseRefusal};
 use crate::judge::{judge, Verdict};
 use crate::layout::Layout;
 use crate::persistent;
-use crate::transport::ServerClient;
+use crate::transport::{DisputeAck, ServerClient};
 use crate::user;
 use crate::verify::{VerifiedLease, Verifier};
 use lienlock_domain::{Clock, Imei, LeaseState, Timestamp};
-use lienlock_wire::{CheckIn, DeviceKey, Lease, LeaseEnvelope, ServerPublicKey, SignedCheckIn};
+use lienlock_wire::{
+    CheckIn, DeviceKey, DisputeRequest, Lease, LeaseEnvelope, ServerPublicKey, SignedCheckIn,
+    SignedDispute,
+};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -164,11 +167,7 @@ impl Agent {
     /// so no crash can ever lead to a counter being used twice. Returns the signed request
     /// and its counter (the `in_reply_to` its answer must carry).
     pub fn build_checkin(&mut self) -> Result<(SignedCheckIn, u64), AgentError> {
-        let counter = self.counter.checked_add(1).ok_or_else(|| {
-            AgentError::corrupt(self.layout.counter(), "check-in counter is exhausted")
-        })?;
-        persistent::write_counter(&self.layout, counter)?;
-        self.counter = counter;
+        let counter = self.next_counter()?;
         let checkin = CheckIn {
             imei: self.provisioning.imei,
             device_key: self.key.public(),
@@ -182,6 +181,34 @@ impl Agent {
             }),
         };
         Ok((SignedCheckIn::seal(&checkin, &self.key), counter))
+    }
+
+    /// Takes the next counter value, persisting it before anything is signed with it, so no
+    /// crash can ever lead to a counter being used twice.
+    fn next_counter(&mut self) -> Result<u64, AgentError> {
+        let counter = self.counter.checked_add(1).ok_or_else(|| {
+            AgentError::corrupt(self.layout.counter(), "check-in counter is exhausted")
+        })?;
+        persistent::write_counter(&self.layout, counter)?;
+        self.counter = counter;
+        Ok(counter)
+    }
+
+    /// Opens a dispute from the phone ("I paid: receipt ..."): signed by the identity key
+    /// with the next counter (shared with check-ins). While it is open the server starts no
+    /// automatic restriction.
+    pub async fn open_dispute(&mut self, reason: &str) -> Result<DisputeAck, AgentError> {
+        let counter = self.next_counter()?;
+        let req = DisputeRequest {
+            imei: self.provisioning.imei,
+            device_key: self.key.public(),
+            counter,
+            device_time: self.trusted_now(),
+            reason: reason.to_owned(),
+        };
+        self.client
+            .post_dispute(&SignedDispute::seal(&req, &self.key))
+            .await
     }
 
     /// Sends a signed check-in as-is and returns the server's envelope, neither verified nor

@@ -33,4 +33,4 @@ pub use error::{AgentError, ErrorCode, LeaseRefusal};
 pub use layout::Layout;
 pub use run::RunExit;
 pub use schedule::RunPolicy;
-pub use transport::{ServerClient, CHECKIN_PATH};
+pub use transport::{DisputeAck, ServerClient, CHECKIN_PATH, DISPUTE_PATH};

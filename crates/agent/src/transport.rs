@@ -1,13 +1,16 @@
-//! The one HTTP call of the protocol: `POST /device/v1/checkin`.
+//! The protocol's HTTP calls: `POST /device/v1/checkin` and `POST /device/v1/dispute`.
 
 use crate::config::Provisioning;
 use crate::error::{AgentError, ErrorCode};
-use lienlock_wire::{LeaseEnvelope, SignedCheckIn};
+use lienlock_wire::{LeaseEnvelope, SignedCheckIn, SignedDispute};
 use serde::Deserialize;
 use std::time::Duration;
 
 /// Path of the check-in endpoint, relative to the server URL.
 pub const CHECKIN_PATH: &str = "/device/v1/checkin";
+
+/// Where disputes are posted, relative to the server URL.
+pub const DISPUTE_PATH: &str = "/device/v1/dispute";
 
 /// Bound on establishing a connection, so a black-holed network fails fast.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -24,6 +27,16 @@ pub const MAX_RESPONSE: usize = 64 * 1024;
 pub struct ServerClient {
     http: reqwest::Client,
     checkin_url: reqwest::Url,
+    dispute_url: reqwest::Url,
+}
+
+/// The server's receipt for a dispute opened from the phone.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+pub struct DisputeAck {
+    /// The dispute's id, to quote to support.
+    pub dispute_id: String,
+    /// When it was opened (RFC 3339).
+    pub opened_at: String,
 }
 
 #[derive(Deserialize)]
@@ -43,9 +56,13 @@ impl ServerClient {
     /// A client posting to `{server_url}/device/v1/checkin`.
     pub fn new(server_url: &str) -> Result<Self, AgentError> {
         Provisioning::validate_url(server_url)?;
-        let url = format!("{}{CHECKIN_PATH}", server_url.trim_end_matches('/'));
-        let checkin_url = reqwest::Url::parse(&url)
-            .map_err(|e| AgentError::Provisioning(format!("server URL {server_url:?}: {e}")))?;
+        let base = server_url.trim_end_matches('/');
+        let parse = |path: &str| {
+            reqwest::Url::parse(&format!("{base}{path}"))
+                .map_err(|e| AgentError::Provisioning(format!("server URL {server_url:?}: {e}")))
+        };
+        let checkin_url = parse(CHECKIN_PATH)?;
+        let dispute_url = parse(DISPUTE_PATH)?;
         let http = reqwest::Client::builder()
             .connect_timeout(CONNECT_TIMEOUT)
             .timeout(REQUEST_TIMEOUT)
@@ -55,7 +72,11 @@ impl ServerClient {
             .user_agent(concat!("lienlock-agent/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(AgentError::Transport)?;
-        Ok(Self { http, checkin_url })
+        Ok(Self {
+            http,
+            checkin_url,
+            dispute_url,
+        })
     }
 
     /// The full check-in URL.
@@ -63,13 +84,40 @@ impl ServerClient {
         self.checkin_url.as_str()
     }
 
-    /// Sends a signed check-in and returns the server's envelope, unverified: verifying it is
-    /// [`crate::Agent::accept_lease`]'s job. Non-200 answers become [`AgentError::Server`].
+    /// Posts a signed check-in and returns the server's (unverified) lease envelope.
     pub async fn post_checkin(&self, checkin: &SignedCheckIn) -> Result<LeaseEnvelope, AgentError> {
+        let (status, body) = self.post(&self.checkin_url, checkin).await?;
+        if status == 200 {
+            return serde_json::from_slice(&body).map_err(|e| AgentError::BadResponse {
+                status,
+                why: format!("not a lease envelope: {e}"),
+            });
+        }
+        Err(server_error(status, &body))
+    }
+
+    /// Posts a signed dispute and returns the server's receipt.
+    pub async fn post_dispute(&self, dispute: &SignedDispute) -> Result<DisputeAck, AgentError> {
+        let (status, body) = self.post(&self.dispute_url, dispute).await?;
+        if status == 201 {
+            return serde_json::from_slice(&body).map_err(|e| AgentError::BadResponse {
+                status,
+                why: format!("not a dispute receipt: {e}"),
+            });
+        }
+        Err(server_error(status, &body))
+    }
+
+    /// Posts JSON and reads at most [`MAX_RESPONSE`] bytes of the answer.
+    async fn post<T: serde::Serialize>(
+        &self,
+        url: &reqwest::Url,
+        body: &T,
+    ) -> Result<(u16, Vec<u8>), AgentError> {
         let mut response = self
             .http
-            .post(self.checkin_url.clone())
-            .json(checkin)
+            .post(url.clone())
+            .json(body)
             .send()
             .await
             .map_err(AgentError::Transport)?;
@@ -84,25 +132,17 @@ impl ServerClient {
         {
             return Err(too_large());
         }
-        let mut body = Vec::new();
+        let mut bytes = Vec::new();
         while let Some(chunk) = response.chunk().await.map_err(AgentError::Transport)? {
-            if body.len() + chunk.len() > MAX_RESPONSE {
+            if bytes.len() + chunk.len() > MAX_RESPONSE {
                 return Err(too_large());
             }
-            body.extend_from_slice(&chunk);
+            bytes.extend_from_slice(&chunk);
         }
-        if status == 200 {
-            return serde_json::from_slice(&body).map_err(|e| AgentError::BadResponse {
-                status,
-                why: format!("not a lease envelope: {e}"),
-            });
-        }
-        Err(server_error(status, &body))
+        Ok((status, bytes))
     }
 }
 
-/// Reads a protocol error body; anything else (a proxy's HTML page, an empty body) keeps
-/// the status and a short, printable excerpt.
 fn server_error(status: u16, body: &[u8]) -> AgentError {
     match serde_json::from_slice::<ErrorBody>(body) {
         Ok(ErrorBody { error }) => AgentError::Server {

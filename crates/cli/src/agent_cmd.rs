@@ -13,6 +13,16 @@ use std::sync::Arc;
 pub enum AgentCommand {
     /// Run a phone: check in, print each state change, until released or Ctrl-C.
     Run(RunArgs),
+    /// Dispute the lock from the phone ("I paid: receipt ..."); no automatic restriction
+    /// starts while the dispute is open.
+    Dispute {
+        /// The phone's data directory.
+        #[arg(long)]
+        data: PathBuf,
+        /// What to tell the lender (a receipt reference, say).
+        #[arg(long)]
+        reason: String,
+    },
     /// Wipe the user partition (the lease), keeping the persistent one (identity, counter).
     FactoryReset {
         /// The phone's data directory.
@@ -117,6 +127,15 @@ fn open(args: &RunArgs) -> anyhow::Result<Agent> {
 /// Runs an agent command.
 pub async fn run(cmd: AgentCommand) -> anyhow::Result<()> {
     match cmd {
+        AgentCommand::Dispute { data, reason } => {
+            let mut agent = Agent::open_existing(&data, Arc::new(SystemClock))?;
+            let ack = agent.open_dispute(&reason).await?;
+            println!(
+                "dispute {} opened at {}; quote it to the lender's support",
+                ack.dispute_id, ack.opened_at
+            );
+            Ok(())
+        }
         AgentCommand::FactoryReset { data } => {
             Agent::factory_reset(&data)?;
             println!(

@@ -560,6 +560,21 @@ macro_rules! impl_store {
                     notices::open_dispute(&self.pool, ctx, dispute, event).await
                 }
 
+                async fn open_dispute_from_device(
+                    &self,
+                    dispute: &DisputeRecord,
+                    event: &TimelineEvent,
+                ) -> StoreResult<()> {
+                    // The shared code scopes by the context's lender only; the device's own
+                    // lender is the tenant here, and no API key is involved.
+                    let ctx = LenderCtx {
+                        lender_id: dispute.lender_id,
+                        role: lienlock_domain::Role::Support,
+                        api_key_id: ApiKeyId::from_uuid(uuid::Uuid::nil()),
+                    };
+                    notices::open_dispute(&self.pool, &ctx, dispute, event).await
+                }
+
                 async fn update_dispute(
                     &self,
                     ctx: &LenderCtx,

@@ -351,6 +351,15 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         event: &TimelineEvent,
     ) -> StoreResult<()>;
 
+    /// [`Store::open_dispute`] for a dispute the borrower opened from the phone: the device
+    /// proved it holds the device's bound key, so the tenant is the device's lender
+    /// (`dispute.lender_id`), not an API caller. Device path only.
+    async fn open_dispute_from_device(
+        &self,
+        dispute: &DisputeRecord,
+        event: &TimelineEvent,
+    ) -> StoreResult<()>;
+
     /// Changes an open dispute of the caller (grants or changes a temporary unlock, or
     /// closes it), appends the event and wakes the device's active contract at `event.at`,
     /// atomically. Only `temporary_unlock_until`, `closed_at`, `closed_by` and

@@ -6,12 +6,14 @@
 
 pub mod checkin;
 pub mod codec;
+pub mod dispute;
 pub mod envelope;
 pub mod keys;
 pub mod lease;
 
 pub use checkin::CheckIn;
 pub use codec::WireError;
+pub use dispute::{DisputeRequest, SignedDispute};
 pub use envelope::{LeaseEnvelope, SignedCheckIn};
 pub use keys::{DeviceKey, KeyId, ServerKey, ServerPublicKey};
 pub use lease::{Lease, LeaseNotice, LockScreen, MAX_NOTICES};

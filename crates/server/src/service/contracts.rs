@@ -2,8 +2,8 @@
 
 use super::{policy, Service, ServiceError};
 use lienlock_domain::{
-    AppliedLevel, BoundedText, ContractId, ContractState, ContractTerms, DeviceId, DeviceState,
-    EventKind, LenderCtx, PolicyDecision, PolicyInput, PolicyOverrides, TermsSpec,
+    BoundedText, ContractId, ContractState, ContractTerms, DeviceId, DeviceState, EventKind,
+    LenderCtx, PolicyDecision, PolicyOverrides, TermsSpec,
 };
 use lienlock_store::{Actor, ContractRecord, StoreError, TimelineEvent};
 
@@ -140,21 +140,7 @@ impl Service {
         let lender = self.lender(ctx).await?;
         let facts = self.facts(&contract).await?;
         let (profile, settings) = policy::effective(&lender, &contract)?;
-        let input = PolicyInput {
-            state: contract.state,
-            terms: &contract.terms,
-            entries: &facts.entries,
-            notices: &facts.notices,
-            disputes: &facts.disputes,
-            applied: AppliedLevel {
-                level: device.policy_level,
-                since: device.policy_level_since,
-            },
-            now: self.clock.now(),
-            device_zone: contract.terms.time_zone(),
-            settings: &settings,
-            profile,
-        };
+        let input = facts.input(&contract, &device, self.clock.now(), &settings, profile);
         let decision = lienlock_domain::evaluate(&input);
         let explanation = lienlock_domain::explain(&input, &decision);
         Ok(ContractStatus {

@@ -118,6 +118,83 @@ impl Service {
         Ok(dispute)
     }
 
+    /// A dispute opened by the borrower from the phone (`POST /device/v1/dispute`). The
+    /// request must be signed by the device's bound key with a fresh counter (shared with
+    /// check-ins). One open dispute per device: a second request returns the open one, so a
+    /// phone cannot flood the lender's queue.
+    pub async fn device_dispute(
+        &self,
+        signed: &lienlock_wire::SignedDispute,
+    ) -> Result<DisputeRecord, ServiceError> {
+        use lienlock_wire::WireError;
+        let req = signed.open().map_err(|e| match e {
+            WireError::BadSignature => ServiceError::BadSignature,
+            other => ServiceError::BadDeviceMessage(other),
+        })?;
+        let why = reason("reason", &req.reason)?;
+        let device = super::retry_stale(|| async {
+            let mut device = self
+                .store
+                .device_for_checkin(&req.imei)
+                .await?
+                .ok_or(ServiceError::UnknownDevice)?;
+            // Only the bound key speaks for the borrower; a pending or unknown key does not.
+            if device.key_status != lienlock_domain::KeyStatus::Bound
+                || device.device_key != Some(req.device_key)
+            {
+                return Err(ServiceError::BadSignature);
+            }
+            if req.counter <= device.last_counter {
+                return Err(ServiceError::Replay {
+                    counter: req.counter,
+                    last: device.last_counter,
+                });
+            }
+            device.last_counter = req.counter;
+            device.updated_at = self.clock.now();
+            self.store
+                .save_device(&lienlock_store::DeviceWrite::new(device.clone()))
+                .await?;
+            device.version += 1;
+            Ok(device)
+        })
+        .await?;
+        let now = self.clock.now();
+        let contract = self.store.active_contract_unscoped(device.id).await?;
+        if let Some(c) = &contract {
+            let open = self
+                .store
+                .contract_disputes_unscoped(c.id)
+                .await?
+                .into_iter()
+                .find(DisputeRecord::is_open);
+            if let Some(open) = open {
+                return Ok(open);
+            }
+        }
+        let dispute = DisputeRecord {
+            id: DisputeId::new(),
+            lender_id: device.lender_id,
+            device_id: device.id,
+            contract_id: contract.map(|c| c.id),
+            opened_by: Actor::Device,
+            reason: why.clone(),
+            opened_at: now,
+            temporary_unlock_until: None,
+            closed_at: None,
+            closed_by: None,
+            resolution: None,
+        };
+        let mut e = TimelineEvent::new(&device, now, EventKind::DisputeOpened, Actor::Device);
+        e.reason = Some(why);
+        e.detail = Some(format!("dispute {} opened from the phone", dispute.id));
+        self.store
+            .open_dispute_from_device(&dispute, &e)
+            .await
+            .map_err(store_err)?;
+        Ok(dispute)
+    }
+
     /// A device's notices, by sequence number.
     pub async fn device_notices(
         &self,

@@ -17,6 +17,35 @@ pub(super) struct Facts {
     pub(super) disputes: Vec<Dispute>,
 }
 
+impl Facts {
+    /// The engine's input for `contract` on `device` at `now`.
+    pub(super) fn input<'a>(
+        &'a self,
+        contract: &'a ContractRecord,
+        device: &lienlock_store::Device,
+        now: lienlock_domain::Timestamp,
+        settings: &'a lienlock_domain::PolicySettings,
+        profile: &'static lienlock_domain::ComplianceProfile,
+    ) -> PolicyInput<'a> {
+        PolicyInput {
+            state: contract.state,
+            terms: &contract.terms,
+            entries: &self.entries,
+            notices: &self.notices,
+            disputes: &self.disputes,
+            applied: AppliedLevel {
+                level: device.policy_level,
+                since: device.policy_level_since,
+            },
+            now,
+            // Quiet hours are the lender's zone until devices report their own.
+            device_zone: contract.terms.time_zone(),
+            settings,
+            profile,
+        }
+    }
+}
+
 fn corrupt(table: &'static str, why: String) -> ServiceError {
     ServiceError::Store(StoreError::Corrupt { table, why })
 }
@@ -113,21 +142,7 @@ impl Service {
         let facts = self.facts(&contract).await?;
         let (profile, settings) = policy::effective(&lender, &contract)?;
         let now = self.clock.now();
-        let input = PolicyInput {
-            state: contract.state,
-            terms: &contract.terms,
-            entries: &facts.entries,
-            notices: &facts.notices,
-            disputes: &facts.disputes,
-            applied: AppliedLevel {
-                level: device.policy_level,
-                since: device.policy_level_since,
-            },
-            now,
-            device_zone: contract.terms.time_zone(),
-            settings: &settings,
-            profile,
-        };
+        let input = facts.input(&contract, &device, now, &settings, profile);
         let decision = lienlock_domain::evaluate(&input);
         let explanation = lienlock_domain::explain(&input, &decision);
         let mut write = DeviceWrite::new(device.clone());

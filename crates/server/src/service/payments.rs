@@ -7,7 +7,7 @@ use lienlock_domain::{
     PaymentId, Timestamp,
 };
 use lienlock_store::{
-    Actor, ContractRecord, DeviceWrite, PaymentInsert, PaymentRecord, StoreError, TimelineEvent,
+    Actor, ContractRecord, PaymentInsert, PaymentRecord, StoreError, TimelineEvent,
 };
 
 /// A payment as a lender's integration reports it.
@@ -202,7 +202,7 @@ impl Service {
             .await
             .map_err(not_found_as_404)?;
         if let Some(c) = self.store.contract(ctx, contract).await? {
-            self.record_payment_event(&c, &assigned, now).await?;
+            self.record_payment_event(ctx, &c, &assigned, now).await?;
         }
         Ok(assigned)
     }
@@ -231,7 +231,7 @@ impl Service {
             }
             PaymentInsert::Inserted => {
                 if let Some(c) = contract {
-                    self.record_payment_event(c, &entry, now).await?;
+                    self.record_payment_event(ctx, c, &entry, now).await?;
                 }
                 Ok(PaymentOutcome {
                     payment: entry,
@@ -245,6 +245,7 @@ impl Service {
     /// durable: losing this entry to a crash loses an explanation, never money.
     async fn record_payment_event(
         &self,
+        ctx: &LenderCtx,
         contract: &ContractRecord,
         entry: &PaymentRecord,
         now: Timestamp,
@@ -256,7 +257,7 @@ impl Service {
             EntryKind::Payment => (EventKind::PaymentRecorded, "payment"),
             EntryKind::Reversal { .. } => (EventKind::PaymentReversed, "reversal"),
         };
-        let mut e = TimelineEvent::new(&device, now, kind, Actor::Scheduler);
+        let mut e = TimelineEvent::new(&device, now, kind, Actor::ApiKey(ctx.api_key_id));
         e.detail = Some(format!(
             "{verb} {} of {} via {}",
             entry.id,
@@ -264,7 +265,6 @@ impl Service {
             entry.channel
         ));
         self.store.append_events(&[e]).await?;
-        let _ = DeviceWrite::new; // timeline only; the contract was woken by the insert
         Ok(())
     }
 

@@ -374,6 +374,46 @@ async fn disputes_hold_locks_and_temporary_unlocks_lift_them(backend: Backend) {
     s.stop().await;
 }
 
+async fn the_borrower_disputes_from_the_phone(backend: Backend) {
+    let Some(s) = TestServer::start_at(backend, Timestamp::from_millis(START)).await else {
+        return;
+    };
+    let acme = s.lender("Acme").await;
+    let (device, mut agent) = s.enrolled_phone(&acme, 64).await;
+    contract_for(&s, &acme, &device).await;
+    // Overdue and warned, but not yet restricted: the borrower disputes from the phone.
+    for _ in 0..(20 * 12) {
+        s.clock.advance_millis(2 * HOUR);
+        tick(&s).await;
+        agent.check_in().await.unwrap();
+        if agent
+            .held_lease()
+            .is_some_and(|l| l.notices.iter().any(|n| n.kind == "lock_notice"))
+        {
+            break;
+        }
+    }
+    let ack = agent.open_dispute("I paid: receipt MP-9001").await.unwrap();
+    // Asking again returns the open dispute rather than a second one.
+    let again = agent.open_dispute("I paid!!").await.unwrap();
+    assert_eq!(ack.dispute_id, again.dispute_id);
+    let (_, list) = s
+        .get(&acme, &format!("/v1/devices/{device}/disputes"))
+        .await;
+    assert_eq!(list[0]["opened_by"], "device");
+    assert_eq!(list[0]["reason"], "I paid: receipt MP-9001");
+    // While it is open nothing restricts the phone, however long it stays unpaid.
+    assert!(run_for(&s, &mut agent, 20 * 24).await < RestrictionLevel::RestrictedApps);
+
+    // A key that is not the bound one cannot dispute for the borrower.
+    let mut stranger = s.agent(&s.phone_dir("stranger"), &imei(64));
+    match stranger.open_dispute("mine").await {
+        Err(lienlock_agent::AgentError::Server { status: 401, .. }) => {}
+        other => panic!("expected 401, got {other:?}"),
+    }
+    s.stop().await;
+}
+
 async fn lending_policy_is_never_looser_than_its_profile(backend: Backend) {
     let Some(s) = TestServer::start_at(backend, Timestamp::from_millis(START)).await else {
         return;
@@ -435,4 +475,5 @@ lienlock_store_sql::backend_tests!(
     payments_are_recorded_once_and_unmatched_ones_kept,
     disputes_hold_locks_and_temporary_unlocks_lift_them,
     lending_policy_is_never_looser_than_its_profile,
+    the_borrower_disputes_from_the_phone,
 );
