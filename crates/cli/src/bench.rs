@@ -9,11 +9,19 @@ use lienlock_domain::{
 };
 use std::time::Instant;
 
+mod counting;
+mod dataset;
+mod portfolio;
+mod report;
+mod scheduler;
+
 /// Benchmarks.
 #[derive(Debug, Subcommand)]
 pub enum BenchCommand {
     /// The policy engine over many contracts held in memory.
     Policy(PolicyArgs),
+    /// One scheduler pass over a SQLite portfolio of which a share is due.
+    Scheduler(scheduler::SchedulerArgs),
 }
 
 /// `bench policy`.
@@ -31,6 +39,11 @@ pub struct PolicyArgs {
 pub fn run(cmd: BenchCommand) -> anyhow::Result<()> {
     match cmd {
         BenchCommand::Policy(a) => policy(a),
+        // `main` calls this synchronously from inside its runtime; block_in_place lets this
+        // worker thread wait for an async benchmark without stalling the runtime.
+        BenchCommand::Scheduler(a) => tokio::task::block_in_place(|| {
+            tokio::runtime::Handle::current().block_on(scheduler::run(a))
+        }),
     }
 }
 

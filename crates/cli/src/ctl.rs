@@ -1,4 +1,8 @@
-//! `lienlock ctl`: operator tools that work directly on the database.
+//! `lienlock ctl`: operator tools that work directly on the database, and back-office tools
+//! that go through a server's API (`ctl payments import`).
+
+// Declared here because it is a `ctl` subcommand; the file sits beside the other commands.
+use crate::import;
 
 use crate::ServerArgs;
 use clap::{Args, Subcommand};
@@ -9,6 +13,9 @@ use lienlock_server::ops::{self, NewLender};
 pub enum CtlCommand {
     /// Create a lender and its first admin API key (printed once).
     Bootstrap(BootstrapArgs),
+    /// Payments, through a server's lender API.
+    #[command(subcommand)]
+    Payments(import::PaymentsCommand),
 }
 
 /// `ctl bootstrap`.
@@ -33,6 +40,7 @@ pub struct BootstrapArgs {
 /// Runs an operator command.
 pub async fn run(cmd: CtlCommand) -> anyhow::Result<()> {
     match cmd {
+        CtlCommand::Payments(cmd) => import::run(cmd).await,
         CtlCommand::Bootstrap(a) => {
             let config = a.server.resolve()?;
             let service = crate::serve::service(&config).await?;

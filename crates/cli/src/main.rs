@@ -5,6 +5,7 @@ mod bench;
 mod config;
 mod ctl;
 mod demo;
+mod import;
 mod serve;
 
 use clap::{Args, Parser, Subcommand};

@@ -12,6 +12,8 @@
 //! and values above `i64::MAX` are refused, the restriction profile and contract terms are
 //! JSON text, and a device's policy restriction level is its wire code.
 
+#[cfg(feature = "bench")]
+pub mod bench;
 mod error;
 mod postgres;
 mod rows;

@@ -1,0 +1,131 @@
+//! A [`Store`] that passes every call through and records how many calls of each method
+//! were made and how long they took: the profile of a scheduler pass, from outside the
+//! service, without touching the server's code.
+
+use async_trait::async_trait;
+use lienlock_domain::{
+    ApiKeyId, CommandStatus, ContractId, DeviceId, DisputeId, Imei, LenderCtx, LenderId, PaymentId,
+    PolicySettings, Timestamp,
+};
+use lienlock_store::{
+    ApiKeyRecord, Command, ContractRecord, Device, DeviceQuery, DeviceWrite, DisputeRecord, Lender,
+    NoticeRecord, PaymentInsert, PaymentRecord, Store, StoreResult, TimelineEvent,
+};
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Calls and time spent per store method.
+pub type Tally = BTreeMap<&'static str, (u64, Duration)>;
+
+/// Wraps a store and tallies its calls.
+#[derive(Debug)]
+pub struct CountingStore {
+    inner: Arc<dyn Store>,
+    tally: Mutex<Tally>,
+}
+
+impl CountingStore {
+    /// Counts the calls made to `inner`.
+    pub fn new(inner: Arc<dyn Store>) -> Self {
+        Self {
+            inner,
+            tally: Mutex::new(Tally::new()),
+        }
+    }
+
+    /// The tally so far, which starts again from zero.
+    pub fn take(&self) -> Tally {
+        std::mem::take(&mut *self.tally.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    fn record(&self, method: &'static str, took: Duration) {
+        let mut tally = self.tally.lock().unwrap_or_else(|e| e.into_inner());
+        let entry = tally.entry(method).or_default();
+        entry.0 += 1;
+        entry.1 += took;
+    }
+}
+
+/// `impl Store for CountingStore` from the methods' signatures: each one times the inner
+/// store's method of the same name. A macro, so the forty methods cannot drift apart; the
+/// attribute is part of the expansion so `async_trait` sees the expanded methods.
+macro_rules! counted {
+    ($(fn $name:ident(&self $(, $arg:ident: $ty:ty)*) -> $ret:ty;)*) => {
+        #[async_trait]
+        impl Store for CountingStore {
+            $(
+                async fn $name(&self $(, $arg: $ty)*) -> $ret {
+                    let started = Instant::now();
+                    let result = self.inner.$name($($arg),*).await;
+                    self.record(stringify!($name), started.elapsed());
+                    result
+                }
+            )*
+        }
+    };
+}
+
+counted! {
+    fn ping(&self) -> StoreResult<()>;
+    fn create_lender(&self, lender: &Lender, first_key: &ApiKeyRecord) -> StoreResult<()>;
+    fn set_lender_policy(&self, ctx: &LenderCtx, profile: &str, policy: Option<&PolicySettings>)
+        -> StoreResult<()>;
+    fn add_api_key(&self, key: &ApiKeyRecord) -> StoreResult<()>;
+    fn find_api_key(&self, id: ApiKeyId) -> StoreResult<Option<ApiKeyRecord>>;
+    fn lender(&self, ctx: &LenderCtx) -> StoreResult<Lender>;
+    fn lender_by_id(&self, id: LenderId) -> StoreResult<Option<Lender>>;
+    fn list_lenders(&self) -> StoreResult<Vec<Lender>>;
+    fn enroll_device(&self, ctx: &LenderCtx, device: &Device, event: &TimelineEvent)
+        -> StoreResult<()>;
+    fn device(&self, ctx: &LenderCtx, id: DeviceId) -> StoreResult<Option<Device>>;
+    fn list_devices(&self, ctx: &LenderCtx, query: &DeviceQuery) -> StoreResult<Vec<Device>>;
+    fn device_for_checkin(&self, imei: &Imei) -> StoreResult<Option<Device>>;
+    fn device_unscoped(&self, id: DeviceId) -> StoreResult<Option<Device>>;
+    fn device_by_imei(&self, ctx: &LenderCtx, imei: &Imei) -> StoreResult<Option<Device>>;
+    fn save_device(&self, write: &DeviceWrite) -> StoreResult<()>;
+    fn append_events(&self, events: &[TimelineEvent]) -> StoreResult<()>;
+    fn timeline(&self, ctx: &LenderCtx, device: DeviceId, after_seq: Option<i64>, limit: u32)
+        -> StoreResult<Option<Vec<TimelineEvent>>>;
+    fn device_commands(&self, ctx: &LenderCtx, device: DeviceId, status: Option<CommandStatus>)
+        -> StoreResult<Vec<Command>>;
+    fn pending_commands_unscoped(&self, device: DeviceId) -> StoreResult<Vec<Command>>;
+    fn due_commands(&self, now: Timestamp, limit: u32) -> StoreResult<Vec<Command>>;
+    fn create_contract(&self, ctx: &LenderCtx, contract: &ContractRecord, event: &TimelineEvent)
+        -> StoreResult<()>;
+    fn contract(&self, ctx: &LenderCtx, id: ContractId) -> StoreResult<Option<ContractRecord>>;
+    fn contract_for_device(&self, ctx: &LenderCtx, device: DeviceId)
+        -> StoreResult<Option<ContractRecord>>;
+    fn contract_by_reference(&self, ctx: &LenderCtx, reference: &str)
+        -> StoreResult<Option<ContractRecord>>;
+    fn list_contracts(&self, ctx: &LenderCtx, after: Option<ContractId>, limit: u32)
+        -> StoreResult<Vec<ContractRecord>>;
+    fn contract_unscoped(&self, id: ContractId) -> StoreResult<Option<ContractRecord>>;
+    fn active_contract_unscoped(&self, device: DeviceId) -> StoreResult<Option<ContractRecord>>;
+    fn due_contracts(&self, now: Timestamp, limit: u32) -> StoreResult<Vec<ContractRecord>>;
+    fn insert_payment(&self, ctx: &LenderCtx, payment: &PaymentRecord, wake_at: Timestamp)
+        -> StoreResult<PaymentInsert>;
+    fn payment(&self, ctx: &LenderCtx, id: PaymentId) -> StoreResult<Option<PaymentRecord>>;
+    fn contract_payments(&self, ctx: &LenderCtx, contract: ContractId)
+        -> StoreResult<Vec<PaymentRecord>>;
+    fn contract_payments_unscoped(&self, contract: ContractId) -> StoreResult<Vec<PaymentRecord>>;
+    fn unmatched_payments(&self, ctx: &LenderCtx, after: Option<PaymentId>, limit: u32)
+        -> StoreResult<Vec<PaymentRecord>>;
+    fn assign_payment(&self, ctx: &LenderCtx, payment: PaymentId, contract: ContractId,
+        at: Timestamp) -> StoreResult<PaymentRecord>;
+    fn device_undelivered_notices(&self, device: DeviceId, limit: u32)
+        -> StoreResult<Vec<NoticeRecord>>;
+    fn contract_notices(&self, contract: ContractId) -> StoreResult<Vec<NoticeRecord>>;
+    fn device_notices(&self, ctx: &LenderCtx, device: DeviceId)
+        -> StoreResult<Option<Vec<NoticeRecord>>>;
+    fn open_dispute(&self, ctx: &LenderCtx, dispute: &DisputeRecord, event: &TimelineEvent)
+        -> StoreResult<()>;
+    fn open_dispute_from_device(&self, dispute: &DisputeRecord, event: &TimelineEvent)
+        -> StoreResult<()>;
+    fn update_dispute(&self, ctx: &LenderCtx, dispute: &DisputeRecord, event: &TimelineEvent)
+        -> StoreResult<()>;
+    fn dispute(&self, ctx: &LenderCtx, id: DisputeId) -> StoreResult<Option<DisputeRecord>>;
+    fn device_disputes(&self, ctx: &LenderCtx, device: DeviceId)
+        -> StoreResult<Option<Vec<DisputeRecord>>>;
+    fn contract_disputes_unscoped(&self, contract: ContractId) -> StoreResult<Vec<DisputeRecord>>;
+}

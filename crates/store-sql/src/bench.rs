@@ -1,0 +1,346 @@
+//! Bulk loading of SQLite databases for benchmarks (feature `bench`, for `lienlock bench`;
+//! nothing in the server calls it).
+//!
+//! The store writes one row per transaction, and each commit waits for an fsync
+//! (`synchronous = FULL`): right for a server, far too slow to fill a database with a
+//! million contracts. [`BulkLoader`] writes the same rows with the same statements and the
+//! same encodings as the store (the column lists are taken from the store's own `INSERT`s),
+//! many rows per statement and many statements per transaction, with syncing off. What it
+//! writes therefore reads back through the [`lienlock_store::Store`] API exactly as if the
+//! store had written it; a benchmark should still read a sample back to prove that.
+
+use crate::error::{classify, to_i64};
+use crate::rows::{entry_kind_columns, terms_json};
+use crate::sql;
+use lienlock_domain::{Imei, Timestamp};
+use lienlock_store::{
+    ContractRecord, Device, DisputeRecord, NoticeRecord, PaymentRecord, StoreError, StoreResult,
+};
+use sqlx::query::Query;
+use sqlx::sqlite::{
+    SqliteArguments, SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqliteSynchronous,
+};
+use sqlx::{Connection, Sqlite};
+use std::path::Path;
+
+/// Rows of one table per `INSERT` statement. Fewer statements is what makes the load fast
+/// (each statement is a round trip to the driver's worker thread); 200 rows of the widest
+/// table (22 columns) stay far below SQLite's 32,766 parameters.
+const ROWS_PER_STATEMENT: usize = 200;
+
+/// Rows for one transaction. Parents before children: a contract's device must be in this
+/// batch or an earlier one, and so on.
+#[derive(Debug, Default)]
+pub struct Batch {
+    /// Devices.
+    pub devices: Vec<Device>,
+    /// Contracts of those (or earlier) devices.
+    pub contracts: Vec<ContractRecord>,
+    /// Ledger entries of those contracts; a reversal after the payment it reverses.
+    pub payments: Vec<PaymentRecord>,
+    /// Notices already queued (and perhaps delivered).
+    pub notices: Vec<NoticeRecord>,
+    /// Disputes.
+    pub disputes: Vec<DisputeRecord>,
+}
+
+impl Batch {
+    /// Whether the batch holds no row.
+    pub fn is_empty(&self) -> bool {
+        self.devices.is_empty()
+            && self.contracts.is_empty()
+            && self.payments.is_empty()
+            && self.notices.is_empty()
+            && self.disputes.is_empty()
+    }
+
+    /// Empties the batch, keeping its capacity for the next one.
+    pub fn clear(&mut self) {
+        self.devices.clear();
+        self.contracts.clear();
+        self.payments.clear();
+        self.notices.clear();
+        self.disputes.clear();
+    }
+}
+
+/// One connection that fills a SQLite database with few, large transactions.
+#[derive(Debug)]
+pub struct BulkLoader {
+    conn: SqliteConnection,
+}
+
+type Q<'q> = Query<'q, Sqlite, SqliteArguments<'q>>;
+
+impl BulkLoader {
+    /// Opens the database at `path` (creating it and applying the store's migrations, so the
+    /// schema is exactly the store's) for loading.
+    pub async fn open(path: &Path) -> StoreResult<Self> {
+        crate::open_sqlite(path).await?.pool.close().await;
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            // A half-built benchmark database is thrown away and rebuilt, so nothing here
+            // needs to survive a crash: no journal (every page would otherwise be written
+            // twice, to the log and back) and no syncing. `finish` turns the log back on.
+            .journal_mode(SqliteJournalMode::Off)
+            .synchronous(SqliteSynchronous::Off)
+            // Still check every foreign key: a row the store could not have written should
+            // fail the load, not the benchmark.
+            .foreign_keys(true)
+            // 256 MiB of page cache keeps the indexes being filled in memory.
+            .pragma("cache_size", "-262144");
+        let conn = SqliteConnection::connect_with(&options)
+            .await
+            .map_err(classify)?;
+        Ok(Self { conn })
+    }
+
+    /// Writes every row of `batch` in one transaction.
+    pub async fn load(&mut self, batch: &Batch) -> StoreResult<()> {
+        let mut tx = self.conn.begin().await.map_err(classify)?;
+        insert_rows(&mut tx, sql::INSERT_DEVICE, &batch.devices, bind_device).await?;
+        insert_rows(
+            &mut tx,
+            sql::INSERT_CONTRACT,
+            &batch.contracts,
+            bind_contract,
+        )
+        .await?;
+        insert_rows(&mut tx, sql::INSERT_PAYMENT, &batch.payments, bind_payment).await?;
+        insert_rows(&mut tx, sql::INSERT_NOTICE, &batch.notices, bind_notice).await?;
+        insert_rows(&mut tx, sql::INSERT_DISPUTE, &batch.disputes, bind_dispute).await?;
+        tx.commit().await.map_err(classify)
+    }
+
+    /// Puts the database back in write-ahead-log mode, empty, and closes, so the file alone
+    /// is the whole database and can be copied.
+    pub async fn finish(mut self) -> StoreResult<()> {
+        // The store opens in WAL mode anyway; setting it here leaves the file as the store
+        // left it after migrating.
+        sqlx::query("PRAGMA journal_mode = WAL")
+            .execute(&mut self.conn)
+            .await
+            .map_err(classify)?;
+        truncate_wal(&mut self.conn).await?;
+        self.conn.close().await.map_err(classify)
+    }
+}
+
+/// Checkpoints the database at `path` and empties its write-ahead log, so that copying the
+/// database file alone copies the whole database (a store that was open on it may have left
+/// pages in the log).
+pub async fn checkpoint(path: &Path) -> StoreResult<()> {
+    let options = SqliteConnectOptions::new().filename(path);
+    let mut conn = SqliteConnection::connect_with(&options)
+        .await
+        .map_err(classify)?;
+    truncate_wal(&mut conn).await?;
+    conn.close().await.map_err(classify)
+}
+
+async fn truncate_wal(conn: &mut SqliteConnection) -> StoreResult<()> {
+    // Returns (busy, log frames, checkpointed frames); busy = 1 means a reader kept part of
+    // the log, and the copy would then miss those pages.
+    let (busy, _, _): (i64, i64, i64) = sqlx::query_as("PRAGMA wal_checkpoint(TRUNCATE)")
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(classify)?;
+    if busy != 0 {
+        return Err(StoreError::Unavailable(
+            "another connection kept the write-ahead log from being checkpointed".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// How many times each timeline event kind occurs, most frequent first: what a scheduler
+/// pass did, without reading every device through the store.
+pub async fn event_counts(path: &Path) -> StoreResult<Vec<(String, i64)>> {
+    let options = SqliteConnectOptions::new().filename(path).read_only(true);
+    let mut conn = SqliteConnection::connect_with(&options)
+        .await
+        .map_err(classify)?;
+    let counts = sqlx::query_as(
+        "SELECT kind, count(*) AS n FROM timeline_events GROUP BY kind ORDER BY n DESC, kind",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .map_err(classify)?;
+    conn.close().await.map_err(classify)?;
+    Ok(counts)
+}
+
+/// `insert` (one of the store's single-row `INSERT ... VALUES ($1, ...)` statements) for
+/// `rows` rows: the same column list, `rows` groups of placeholders. Anything after the
+/// first group (an `ON CONFLICT` clause) is dropped: a clash while loading is an error.
+///
+/// The placeholders are anonymous (`?`), bound in order. The driver asks SQLite for every
+/// placeholder's name, and SQLite finds a numbered one (`$n`) by walking the list of all
+/// names: with thousands per statement that walk took two thirds of the load time.
+fn multi_row(insert: &str, rows: usize) -> StoreResult<String> {
+    let bad = || StoreError::Backend(format!("not a single-row INSERT: {insert}"));
+    let (head, tail) = insert.split_once(" VALUES (").ok_or_else(bad)?;
+    let group = tail.split_once(')').ok_or_else(bad)?.0;
+    let columns = group.split(',').count();
+    let one = format!("({})", vec!["?"; columns].join(", "));
+    Ok(format!("{head} VALUES {}", vec![one; rows].join(", ")))
+}
+
+/// Inserts `rows` with `insert`, [`ROWS_PER_STATEMENT`] at a time.
+async fn insert_rows<T>(
+    conn: &mut SqliteConnection,
+    insert: &str,
+    rows: &[T],
+    bind: for<'q> fn(Q<'q>, &T) -> StoreResult<Q<'q>>,
+) -> StoreResult<()> {
+    for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+        // Only two texts per table (a full chunk and the last one), each prepared once and
+        // kept in the connection's statement cache.
+        let text = multi_row(insert, chunk.len())?;
+        let mut q = sqlx::query(&text);
+        for row in chunk {
+            q = bind(q, row)?;
+        }
+        q.execute(&mut *conn).await.map_err(classify)?;
+    }
+    Ok(())
+}
+
+// The binders below bind in the column order of the store's INSERTs, with the encodings of
+// `store_writes`, `store_contracts` and `store_notices`.
+
+fn key(k: &Option<[u8; 32]>) -> Option<Vec<u8>> {
+    k.map(|k| k.to_vec())
+}
+
+fn bind_device<'q>(q: Q<'q>, d: &Device) -> StoreResult<Q<'q>> {
+    Ok(q.bind(d.id.to_string())
+        .bind(d.lender_id.to_string())
+        .bind(d.imei.as_str().to_owned())
+        .bind(d.imei2.as_ref().map(|i: &Imei| i.as_str().to_owned()))
+        .bind(d.serial.clone())
+        .bind(d.model.clone())
+        .bind(d.state.as_str())
+        .bind(d.key_status.as_str())
+        .bind(key(&d.device_key))
+        .bind(key(&d.pending_key))
+        .bind(to_i64(d.last_counter, "last_counter")?)
+        .bind(to_i64(d.pending_counter, "pending_counter")?)
+        .bind(key(&d.retired_key))
+        .bind(to_i64(d.retired_counter, "retired_counter")?)
+        .bind(to_i64(d.lease_seq, "lease_seq")?)
+        .bind(d.last_seen_at.map(Timestamp::as_millis))
+        .bind(d.enrolled_at.as_millis())
+        .bind(d.updated_at.as_millis())
+        .bind(d.version)
+        .bind(i64::from(d.policy_level.code()))
+        .bind(to_i64(d.notice_seq, "notice_seq")?)
+        .bind(d.policy_level_since.as_millis()))
+}
+
+fn bind_contract<'q>(q: Q<'q>, c: &ContractRecord) -> StoreResult<Q<'q>> {
+    if !c.state.is_active() && c.next_evaluation_at.is_some() {
+        return Err(StoreError::Backend(format!(
+            "contract {} is closed but has a next evaluation time",
+            c.id
+        )));
+    }
+    Ok(q.bind(c.id.to_string())
+        .bind(c.lender_id.to_string())
+        .bind(c.device_id.to_string())
+        .bind(c.reference.clone())
+        .bind(c.terms.currency().code().to_owned())
+        .bind(terms_json(&c.terms)?)
+        .bind(c.policy.clone())
+        .bind(c.state.as_str())
+        .bind(c.created_at.as_millis())
+        .bind(c.updated_at.as_millis())
+        .bind(c.next_evaluation_at.map(Timestamp::as_millis))
+        .bind(c.version)
+        .bind(c.wake_seq))
+}
+
+fn bind_payment<'q>(q: Q<'q>, p: &PaymentRecord) -> StoreResult<Q<'q>> {
+    if p.amount <= 0 {
+        return Err(StoreError::Backend(format!(
+            "payment amount {} is not positive",
+            p.amount
+        )));
+    }
+    let (kind, reverses) = entry_kind_columns(&p.kind);
+    Ok(q.bind(p.id.to_string())
+        .bind(p.lender_id.to_string())
+        .bind(p.contract_id.map(|c| c.to_string()))
+        .bind(kind)
+        .bind(reverses)
+        .bind(p.amount)
+        .bind(p.currency.code().to_owned())
+        .bind(p.received_at.as_millis())
+        .bind(p.recorded_at.as_millis())
+        .bind(p.channel.clone())
+        .bind(p.external_ref.clone())
+        .bind(p.payer_hint.clone())
+        .bind(p.idempotency_key.clone())
+        .bind(p.request_hash.to_vec())
+        .bind(p.assigned_at.map(Timestamp::as_millis)))
+}
+
+fn bind_notice<'q>(q: Q<'q>, n: &NoticeRecord) -> StoreResult<Q<'q>> {
+    Ok(q.bind(n.id.to_string())
+        .bind(n.lender_id.to_string())
+        .bind(n.device_id.to_string())
+        .bind(n.contract_id.map(|c| c.to_string()))
+        .bind(to_i64(n.seq, "notice seq")?)
+        .bind(n.kind.clone())
+        .bind(n.message.clone())
+        .bind(n.created_at.as_millis())
+        .bind(n.delivered_at.map(Timestamp::as_millis)))
+}
+
+fn bind_dispute<'q>(q: Q<'q>, d: &DisputeRecord) -> StoreResult<Q<'q>> {
+    Ok(q.bind(d.id.to_string())
+        .bind(d.lender_id.to_string())
+        .bind(d.device_id.to_string())
+        .bind(d.contract_id.map(|c| c.to_string()))
+        .bind(d.opened_by.to_text())
+        .bind(d.reason.clone())
+        .bind(d.opened_at.as_millis())
+        .bind(d.temporary_unlock_until.map(Timestamp::as_millis))
+        .bind(d.closed_at.map(Timestamp::as_millis))
+        .bind(d.closed_by.as_ref().map(|a| a.to_text()))
+        .bind(d.resolution.clone()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn multi_row_keeps_the_column_list_and_numbers_every_placeholder() {
+        let text = multi_row(
+            "INSERT INTO t (a, b) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+            3,
+        );
+        assert_eq!(
+            text.unwrap(),
+            "INSERT INTO t (a, b) VALUES (?, ?), (?, ?), (?, ?)"
+        );
+        assert!(multi_row("UPDATE t SET a = $1", 2).is_err());
+    }
+
+    #[test]
+    fn every_store_insert_splits() {
+        for insert in [
+            sql::INSERT_DEVICE,
+            sql::INSERT_CONTRACT,
+            sql::INSERT_PAYMENT,
+            sql::INSERT_NOTICE,
+            sql::INSERT_DISPUTE,
+        ] {
+            let one = multi_row(insert, 1).unwrap();
+            let (head, _) = insert.split_once(" VALUES (").unwrap();
+            assert!(one.starts_with(head), "{one}");
+            assert!(!one.contains("ON CONFLICT"), "{one}");
+        }
+    }
+}
