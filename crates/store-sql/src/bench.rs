@@ -316,7 +316,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn multi_row_keeps_the_column_list_and_numbers_every_placeholder() {
+    fn multi_row_keeps_the_column_list_and_repeats_the_placeholders() {
         let text = multi_row(
             "INSERT INTO t (a, b) VALUES ($1, $2) ON CONFLICT DO NOTHING",
             3,

@@ -269,3 +269,33 @@ async fn verify(path: &Path, p: &Portfolio) -> anyhow::Result<usize> {
     );
     Ok(sample.len())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bench::portfolio::bench_now;
+
+    #[tokio::test]
+    async fn a_small_portfolio_loads_reads_back_and_is_reused() {
+        let dir = tempfile::tempdir().unwrap();
+        let params = Params::new(300, 2.0, bench_now().unwrap());
+        // `prepare` compares a sample with what the store reads back, and fails if they differ.
+        let built = Dataset::prepare(dir.path(), params.clone()).await.unwrap();
+        assert!(!built.reused);
+        let again = Dataset::prepare(dir.path(), params).await.unwrap();
+        assert!(again.reused);
+        assert_eq!(again.portfolio.lender(), built.portfolio.lender());
+
+        let copy = again.fresh_copy().await.unwrap();
+        let store = lienlock_store_sql::open(url(&copy).unwrap()).await.unwrap();
+        let due = store
+            .due_contracts(again.portfolio.now(), 100)
+            .await
+            .unwrap();
+        assert_eq!(due.len(), 6);
+
+        // Other parameters replace the database rather than reuse it.
+        let other = Params::new(200, 2.0, bench_now().unwrap());
+        assert!(!Dataset::prepare(dir.path(), other).await.unwrap().reused);
+    }
+}

@@ -161,8 +161,10 @@ fn due_mix(p: &Portfolio) -> anyhow::Result<String> {
     Ok(parts.join(", "))
 }
 
-/// What one write transaction costs on this disk: the floor under every `save_device`,
-/// which commits (and, with `synchronous = FULL`, syncs) once per contract.
+/// The floor under every store call: a read round trip, and a write transaction of one
+/// page. A `save_device` costs more than that floor: it commits (and, with `synchronous =
+/// FULL`, syncs) once per contract, and the sync takes longer the more pages it flushes
+/// (about 15 for a scheduler save).
 async fn commit_floor(ds: &Dataset) -> anyhow::Result<()> {
     const N: u32 = 200;
     let path = ds.fresh_copy().await?;
@@ -184,7 +186,7 @@ async fn commit_floor(ds: &Dataset) -> anyhow::Result<()> {
     }
     let write = started.elapsed() / N;
     println!(
-        "floor: a read round trip {:.3} ms, a one-statement write transaction {:.3} ms",
+        "floor: a read round trip {:.3} ms, a one-page write transaction {:.3} ms",
         millis(read),
         millis(write)
     );
