@@ -161,9 +161,17 @@ pub struct PolicyDecision {
     pub notice_to_send: Option<NoticeKind>,
     /// Paid off: release the device for ever.
     pub release: bool,
-    /// The earliest time the decision could change without new input (a payment, a
-    /// delivered notice, a dispute): at least one second after `now`, at most one day while
-    /// the contract is active; `None` when only new input can change it (paid off, closed).
+    /// The earliest time the decision (level, phase, notice, release) could change without
+    /// new input (a payment or reversal, a delivered notice, a dispute opened or closed, which
+    /// the service wakes the contract for): at least one second after `now`; `None` when only
+    /// new input can change it (paid off, closed).
+    ///
+    /// Not "at least daily": a contract that is current with its next installment outside
+    /// the due-soon window sleeps until the lender-local midnight that opens the window
+    /// (`reminder_days_before`'s largest day before the due date). Only overdue contracts and
+    /// those inside the window wake at every local midnight, so a portfolio of mostly current
+    /// contracts no longer comes due all at once at 00:00 (the "midnight wave"). Changed
+    /// settings are new input as well: a sleeping contract sees them when woken.
     pub next_evaluation: Option<Timestamp>,
     /// Payments against the schedule, as of today in the lender's zone.
     pub standing: Standing,

@@ -5,6 +5,36 @@
 //! it for every contract whose `next_evaluation` has come, possibly millions per pass. The
 //! plain-language explanation is a separate function, [`explain`](super::explain), for the
 //! few decisions a person looks at.
+//!
+//! # When to look again
+//!
+//! `next_evaluation` is the earliest moment at which the decision (level, phase, notice,
+//! release) could change *if the facts stay as they are*; new facts (a payment, a reversal,
+//! a dispute opened or closed, a notice acknowledged) wake the contract through the service,
+//! not through this time. It used to be "at least every local midnight and at most a day
+//! away", which made every active contract of a lender come due at 00:00 together: with a
+//! million contracts that is the *midnight wave*, most of an hour of scheduler work in which
+//! a payment's unlock waits behind contracts for which nothing changed. Now only contracts
+//! whose decision can change with the date wake at midnight:
+//!
+//! - overdue (days overdue, thresholds, overdue reminders move every day), or with the next
+//!   installment inside the due-soon window (`reminders.max()` days, 0 with no reminders):
+//!   the next local midnight in the lender's zone;
+//! - otherwise (current, next installment further away): the local midnight that starts the
+//!   day the window opens, `next_due.due - window` days, when the phase becomes due-soon and
+//!   the first reminder can go out. Nothing before it depends on the date: without arrears
+//!   the level is none, no lock notice or overdue reminder can be due, and every reminder day
+//!   lies inside the window. The contract becomes overdue only the day after the due date,
+//!   after that;
+//! - and whatever clock-time event comes first: the end of a notice period, the moment the
+//!   second notice is due, the next graduated step, the end of quiet hours holding a lock,
+//!   the end of a temporary unlock.
+//!
+//! There is no daily cap: every change that time alone can bring is one of the moments
+//! above, which the property test `nothing_changes_before_next_evaluation` checks. New
+//! settings are new input too, so whoever changes them must pull the contracts they apply
+//! to in: the store does for a lender's policy change (`Store::set_lender_policy`); a
+//! contract's overrides are set when it is created, and evaluated at once.
 
 use super::decision::{Holds, NoticeWait, Phase, PolicyDecision, PolicyInput};
 use super::facts::{dispute_facts, Effective, NoticeFacts, DAY_MS};
@@ -21,13 +51,17 @@ const SECOND_MS: i64 = 1_000;
 /// Collects candidate wake-up times; keeps the earliest one after `now`.
 struct Wake {
     now: Timestamp,
-    next: Timestamp,
+    next: Option<Timestamp>,
 }
 
 impl Wake {
     fn at(&mut self, t: Timestamp) {
-        if t > self.now && t < self.next {
-            self.next = t;
+        if t <= self.now {
+            return;
+        }
+        match self.next {
+            Some(n) if n <= t => {}
+            _ => self.next = Some(t),
         }
     }
 }
@@ -51,6 +85,11 @@ impl Wake {
 /// 6. Increases are graduated: one level at a time, each held for the minimum hours.
 /// 7. No restricted-apps or full-lock level *starts* inside quiet hours (device-local); a
 ///    device already at that level stays there.
+/// 8. Look again at the earliest moment the decision could change with these facts (see
+///    [`PolicyDecision::next_evaluation`]): the next local midnight while overdue or inside the
+///    due-soon window, else the midnight the window opens; sooner if a notice period, the
+///    second notice, a graduated step, quiet hours or a temporary unlock ends first. Never
+///    sooner than a second from `now`.
 pub fn evaluate(input: &PolicyInput<'_>) -> PolicyDecision {
     use RestrictionLevel as L;
     let now = input.now;
@@ -86,20 +125,28 @@ pub fn evaluate(input: &PolicyInput<'_>) -> PolicyDecision {
     }
 
     let eff = Effective::new(input.settings, input.profile);
-    let mut wake = Wake {
-        now,
-        next: now.plus_millis(DAY_MS),
+    let mut wake = Wake { now, next: None };
+    let overdue = standing.is_overdue();
+    let days_to_next_due = standing
+        .next_due
+        .map(|n| zone::day_number(n.due).saturating_sub(zone::day_number(today)));
+    let due_soon_window = i32::from(eff.reminders.max().unwrap_or(0));
+
+    // The calendar. Overdue, days overdue, thresholds and overdue reminders change every
+    // time the lender's day turns, and so do the days left inside the due-soon window. Before
+    // the window opens nothing depends on the date (no level, no notice, phase current), so
+    // the next day that matters is the one the window opens on. (Not overdue and not paid
+    // off means there is a next installment; without one, fall back to daily.)
+    let calendar_day = match (standing.next_due, days_to_next_due) {
+        (Some(next), Some(k)) if !overdue && k > due_soon_window => next
+            .due
+            .checked_sub(jiff::Span::new().days(i64::from(due_soon_window))),
+        _ => today.tomorrow(),
     };
-    // Days overdue, due-soon windows and reminders all change when the lender's day turns.
-    if let Some(t) = today
-        .tomorrow()
-        .ok()
-        .and_then(|d| zone::start_of_day(d, zone))
-    {
+    if let Some(t) = calendar_day.ok().and_then(|d| zone::start_of_day(d, zone)) {
         wake.at(t);
     }
 
-    let overdue = standing.is_overdue();
     let days = standing.days_overdue;
     let reached = |threshold: u16| overdue && days >= i32::from(threshold);
     let notices = NoticeFacts::for_input(input, &standing, eff.notice_after);
@@ -211,15 +258,11 @@ pub fn evaluate(input: &PolicyInput<'_>) -> PolicyDecision {
             notice = Some(NoticeKind::OverdueReminder);
         }
     }
-    let days_to_next_due = standing
-        .next_due
-        .map(|n| zone::day_number(n.due).saturating_sub(zone::day_number(today)));
     if !overdue && !notices.any_today && days_to_next_due.is_some_and(|k| eff.reminders.contains(k))
     {
         notice = Some(NoticeKind::DueReminder);
     }
 
-    let due_soon_window = i32::from(eff.reminders.max().unwrap_or(0));
     decision.phase = if overdue {
         if level >= L::RestrictedApps {
             Phase::Locked
@@ -239,7 +282,11 @@ pub fn evaluate(input: &PolicyInput<'_>) -> PolicyDecision {
     decision.notice_to_send = notice;
     decision.holds = holds;
     decision.lock_ready = lock_ready;
-    decision.next_evaluation = Some(wake.next.max(now.plus_millis(SECOND_MS)));
+    // No wake-up at all happens only when the calendar is at the edge of the supported range
+    // (year 9999); an active contract is still looked at again, a day later. The one-second
+    // floor keeps a contract from being evaluated in a tight loop.
+    let next = wake.next.unwrap_or(now.plus_millis(DAY_MS));
+    decision.next_evaluation = Some(next.max(now.plus_millis(SECOND_MS)));
     decision
 }
 

@@ -236,12 +236,152 @@ fn berlin_days_are_23_and_25_hours_long_around_daylight_saving() {
     let d = w.eval();
     assert_eq!(d.standing.days_overdue, 1);
     assert_eq!(d.next_evaluation, Some(utc("2026-03-29T22:00:00Z")));
-    // After the clocks go back the day is 25 hours; evaluation still comes within 24.
+    // After the clocks go back the day is 25 hours, and so is the wait for the next local
+    // midnight (no daily cap brings it forward: nothing changes in the extra hour).
     w.pay(600_000);
     w.now = utc("2026-10-24T22:00:00Z"); // 2026-10-25 00:00 CEST
     let d = w.eval();
     assert_eq!(d.standing.days_overdue, 1);
-    assert_eq!(d.next_evaluation, Some(utc("2026-10-25T22:00:00Z")));
+    assert_eq!(d.next_evaluation, Some(utc("2026-10-25T23:00:00Z")));
+}
+
+/// A monthly contract in Kolkata (UTC+5:30), 12 installments from 2026-03-10, default
+/// profile and settings (reminders 3, 1 and 0 days before).
+fn kolkata_monthly() -> World {
+    World::with_schedule(
+        "Asia/Kolkata",
+        ScheduleSpec::Monthly {
+            first_due: date(2026, 3, 10),
+            day_of_month: 10,
+            count: 12,
+        },
+    )
+}
+
+#[test]
+fn a_current_contract_sleeps_until_its_due_soon_window_opens() {
+    let mut w = kolkata_monthly();
+    assert_eq!(
+        w.settings.reminder_days_before,
+        ReminderDays::new(&[3, 1, 0]).unwrap()
+    );
+    // 20 days before the due date: nothing changes until local midnight starting 2026-03-07,
+    // 3 days before it (18:30 UTC the day before), not at every midnight in between.
+    w.now = w.local(date(2026, 2, 18), "10:00");
+    let d = w.eval();
+    assert_eq!(
+        (d.phase, d.level, d.notice_to_send),
+        (Phase::Current, L::None, None)
+    );
+    let window_opens = utc("2026-03-06T18:30:00Z");
+    assert_eq!(d.next_evaluation, Some(window_opens));
+    // A second before it: still current, still asleep until then. (Closer than a second, the
+    // one-second floor would put the next evaluation just after it.)
+    w.now = window_opens.plus_millis(-1000);
+    let d = w.eval();
+    assert_eq!((d.phase, d.notice_to_send), (Phase::Current, None));
+    assert_eq!(d.next_evaluation, Some(window_opens));
+    // At it: due soon, and the 3-day reminder goes out.
+    w.now = window_opens;
+    let d = w.eval();
+    assert_eq!(
+        (d.phase, d.notice_to_send),
+        (Phase::DueSoon, Some(NoticeKind::DueReminder))
+    );
+    let now = w.now;
+    w.notice(NoticeKind::DueReminder, now, Some(now));
+    // Inside the window: every local midnight (2 days before has no reminder, but 1 does).
+    w.now = w.local(date(2026, 3, 7), "09:00");
+    let d = w.eval();
+    assert_eq!((d.phase, d.notice_to_send), (Phase::DueSoon, None));
+    assert_eq!(d.next_evaluation, Some(utc("2026-03-07T18:30:00Z")));
+    w.now = w.local(date(2026, 3, 8), "09:00");
+    assert_eq!(w.eval().next_evaluation, Some(utc("2026-03-08T18:30:00Z")));
+    // On the due date, midnight makes it overdue.
+    w.now = w.local(date(2026, 3, 10), "20:00");
+    let d = w.eval();
+    assert_eq!(d.phase, Phase::DueSoon);
+    assert_eq!(d.next_evaluation, Some(utc("2026-03-10T18:30:00Z")));
+    // Overdue: every local midnight.
+    w.now = w.local(date(2026, 3, 12), "09:00");
+    let d = w.eval();
+    assert_eq!((d.phase, d.standing.days_overdue), (Phase::Overdue, 2));
+    assert_eq!(d.next_evaluation, Some(utc("2026-03-12T18:30:00Z")));
+    // Paying it puts the contract back to sleep until the next window: 2026-04-07 local.
+    let amount = w.terms.installments()[0].amount;
+    w.pay(amount);
+    let d = w.eval();
+    assert_eq!((d.phase, d.level), (Phase::Current, L::None));
+    assert_eq!(d.next_evaluation, Some(utc("2026-04-06T18:30:00Z")));
+}
+
+#[test]
+fn without_reminders_a_current_contract_sleeps_until_its_due_date() {
+    let mut w = kolkata_monthly();
+    w.settings.reminder_days_before = ReminderDays::NONE;
+    w.now = w.local(date(2026, 2, 18), "10:00");
+    let due_date_starts = utc("2026-03-09T18:30:00Z");
+    assert_eq!(w.eval().next_evaluation, Some(due_date_starts));
+    // The due date itself is the (one-day) due-soon window.
+    w.now = due_date_starts;
+    let d = w.eval();
+    assert_eq!((d.phase, d.notice_to_send), (Phase::DueSoon, None));
+    assert_eq!(d.next_evaluation, Some(utc("2026-03-10T18:30:00Z")));
+}
+
+#[test]
+fn a_long_sleep_ends_at_local_midnight_across_daylight_saving_changes() {
+    // Berlin: evaluated in winter time (UTC+1), the window for 2026-04-02 opens on
+    // 2026-03-30 00:00 summer time (UTC+2): 22:00 UTC, not 23:00 as 24-hour days would give.
+    let mut w = World::with_schedule(
+        "Europe/Berlin",
+        ScheduleSpec::Explicit(vec![
+            (date(2026, 4, 2), 600_000),
+            (date(2026, 5, 2), 600_000),
+        ]),
+    );
+    w.now = utc("2026-03-10T11:00:00Z");
+    let d = w.eval();
+    assert_eq!(d.phase, Phase::Current);
+    assert_eq!(d.next_evaluation, Some(utc("2026-03-29T22:00:00Z")));
+    // São Paulo skipped 2018-11-04 00:00-01:00: a window opening that day opens at 01:00.
+    let mut w = World::with_schedule(
+        "America/Sao_Paulo",
+        ScheduleSpec::Weekly {
+            first_due: date(2018, 11, 7),
+            count: 2,
+        },
+    );
+    w.now = utc("2018-10-20T15:00:00Z");
+    assert_eq!(w.eval().next_evaluation, Some(utc("2018-11-04T03:00:00Z")));
+    w.now = utc("2018-11-04T02:59:59Z");
+    assert_eq!(w.eval().phase, Phase::Current);
+    w.now = utc("2018-11-04T03:00:00Z");
+    let d = w.eval();
+    assert_eq!(
+        (d.phase, d.notice_to_send),
+        (Phase::DueSoon, Some(NoticeKind::DueReminder))
+    );
+}
+
+#[test]
+fn clock_time_holds_still_wake_a_sleeping_contract() {
+    // A temporary unlock that outlives the arrears it was granted for: its end is registered
+    // even while the contract is current, since the explanation (and the holds) change then.
+    let mut w = kolkata_monthly();
+    w.now = w.local(date(2026, 2, 18), "10:00");
+    let now = w.now;
+    w.dispute(
+        now.plus_millis(-HOUR),
+        None,
+        Some(now.plus_millis(6 * HOUR)),
+    );
+    let d = w.eval();
+    assert_eq!(
+        d.holds.temporary_unlock_until,
+        Some(now.plus_millis(6 * HOUR))
+    );
+    assert_eq!(d.next_evaluation, Some(now.plus_millis(6 * HOUR)));
 }
 
 #[test]
