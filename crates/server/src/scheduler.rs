@@ -28,10 +28,31 @@ pub async fn run(service: Service, every: Duration, mut stop: watch::Receiver<bo
             Ok(n) => tracing::info!(devices = n, "applied scheduled commands"),
             Err(e) => tracing::warn!(error = %e, "scheduler tick failed; retrying next tick"),
         }
+        evaluate_all_due(&service, &stop).await;
+    }
+}
+
+/// Evaluates batch after batch until fewer than a full batch was due, so a backlog (the
+/// first pass after an outage, a lender's policy change) drains at the store's speed
+/// rather than one batch per tick. Each evaluation moves its contract's time past now, so
+/// the loop ends; `stop` ends it sooner.
+async fn evaluate_all_due(service: &Service, stop: &watch::Receiver<bool>) {
+    let mut total = 0;
+    loop {
         match service.evaluate_due_contracts(BATCH).await {
-            Ok(0) => {}
-            Ok(n) => tracing::debug!(contracts = n, "evaluated contracts"),
-            Err(e) => tracing::warn!(error = %e, "contract evaluation failed; retrying next tick"),
+            Ok(n) => {
+                total += n;
+                if n < BATCH as usize || *stop.borrow() {
+                    break;
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "contract evaluation failed; retrying next tick");
+                break;
+            }
         }
+    }
+    if total > 0 {
+        tracing::debug!(contracts = total, "evaluated contracts");
     }
 }

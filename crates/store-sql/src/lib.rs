@@ -19,6 +19,7 @@ mod postgres;
 mod rows;
 mod sql;
 mod sqlite;
+mod store_batch;
 mod store_contracts;
 mod store_impl;
 mod store_notices;

@@ -74,8 +74,21 @@ async fn lock_imeis(conn: &mut PgConnection, imeis: &[&Imei]) -> StoreResult<()>
     Ok(())
 }
 
+/// Locks the devices a batch of saves will write, in id order, so two nodes' batches
+/// (and single saves, which lock one device) always queue in one order and cannot
+/// deadlock. Held until the transaction ends.
+async fn lock_devices(conn: &mut sqlx::PgConnection, ids: &[String]) -> StoreResult<()> {
+    sqlx::query("SELECT id FROM devices WHERE id = ANY($1) ORDER BY id FOR UPDATE")
+        .bind(ids)
+        .execute(&mut *conn)
+        .await
+        .map_err(classify)?;
+    Ok(())
+}
+
 crate::store_impl::impl_store!(
     store: PgStore,
     db: sqlx::Postgres,
-    lock_imeis: lock_imeis
+    lock_imeis: lock_imeis,
+    lock_devices: lock_devices,
 );

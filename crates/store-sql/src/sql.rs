@@ -81,6 +81,10 @@ pub(crate) const DEVICE_SCOPED: &str = concat!(
 pub(crate) const DEVICE_UNSCOPED: &str =
     concat!("SELECT ", device_cols!(), " FROM devices WHERE id = $1");
 
+/// Devices by id, for the scheduler's batched reads: completed with `(id, id, ...)`.
+pub(crate) const DEVICES_IN: &str =
+    concat!("SELECT ", device_cols!(), " FROM devices WHERE id IN ");
+
 /// Not-released enrollments first, then the newest.
 pub(crate) const DEVICE_FOR_CHECKIN: &str = concat!(
     "SELECT ",
@@ -124,11 +128,22 @@ pub(crate) fn list_devices(by_state: bool, after: bool) -> &'static str {
 
 /// Identity columns (`id`, `lender_id`, `imei`, `imei2`, `enrolled_at`) are never rewritten.
 pub(crate) const UPDATE_DEVICE: &str = "UPDATE devices SET \
-     serial = $1, model = $2, state = $3, key_status = $4, device_key = $5, pending_key = $6, \
-     last_counter = $7, pending_counter = $8, lease_seq = $9, last_seen_at = $10, \
-     updated_at = $11, retired_key = $12, retired_counter = $13, policy_level = $14, \
-     notice_seq = $15, policy_level_since = $16, version = version + 1 \
-     WHERE id = $17 AND lender_id = $18 AND version = $19";
+     serial = $1, model = $2, key_status = $3, device_key = $4, pending_key = $5, \
+     last_counter = $6, pending_counter = $7, lease_seq = $8, last_seen_at = $9, \
+     updated_at = $10, retired_key = $11, retired_counter = $12, policy_level = $13, \
+     notice_seq = $14, policy_level_since = $15, version = version + 1 \
+     WHERE id = $16 AND lender_id = $17 AND version = $18";
+
+/// The state, apart from [`UPDATE_DEVICE`] and only when it changes: three indexes cover
+/// it, and SQLite rewrites an index entry whenever an UPDATE assigns one of its columns,
+/// changed or not. Most saves (check-ins, the scheduler) leave the state alone, and this
+/// keeps their write to the row's own page.
+pub(crate) const SET_DEVICE_STATE: &str =
+    "UPDATE devices SET state = $1 WHERE id = $2 AND state <> $1";
+
+/// What a batch of saves checks before it writes (see `store_batch`): completed with
+/// `(id, id, ...)`.
+pub(crate) const DEVICE_VERSIONS_IN: &str = "SELECT id, version, state FROM devices WHERE id IN ";
 
 /// Takes the device row's write lock without changing it; see `append_events`.
 pub(crate) const TOUCH_DEVICE: &str = "UPDATE devices SET version = version WHERE id = $1";
@@ -153,6 +168,10 @@ pub(crate) const INSERT_COMMAND: &str = concat!(
 );
 
 /// Scoped to the written device too, so a resolution can never touch another device's row.
+/// Which of the listed commands are still pending: completed with `(id, id, ...)`.
+pub(crate) const PENDING_COMMANDS_IN: &str =
+    "SELECT id FROM commands WHERE status = 'pending' AND id IN ";
+
 pub(crate) const RESOLVE_COMMAND: &str = "UPDATE commands SET status = $1, resolved_at = $2 \
      WHERE id = $3 AND device_id = $4 AND status = 'pending'";
 
@@ -185,6 +204,10 @@ pub(crate) const DUE_COMMANDS: &str = concat!(
 // ---- timeline -------------------------------------------------------------------------------
 
 /// `seq` is left out: the database assigns it.
+/// Completed with `VALUES (...), (...)`: one statement for a batch's events.
+pub(crate) const INSERT_EVENTS_HEAD: &str = "INSERT INTO timeline_events \
+     (id, device_id, lender_id, at, kind, actor, reason, detail) ";
+
 pub(crate) const INSERT_EVENT: &str = "INSERT INTO timeline_events \
      (id, device_id, lender_id, at, kind, actor, reason, detail) \
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";

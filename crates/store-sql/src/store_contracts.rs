@@ -195,23 +195,6 @@ macro_rules! contracts {
                 decode_all(rows, ContractRow::decode)
             }
 
-            pub(super) async fn due_contracts(
-                pool: &Pool,
-                now: Timestamp,
-                limit: u32,
-            ) -> StoreResult<Vec<ContractRecord>> {
-                if limit == 0 {
-                    return Ok(Vec::new());
-                }
-                let rows: Vec<ContractRow> = sqlx::query_as(sql::DUE_CONTRACTS)
-                    .bind(now.as_millis())
-                    .bind(i64::from(limit))
-                    .fetch_all(pool)
-                    .await
-                    .map_err(classify)?;
-                decode_all(rows, ContractRow::decode)
-            }
-
             // ---- payments -------------------------------------------------------------
 
             /// The entry holding `p`'s idempotency key, else its external reference.

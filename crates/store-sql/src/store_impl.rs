@@ -11,15 +11,19 @@
 /// `impl Store for $store`, where `$store` has a `pool: sqlx::Pool<$db>` field and `$lock`
 /// is `async fn(&mut <$db as sqlx::Database>::Connection, &[&Imei]) -> StoreResult<()>`.
 macro_rules! impl_store {
-    (store: $store:ty, db: $db:ty, lock_imeis: $lock:path $(,)?) => {
+    (
+        store: $store:ty,
+        db: $db:ty,
+        lock_imeis: $lock:path,
+        lock_devices: $lock_devices:ident $(,)?
+    ) => {
         $crate::store_writes::writes!($db);
         $crate::store_contracts::contracts!($db);
         $crate::store_notices::notices!($db);
+        $crate::store_batch::batch!($db, $lock_devices);
 
         const _: () = {
-            use self::writes::{
-                counters, imei_clash, insert_command, insert_device, insert_event, insert_key,
-            };
+            use self::writes::{counters, imei_clash, insert_device, insert_event, insert_key};
             use lienlock_domain::{
                 ApiKeyId, CommandStatus, ContractId, DeviceId, DisputeId, Imei, LenderCtx,
                 LenderId, PaymentId, PolicySettings, Timestamp,
@@ -79,15 +83,23 @@ macro_rules! impl_store {
                     ctx: &LenderCtx,
                     compliance_profile: &str,
                     policy: Option<&PolicySettings>,
+                    at: Timestamp,
                 ) -> StoreResult<()> {
+                    let mut tx = self.pool.begin().await.map_err(classify)?;
                     sqlx::query(sql::SET_LENDER_POLICY)
                         .bind(compliance_profile)
                         .bind(policy_json(policy)?)
                         .bind(ctx.lender_id.to_string())
-                        .execute(&self.pool)
+                        .execute(&mut *tx)
                         .await
                         .map_err(classify)?;
-                    Ok(())
+                    sqlx::query(sql::PULL_IN_LENDER_CONTRACTS)
+                        .bind(at.as_millis())
+                        .bind(ctx.lender_id.to_string())
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(classify)?;
+                    tx.commit().await.map_err(classify)
                 }
 
                 async fn add_api_key(&self, key: &ApiKeyRecord) -> StoreResult<()> {
@@ -244,66 +256,16 @@ macro_rules! impl_store {
                 }
 
                 async fn save_device(&self, write: &DeviceWrite) -> StoreResult<()> {
-                    let d = &write.device;
-                    let c = counters(d)?;
-                    let parts = notices::prepare(write)?;
                     let mut tx = self.pool.begin().await.map_err(classify)?;
-                    // The version check and the row lock in one statement: of two writers
-                    // that read the same version, the second matches no row.
-                    let updated = sqlx::query(sql::UPDATE_DEVICE)
-                        .bind(d.serial.as_deref())
-                        .bind(d.model.as_deref())
-                        .bind(d.state.as_str())
-                        .bind(d.key_status.as_str())
-                        .bind(d.device_key.as_ref().map(|k| &k[..]))
-                        .bind(d.pending_key.as_ref().map(|k| &k[..]))
-                        .bind(c.last)
-                        .bind(c.pending)
-                        .bind(c.lease_seq)
-                        .bind(d.last_seen_at.map(Timestamp::as_millis))
-                        .bind(d.updated_at.as_millis())
-                        .bind(d.retired_key.as_ref().map(|k| &k[..]))
-                        .bind(c.retired)
-                        .bind(i64::from(d.policy_level.code()))
-                        .bind(c.notice_seq)
-                        .bind(d.policy_level_since.as_millis())
-                        .bind(d.id.to_string())
-                        .bind(d.lender_id.to_string())
-                        .bind(d.version)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(|e| {
-                            // Only leaving `released` could collide, which the domain forbids.
-                            if is_unique_violation(&e) {
-                                StoreError::ImeiTaken(d.imei.to_string())
-                            } else {
-                                classify(e)
-                            }
-                        })?;
-                    if updated.rows_affected() == 0 {
-                        return Err(StoreError::Stale);
-                    }
-                    notices::write(&mut tx, d, &parts).await?;
-                    for command in &write.new_commands {
-                        insert_command(&mut tx, command).await?;
-                    }
-                    for r in &write.resolved_commands {
-                        let resolved = sqlx::query(sql::RESOLVE_COMMAND)
-                            .bind(r.status.as_str())
-                            .bind(r.at.as_millis())
-                            .bind(r.id.to_string())
-                            .bind(d.id.to_string())
-                            .execute(&mut *tx)
-                            .await
-                            .map_err(classify)?;
-                        if resolved.rows_affected() == 0 {
-                            return Err(StoreError::Stale);
-                        }
-                    }
-                    for event in &write.events {
-                        insert_event(&mut tx, event).await?;
-                    }
+                    batch::write_device(&mut tx, write).await?;
                     tx.commit().await.map_err(classify)
+                }
+
+                async fn save_devices(
+                    &self,
+                    writes: &[DeviceWrite],
+                ) -> StoreResult<Vec<StoreResult<()>>> {
+                    batch::save_devices(&self.pool, writes).await
                 }
 
                 async fn append_events(&self, events: &[TimelineEvent]) -> StoreResult<()> {
@@ -469,7 +431,14 @@ macro_rules! impl_store {
                     now: Timestamp,
                     limit: u32,
                 ) -> StoreResult<Vec<ContractRecord>> {
-                    contracts::due_contracts(&self.pool, now, limit).await
+                    batch::due_contracts(&self.pool, now, limit).await
+                }
+
+                async fn contract_facts_unscoped(
+                    &self,
+                    contracts: Vec<ContractRecord>,
+                ) -> StoreResult<Vec<lienlock_store::ContractFacts>> {
+                    batch::contract_facts(&self.pool, contracts).await
                 }
 
                 // ---- payments -----------------------------------------------------------

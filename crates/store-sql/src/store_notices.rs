@@ -22,8 +22,8 @@ macro_rules! notices {
             /// The parts of a [`DeviceWrite`] beyond the device, its commands and events,
             /// checked and converted before the transaction sends anything.
             pub(super) struct Parts<'a> {
-                contract: Option<(&'a ContractRecord, String)>,
-                notices: Vec<(&'a NoticeRecord, i64)>,
+                pub(super) contract: Option<(&'a ContractRecord, String)>,
+                pub(super) notices: Vec<(&'a NoticeRecord, i64)>,
                 delivered: Option<(i64, Timestamp)>,
             }
 
@@ -74,25 +74,7 @@ macro_rules! notices {
                 parts: &Parts<'_>,
             ) -> StoreResult<()> {
                 if let Some((c, terms)) = &parts.contract {
-                    let updated = sqlx::query(sql::UPDATE_CONTRACT)
-                        .bind(c.reference.as_deref())
-                        .bind(c.terms.currency().code())
-                        .bind(terms)
-                        .bind(c.policy.as_deref())
-                        .bind(c.state.as_str())
-                        .bind(c.updated_at.as_millis())
-                        .bind(c.next_evaluation_at.map(Timestamp::as_millis))
-                        .bind(c.wake_seq)
-                        .bind(c.id.to_string())
-                        .bind(c.lender_id.to_string())
-                        .bind(c.device_id.to_string())
-                        .bind(c.version)
-                        .execute(&mut *conn)
-                        .await
-                        .map_err(contract_unique)?;
-                    if updated.rows_affected() == 0 {
-                        return Err(StoreError::Stale);
-                    }
+                    save_contract(&mut *conn, c, terms, true).await?;
                 }
                 for (n, seq) in &parts.notices {
                     sqlx::query(sql::INSERT_NOTICE)
@@ -109,6 +91,51 @@ macro_rules! notices {
                         .await
                         .map_err(unique_as("notice id or seq"))?;
                 }
+                mark_delivered(conn, d, parts).await
+            }
+
+            /// The version-checked contract save; with `state_or_reference`, also the
+            /// statement that writes those two when they changed.
+            pub(super) async fn save_contract(
+                conn: &mut Conn,
+                c: &ContractRecord,
+                terms: &str,
+                state_or_reference: bool,
+            ) -> StoreResult<()> {
+                let updated = sqlx::query(sql::UPDATE_CONTRACT)
+                    .bind(c.terms.currency().code())
+                    .bind(terms)
+                    .bind(c.policy.as_deref())
+                    .bind(c.updated_at.as_millis())
+                    .bind(c.next_evaluation_at.map(Timestamp::as_millis))
+                    .bind(c.wake_seq)
+                    .bind(c.id.to_string())
+                    .bind(c.lender_id.to_string())
+                    .bind(c.device_id.to_string())
+                    .bind(c.version)
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(classify)?;
+                if updated.rows_affected() == 0 {
+                    return Err(StoreError::Stale);
+                }
+                if state_or_reference {
+                    sqlx::query(sql::SET_CONTRACT_STATE_REFERENCE)
+                        .bind(c.state.as_str())
+                        .bind(c.reference.as_deref())
+                        .bind(c.id.to_string())
+                        .execute(&mut *conn)
+                        .await
+                        .map_err(contract_unique)?;
+                }
+                Ok(())
+            }
+
+            pub(super) async fn mark_delivered(
+                conn: &mut Conn,
+                d: &Device,
+                parts: &Parts<'_>,
+            ) -> StoreResult<()> {
                 if let Some((seq, at)) = parts.delivered {
                     sqlx::query(sql::MARK_NOTICES_DELIVERED)
                         .bind(at.as_millis())

@@ -173,3 +173,19 @@ impl DisputeRecord {
         self.closed_at.is_none()
     }
 }
+
+/// Everything the policy engine reads about one contract, loaded in one go for a batch of
+/// contracts (see [`crate::Store::contract_facts_unscoped`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ContractFacts {
+    /// The contract as the caller read it.
+    pub contract: ContractRecord,
+    /// Its device, read after the contract.
+    pub device: crate::Device,
+    /// Its ledger entries, by `(received_at, id)`.
+    pub payments: Vec<PaymentRecord>,
+    /// The notices it caused, by `seq`.
+    pub notices: Vec<NoticeRecord>,
+    /// The disputes naming it, oldest first.
+    pub disputes: Vec<DisputeRecord>,
+}

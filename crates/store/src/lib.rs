@@ -83,11 +83,16 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
 
     /// Sets the caller's compliance profile and policy settings (`None`: the profile's
     /// defaults). The service checks them against the profile first.
+    /// In the same transaction every active contract of the lender is pulled in to be
+    /// evaluated no later than `at` (a routine evaluation, not a wake-up: see
+    /// [`Store::due_contracts`]), since the new settings can change any decision and a
+    /// contract may otherwise sleep until its next due date.
     async fn set_lender_policy(
         &self,
         ctx: &LenderCtx,
         compliance_profile: &str,
         policy: Option<&PolicySettings>,
+        at: Timestamp,
     ) -> StoreResult<()>;
 
     /// Adds an API key to an existing lender. Operator only.
@@ -149,6 +154,16 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// Not tenant-scoped (the device path and the scheduler call it); the service has read
     /// the device with the right scope first.
     async fn save_device(&self, write: &DeviceWrite) -> StoreResult<()>;
+
+    /// Several [`Store::save_device`] writes in one transaction, each landing or not on its
+    /// own: a write that is stale or refused is rolled back alone (a savepoint each) and
+    /// reported in its slot of the returned list, in the order given. One commit for the
+    /// lot is what makes the scheduler's pass affordable (a commit costs an fsync).
+    /// `Err` means the transaction as a whole failed and none of the writes landed.
+    ///
+    /// Callers sort the writes by device id, so two batches touching the same devices take
+    /// their row locks in the same order and cannot deadlock on PostgreSQL.
+    async fn save_devices(&self, writes: &[DeviceWrite]) -> StoreResult<Vec<StoreResult<()>>>;
 
     /// Appends timeline events that change no device state (a refused replay).
     async fn append_events(&self, events: &[TimelineEvent]) -> StoreResult<()>;
@@ -240,12 +255,27 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         device: DeviceId,
     ) -> StoreResult<Option<ContractRecord>>;
 
-    /// Active contracts whose `next_evaluation_at` has come (`<= now`), oldest first, at
-    /// most `limit`. Scheduler only. Reads through an index on the evaluation time, so the
-    /// cost follows the number of due rows, not of contracts. Several nodes may see the
-    /// same rows; the contract's version check in [`Store::save_device`] makes sure only
-    /// one evaluation's decision lands.
+    /// Active contracts whose evaluation time has come (`<= now`), at most `limit`:
+    /// first those a wake-up (a payment, an assignment, a dispute) touched since their last
+    /// evaluation, earliest wake-up first, then the rest by `next_evaluation_at`. So a
+    /// payment's unlock never waits behind a backlog of routine evaluations. A save that
+    /// saw the latest wake-up (same `wake_seq`) takes the contract off the wake-up list.
+    ///
+    /// Scheduler only. Reads through two partial indexes, so the cost follows the number
+    /// of due rows, not of contracts. Several nodes may see the same rows; the contract's
+    /// version check in [`Store::save_device`] makes sure only one evaluation's decision
+    /// lands.
     async fn due_contracts(&self, now: Timestamp, limit: u32) -> StoreResult<Vec<ContractRecord>>;
+
+    /// The facts the policy engine needs about each of `contracts` (which the caller has
+    /// just read): the device, ledger, notices and disputes, read with one query per kind
+    /// for the whole batch, after the contracts (so a wake-up that lands in between is
+    /// seen, or else kept by the `wake_seq` merge on save). In the order given; a contract
+    /// whose device is gone is left out. No tenant scope: scheduler only.
+    async fn contract_facts_unscoped(
+        &self,
+        contracts: Vec<ContractRecord>,
+    ) -> StoreResult<Vec<ContractFacts>>;
 
     // ---- payments -----------------------------------------------------------------------
 

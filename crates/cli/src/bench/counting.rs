@@ -8,8 +8,9 @@ use lienlock_domain::{
     PolicySettings, Timestamp,
 };
 use lienlock_store::{
-    ApiKeyRecord, Command, ContractRecord, Device, DeviceQuery, DeviceWrite, DisputeRecord, Lender,
-    NoticeRecord, PaymentInsert, PaymentRecord, Store, StoreResult, TimelineEvent,
+    ApiKeyRecord, Command, ContractFacts, ContractRecord, Device, DeviceQuery, DeviceWrite,
+    DisputeRecord, Lender, NoticeRecord, PaymentInsert, PaymentRecord, Store, StoreResult,
+    TimelineEvent,
 };
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -69,8 +70,8 @@ macro_rules! counted {
 counted! {
     fn ping(&self) -> StoreResult<()>;
     fn create_lender(&self, lender: &Lender, first_key: &ApiKeyRecord) -> StoreResult<()>;
-    fn set_lender_policy(&self, ctx: &LenderCtx, profile: &str, policy: Option<&PolicySettings>)
-        -> StoreResult<()>;
+    fn set_lender_policy(&self, ctx: &LenderCtx, profile: &str, policy: Option<&PolicySettings>,
+        at: Timestamp) -> StoreResult<()>;
     fn add_api_key(&self, key: &ApiKeyRecord) -> StoreResult<()>;
     fn find_api_key(&self, id: ApiKeyId) -> StoreResult<Option<ApiKeyRecord>>;
     fn lender(&self, ctx: &LenderCtx) -> StoreResult<Lender>;
@@ -84,6 +85,7 @@ counted! {
     fn device_unscoped(&self, id: DeviceId) -> StoreResult<Option<Device>>;
     fn device_by_imei(&self, ctx: &LenderCtx, imei: &Imei) -> StoreResult<Option<Device>>;
     fn save_device(&self, write: &DeviceWrite) -> StoreResult<()>;
+    fn save_devices(&self, writes: &[DeviceWrite]) -> StoreResult<Vec<StoreResult<()>>>;
     fn append_events(&self, events: &[TimelineEvent]) -> StoreResult<()>;
     fn timeline(&self, ctx: &LenderCtx, device: DeviceId, after_seq: Option<i64>, limit: u32)
         -> StoreResult<Option<Vec<TimelineEvent>>>;
@@ -103,6 +105,8 @@ counted! {
     fn contract_unscoped(&self, id: ContractId) -> StoreResult<Option<ContractRecord>>;
     fn active_contract_unscoped(&self, device: DeviceId) -> StoreResult<Option<ContractRecord>>;
     fn due_contracts(&self, now: Timestamp, limit: u32) -> StoreResult<Vec<ContractRecord>>;
+    fn contract_facts_unscoped(&self, contracts: Vec<ContractRecord>)
+        -> StoreResult<Vec<ContractFacts>>;
     fn insert_payment(&self, ctx: &LenderCtx, payment: &PaymentRecord, wake_at: Timestamp)
         -> StoreResult<PaymentInsert>;
     fn payment(&self, ctx: &LenderCtx, id: PaymentId) -> StoreResult<Option<PaymentRecord>>;

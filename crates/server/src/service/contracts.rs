@@ -1,5 +1,6 @@
 //! Installment contracts: attaching one to a device and reading it back with its standing.
 
+use super::evaluate::Facts;
 use super::{policy, Service, ServiceError};
 use lienlock_domain::{
     BoundedText, ContractId, ContractState, ContractTerms, DeviceId, DeviceState, EventKind,
@@ -136,9 +137,14 @@ impl Service {
         ctx: &LenderCtx,
         contract: ContractRecord,
     ) -> Result<ContractStatus, ServiceError> {
-        let device = self.device(ctx, contract.device_id).await?;
+        // Scoped above: the contract is the caller's, and so is its device.
         let lender = self.lender(ctx).await?;
-        let facts = self.facts(&contract).await?;
+        let records = self
+            .contract_facts(contract)
+            .await?
+            .ok_or(ServiceError::NotFound)?;
+        let facts = Facts::from_records(&records)?;
+        let (device, contract) = (records.device, records.contract);
         let (profile, settings) = policy::effective(&lender, &contract)?;
         let input = facts.input(&contract, &device, self.clock.now(), &settings, profile);
         let decision = lienlock_domain::evaluate(&input);

@@ -43,7 +43,7 @@ impl Service {
         effective.validate().map_err(ServiceError::Policy)?;
         profile.check(&effective).map_err(ServiceError::Policy)?;
         self.store
-            .set_lender_policy(ctx, profile.name, settings.as_ref())
+            .set_lender_policy(ctx, profile.name, settings.as_ref(), self.clock.now())
             .await?;
         Ok(LenderPolicy {
             profile,

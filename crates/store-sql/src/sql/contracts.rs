@@ -19,19 +19,31 @@ pub(crate) const INSERT_CONTRACT: &str = concat!(
 
 /// The save of a contract inside `save_device`, checked against the version that was read.
 ///
-/// `next_evaluation_at` becomes the new time ($7) unless a wake-up was recorded since the
-/// read (the stored `wake_seq` moved past $8): then the earlier of the new and the stored
+/// `next_evaluation_at` becomes the new time ($5) unless a wake-up was recorded since the
+/// read (the stored `wake_seq` moved past $6): then the earlier of the new and the stored
 /// time, because the stored one already includes that wake-up and the evaluation that
-/// produced $7 did not see its cause. A closing save ($7 NULL) always clears it.
+/// produced $5 did not see its cause. A closing save ($5 NULL) always clears it. The
+/// contract leaves the wake-up list (`woken_at`) when the save saw the latest wake-up or
+/// closes it.
+///
+/// State and reference are written by [`SET_CONTRACT_STATE_REFERENCE`], only when they
+/// change (see `SET_DEVICE_STATE` for why).
 pub(crate) const UPDATE_CONTRACT: &str = "UPDATE contracts SET \
-     reference = $1, currency = $2, terms = $3, policy = $4, state = $5, updated_at = $6, \
+     currency = $1, terms = $2, policy = $3, updated_at = $4, \
      next_evaluation_at = CASE \
-         WHEN $7 IS NULL THEN NULL \
-         WHEN wake_seq = $8 THEN $7 \
-         WHEN next_evaluation_at < $7 THEN next_evaluation_at \
-         ELSE $7 END, \
+         WHEN $5 IS NULL THEN NULL \
+         WHEN wake_seq = $6 THEN $5 \
+         WHEN next_evaluation_at < $5 THEN next_evaluation_at \
+         ELSE $5 END, \
+     woken_at = CASE WHEN $5 IS NULL OR wake_seq = $6 THEN NULL ELSE woken_at END, \
      version = version + 1 \
-     WHERE id = $9 AND lender_id = $10 AND device_id = $11 AND version = $12";
+     WHERE id = $7 AND lender_id = $8 AND device_id = $9 AND version = $10";
+
+/// The rest of a contract save, after [`UPDATE_CONTRACT`] has checked the version and
+/// locked the row; matches no row when neither changes.
+pub(crate) const SET_CONTRACT_STATE_REFERENCE: &str = "UPDATE contracts SET \
+     state = $1, reference = $2 \
+     WHERE id = $3 AND (state <> $1 OR reference IS DISTINCT FROM $2)";
 
 /// A wake-up of one active contract of a lender: evaluate it no later than $1. Leaves the
 /// version alone and counts the wake-up (see `UPDATE_CONTRACT`).
@@ -39,6 +51,7 @@ pub(crate) const WAKE_CONTRACT: &str = "UPDATE contracts SET \
      next_evaluation_at = CASE \
          WHEN next_evaluation_at IS NULL OR next_evaluation_at > $1 THEN $1 \
          ELSE next_evaluation_at END, \
+     woken_at = CASE WHEN woken_at IS NULL OR woken_at > $1 THEN $1 ELSE woken_at END, \
      wake_seq = wake_seq + 1 \
      WHERE id = $2 AND lender_id = $3 AND state = 'active'";
 
@@ -47,6 +60,7 @@ pub(crate) const WAKE_DEVICE_CONTRACT: &str = "UPDATE contracts SET \
      next_evaluation_at = CASE \
          WHEN next_evaluation_at IS NULL OR next_evaluation_at > $1 THEN $1 \
          ELSE next_evaluation_at END, \
+     woken_at = CASE WHEN woken_at IS NULL OR woken_at > $1 THEN $1 ELSE woken_at END, \
      wake_seq = wake_seq + 1 \
      WHERE device_id = $2 AND lender_id = $3 AND state = 'active'";
 
@@ -102,6 +116,23 @@ pub(crate) const DUE_CONTRACTS: &str = concat!(
     " FROM contracts WHERE state = 'active' AND next_evaluation_at <= $1 \
      ORDER BY next_evaluation_at, id LIMIT $2"
 );
+
+/// Contracts a wake-up touched since their last evaluation, first woken first: served
+/// before [`DUE_CONTRACTS`] (migration 0003 says why).
+pub(crate) const WOKEN_CONTRACTS: &str = concat!(
+    "SELECT ",
+    contract_cols!(),
+    " FROM contracts WHERE woken_at IS NOT NULL AND woken_at <= $1 AND state = 'active' \
+     ORDER BY woken_at, id LIMIT $2"
+);
+
+/// Pulls every active contract of a lender in to be evaluated no later than $1, after a
+/// policy change: counted as a wake-up (so a racing evaluation cannot postpone it) but not
+/// marked woken, since it is routine work that must not queue ahead of payments.
+pub(crate) const PULL_IN_LENDER_CONTRACTS: &str = "UPDATE contracts SET \
+     next_evaluation_at = CASE WHEN next_evaluation_at > $1 THEN $1 ELSE next_evaluation_at END, \
+     wake_seq = wake_seq + 1 \
+     WHERE lender_id = $2 AND state = 'active'";
 
 pub(crate) const CONTRACT_EXISTS: &str = "SELECT id FROM contracts WHERE id = $1";
 
@@ -192,6 +223,9 @@ pub(crate) const INSERT_NOTICE: &str = concat!(
     ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
 );
 
+/// Completed with `VALUES (...), (...)`: one statement for a batch's notices.
+pub(crate) const INSERT_NOTICES_HEAD: &str = concat!("INSERT INTO notices (", notice_cols!(), ") ");
+
 pub(crate) const MARK_NOTICES_DELIVERED: &str = "UPDATE notices SET delivered_at = $1 \
      WHERE device_id = $2 AND delivered_at IS NULL AND seq <= $3";
 
@@ -254,3 +288,30 @@ pub(crate) const CONTRACT_DISPUTES: &str = concat!(
     dispute_cols!(),
     " FROM disputes WHERE contract_id = $1 ORDER BY opened_at, id"
 );
+
+// ---- the scheduler's batched reads -------------------------------------------------------
+
+/// What a batch of saves checks before it writes: completed with `(id, id, ...)`.
+pub(crate) const CONTRACT_VERSIONS_IN: &str =
+    "SELECT id, version, state, reference FROM contracts WHERE id IN ";
+
+/// The batched reads of the scheduler (see `Store::contract_facts_unscoped`): each is
+/// completed with `(id, id, ...)` and, where given, the ordering.
+pub(crate) const PAYMENTS_OF_CONTRACTS_IN: &str = concat!(
+    "SELECT ",
+    payment_cols!(),
+    " FROM payments WHERE contract_id IN "
+);
+pub(crate) const PAYMENTS_OF_CONTRACTS_ORDER: &str = " ORDER BY contract_id, received_at, id";
+pub(crate) const NOTICES_OF_CONTRACTS_IN: &str = concat!(
+    "SELECT ",
+    notice_cols!(),
+    " FROM notices WHERE contract_id IN "
+);
+pub(crate) const NOTICES_OF_CONTRACTS_ORDER: &str = " ORDER BY contract_id, seq";
+pub(crate) const DISPUTES_OF_CONTRACTS_IN: &str = concat!(
+    "SELECT ",
+    dispute_cols!(),
+    " FROM disputes WHERE contract_id IN "
+);
+pub(crate) const DISPUTES_OF_CONTRACTS_ORDER: &str = " ORDER BY contract_id, opened_at, id";

@@ -4,6 +4,7 @@
 
 mod fixtures;
 
+mod batch;
 mod commands;
 mod concurrency;
 mod contracts;

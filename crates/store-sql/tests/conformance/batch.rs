@@ -1,0 +1,344 @@
+//! The scheduler's batched calls: many device writes in one transaction, facts for many
+//! contracts at once, wake-ups served before routine work, and a policy change pulling
+//! every contract of the lender in.
+
+use crate::fixtures::*;
+use lienlock_domain::{ContractState, DeviceState, EventKind, RestrictionLevel};
+use lienlock_store::{ContractRecord, Device, DeviceWrite, StoreError};
+use lienlock_store_sql::backend_tests;
+
+backend_tests!(
+    a_batch_lands_fresh_writes_and_refuses_stale_ones_alone,
+    a_write_that_fails_inside_the_batch_sinks_only_itself,
+    two_writes_of_one_device_in_a_batch_land_once,
+    facts_for_a_batch_match_the_per_contract_reads,
+    wake_ups_are_served_before_routine_evaluations,
+    a_policy_change_pulls_in_the_lenders_active_contracts
+);
+
+/// A scheduler-style write of `d` and its contract: a level, a notice and two events.
+fn evaluation(d: &Device, c: &ContractRecord, next_ms: i64) -> DeviceWrite {
+    let mut w = write(d);
+    w.device.policy_level = RestrictionLevel::PersistentBanner;
+    w.device.policy_level_since = at(500);
+    w.device.notice_seq += 1;
+    w.new_notices.push(notice(d, Some(c), w.device.notice_seq));
+    w.events.push(event(d, EventKind::NoticeQueued, 500));
+    w.events.push(event(d, EventKind::RestrictionChanged, 500));
+    let mut c = c.clone();
+    c.next_evaluation_at = Some(at(next_ms));
+    w.contract = Some(c);
+    w
+}
+
+/// Asserts that `w` landed exactly: device, contract time, notices and events.
+async fn assert_landed(store: &DynStore, ctx: &lienlock_domain::LenderCtx, w: &DeviceWrite) {
+    let d = store.device_unscoped(w.device.id).await.unwrap().unwrap();
+    let mut want = w.device.clone();
+    want.version += 1;
+    assert_eq!(d, want);
+    let c = w.contract.as_ref().unwrap();
+    assert_eq!(reread(store, c).await, bumped(c.clone()));
+    let notices = store.device_notices(ctx, d.id).await.unwrap().unwrap();
+    assert_eq!(notices, w.new_notices);
+    let ids = timeline_ids(store, ctx, &d).await;
+    for e in &w.events {
+        assert!(ids.contains(&e.id), "event {} missing", e.id);
+    }
+}
+
+async fn a_batch_lands_fresh_writes_and_refuses_stale_ones_alone(backend: Backend) {
+    let Some((_db, store)) = setup(backend).await else {
+        return;
+    };
+    let ctx = lender(&store, "A").await;
+    let (d1, c1) = device_with_contract(&store, &ctx, 1, 100).await;
+    let (d2, c2) = device_with_contract(&store, &ctx, 2, 100).await;
+    let (d3, c3) = device_with_contract(&store, &ctx, 3, 100).await;
+    let (d4, c4) = device_with_contract(&store, &ctx, 4, 100).await;
+    let batch = vec![
+        evaluation(&d1, &c1, 9_000),
+        evaluation(&d2, &c2, 9_000),
+        evaluation(&d3, &c3, 9_000),
+        evaluation(&d4, &c4, 9_000),
+    ];
+    // Between the scheduler's read and its write: a check-in changes device 2, and
+    // another save changes device 3 and its contract.
+    let mut checkin = write(&d2);
+    checkin.device.last_counter = 7;
+    let d2_now = save(&store, checkin).await;
+    let mut other = write(&d3);
+    other.contract = Some(c3.clone());
+    let d3_now = save(&store, other).await;
+
+    let results = store.save_devices(&batch).await.unwrap();
+    assert_eq!(results.len(), 4);
+    assert!(results[0].is_ok() && results[3].is_ok(), "{results:?}");
+    assert!(matches!(results[1], Err(StoreError::Stale)), "{results:?}");
+    assert!(matches!(results[2], Err(StoreError::Stale)), "{results:?}");
+    assert_landed(&store, &ctx, &batch[0]).await;
+    assert_landed(&store, &ctx, &batch[3]).await;
+    // The stale ones left nothing behind: not their level, notices or events.
+    for (d, c) in [(&d2_now, &c2), (&d3_now, &c3)] {
+        assert_eq!(store.device_unscoped(d.id).await.unwrap().as_ref(), Some(d));
+        assert!(store
+            .device_notices(&ctx, d.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .is_empty());
+        assert_eq!(reread(&store, c).await.next_evaluation_at, Some(at(100)));
+    }
+    assert_eq!(timeline_ids(&store, &ctx, &d2_now).await.len(), 2);
+    assert!(store.save_devices(&[]).await.unwrap().is_empty());
+}
+
+async fn a_write_that_fails_inside_the_batch_sinks_only_itself(backend: Backend) {
+    let Some((_db, store)) = setup(backend).await else {
+        return;
+    };
+    let ctx = lender(&store, "A").await;
+    let (d1, c1) = device_with_contract(&store, &ctx, 1, 100).await;
+    let (d2, c2) = device_with_contract(&store, &ctx, 2, 100).await;
+    let (d3, c3) = device_with_contract(&store, &ctx, 3, 100).await;
+    // Write 2 reuses an event id already in the database: nothing checked before the
+    // batch writes can see that, so the batch must fall back and still land 1 and 3.
+    let taken = event(&d2, EventKind::Enrolled, 400);
+    store
+        .append_events(std::slice::from_ref(&taken))
+        .await
+        .unwrap();
+    let d2 = store.device_unscoped(d2.id).await.unwrap().unwrap();
+    let mut bad = evaluation(&d2, &c2, 9_000);
+    bad.events.push(taken);
+    // Write 3 is refused before anything is sent: a notice number it did not allot.
+    let mut refused = evaluation(&d3, &c3, 9_000);
+    refused.new_notices[0].seq = 5;
+    let batch = vec![evaluation(&d1, &c1, 9_000), bad, refused];
+
+    let results = store.save_devices(&batch).await.unwrap();
+    assert!(results[0].is_ok(), "{results:?}");
+    assert!(
+        matches!(results[1], Err(StoreError::Duplicate("event id"))),
+        "{results:?}"
+    );
+    assert!(
+        matches!(results[2], Err(StoreError::Backend(_))),
+        "{results:?}"
+    );
+    assert_landed(&store, &ctx, &batch[0]).await;
+    for (d, c) in [(&d2, &c2), (&d3, &c3)] {
+        assert_eq!(store.device_unscoped(d.id).await.unwrap().as_ref(), Some(d));
+        assert_eq!(reread(&store, c).await.version, c.version);
+        assert!(store
+            .device_notices(&ctx, d.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .is_empty());
+    }
+}
+
+async fn two_writes_of_one_device_in_a_batch_land_once(backend: Backend) {
+    let Some((_db, store)) = setup(backend).await else {
+        return;
+    };
+    let ctx = lender(&store, "A").await;
+    let (d, c) = device_with_contract(&store, &ctx, 1, 100).await;
+    let first = evaluation(&d, &c, 9_000);
+    let mut second = evaluation(&d, &c, 8_000);
+    second.new_notices[0].id = lienlock_domain::NoticeId::new();
+    let results = store.save_devices(&[first.clone(), second]).await.unwrap();
+    assert!(results[0].is_ok());
+    assert!(matches!(results[1], Err(StoreError::Stale)), "{results:?}");
+    assert_landed(&store, &ctx, &first).await;
+}
+
+async fn facts_for_a_batch_match_the_per_contract_reads(backend: Backend) {
+    let Some((_db, store)) = setup(backend).await else {
+        return;
+    };
+    let ctx = lender(&store, "A").await;
+    let (d1, c1) = device_with_contract(&store, &ctx, 1, 100).await;
+    let (d2, c2) = device_with_contract(&store, &ctx, 2, 100).await;
+    let (_d3, c3) = device_with_contract(&store, &ctx, 3, 100).await;
+    for (c, amount, ms) in [(&c1, 100, 300), (&c2, 200, 200), (&c1, 300, 100)] {
+        store
+            .insert_payment(&ctx, &payment(&ctx, Some(c), amount, ms), at(ms))
+            .await
+            .unwrap();
+    }
+    save(&store, evaluation(&d1, &reread(&store, &c1).await, 9_000)).await;
+    store
+        .open_dispute(
+            &ctx,
+            &dispute(&d2, Some(&c2), 700),
+            &event(&d2, EventKind::CommandScheduled, 700),
+        )
+        .await
+        .unwrap();
+
+    let contracts = vec![
+        reread(&store, &c3).await,
+        reread(&store, &c1).await,
+        reread(&store, &c2).await,
+    ];
+    let facts = store
+        .contract_facts_unscoped(contracts.clone())
+        .await
+        .unwrap();
+    assert_eq!(facts.len(), 3);
+    for (f, c) in facts.iter().zip(&contracts) {
+        assert_eq!(&f.contract, c, "in the order given");
+        assert_eq!(
+            Some(&f.device),
+            store.device_unscoped(c.device_id).await.unwrap().as_ref()
+        );
+        assert_eq!(
+            f.payments,
+            store.contract_payments_unscoped(c.id).await.unwrap()
+        );
+        assert_eq!(f.notices, store.contract_notices(c.id).await.unwrap());
+        assert_eq!(
+            f.disputes,
+            store.contract_disputes_unscoped(c.id).await.unwrap()
+        );
+    }
+    assert_eq!(facts[1].payments.len(), 2);
+    assert_eq!(facts[1].notices.len(), 1);
+    assert_eq!(facts[2].disputes.len(), 1);
+    assert!(facts[0].payments.is_empty() && facts[0].notices.is_empty());
+    assert!(store
+        .contract_facts_unscoped(Vec::new())
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+async fn wake_ups_are_served_before_routine_evaluations(backend: Backend) {
+    let Some((_db, store)) = setup(backend).await else {
+        return;
+    };
+    let ctx = lender(&store, "A").await;
+    // A backlog of routine evaluations due since 100, and a contract that sleeps until
+    // 10 000 but is woken by a payment at 600.
+    let mut backlog = Vec::new();
+    for n in 1..=3 {
+        backlog.push(
+            device_with_contract(&store, &ctx, n, 100 + i64::from(n))
+                .await
+                .1,
+        );
+    }
+    let (d, c) = device_with_contract(&store, &ctx, 9, 10_000).await;
+    store
+        .insert_payment(&ctx, &payment(&ctx, Some(&c), 100, 600), at(600))
+        .await
+        .unwrap();
+    let woken = reread(&store, &c).await;
+    let ids = |v: Vec<ContractRecord>| v.into_iter().map(|c| c.id).collect::<Vec<_>>();
+    assert_eq!(
+        ids(store.due_contracts(at(700), 1).await.unwrap()),
+        vec![c.id]
+    );
+    assert_eq!(
+        ids(store.due_contracts(at(700), 10).await.unwrap()),
+        vec![c.id, backlog[0].id, backlog[1].id, backlog[2].id],
+        "woken first, then by time, each once"
+    );
+    // Not before its wake-up time.
+    assert_eq!(
+        ids(store.due_contracts(at(599), 10).await.unwrap()),
+        ids(backlog.clone())
+    );
+
+    // An evaluation that saw the wake-up takes it off the list; the contract is then just
+    // another routine one.
+    let mut w = write(&d);
+    let mut evaluated = woken.clone();
+    evaluated.next_evaluation_at = Some(at(650));
+    w.contract = Some(evaluated);
+    save(&store, w).await;
+    assert_eq!(
+        ids(store.due_contracts(at(700), 10).await.unwrap()),
+        vec![backlog[0].id, backlog[1].id, backlog[2].id, c.id]
+    );
+
+    // One that did not see it (an older wake count) leaves it on the list.
+    let d = store.device_unscoped(d.id).await.unwrap().unwrap();
+    let before = reread(&store, &c).await;
+    store
+        .insert_payment(&ctx, &payment(&ctx, Some(&c), 100, 800), at(800))
+        .await
+        .unwrap();
+    let mut w = write(&d);
+    let mut blind = before.clone();
+    blind.next_evaluation_at = Some(at(9_000));
+    w.contract = Some(blind);
+    save(&store, w).await;
+    assert_eq!(
+        ids(store.due_contracts(at(800), 1).await.unwrap()),
+        vec![c.id],
+        "the unseen wake-up still comes first"
+    );
+
+    // Closing a contract takes it off for good.
+    let d = store.device_unscoped(d.id).await.unwrap().unwrap();
+    let mut w = write(&d);
+    let mut closed = reread(&store, &c).await;
+    closed.state = ContractState::PaidOff;
+    closed.next_evaluation_at = None;
+    w.contract = Some(closed);
+    w.device.state = DeviceState::Released;
+    save(&store, w).await;
+    assert!(!ids(store.due_contracts(at(800), 10).await.unwrap()).contains(&c.id));
+}
+
+async fn a_policy_change_pulls_in_the_lenders_active_contracts(backend: Backend) {
+    let Some((_db, store)) = setup(backend).await else {
+        return;
+    };
+    let ctx = lender(&store, "A").await;
+    let other = lender(&store, "B").await;
+    let (_, far) = device_with_contract(&store, &ctx, 1, 50_000).await;
+    let (_, near) = device_with_contract(&store, &ctx, 2, 300).await;
+    let (_, theirs) = device_with_contract(&store, &other, 3, 50_000).await;
+    let (d4, closed) = device_with_contract(&store, &ctx, 4, 50_000).await;
+    let mut w = write(&d4);
+    let mut c = closed.clone();
+    c.state = ContractState::Cancelled;
+    c.next_evaluation_at = None;
+    w.contract = Some(c);
+    save(&store, w).await;
+
+    store
+        .set_lender_policy(&ctx, "default", None, at(1_000))
+        .await
+        .unwrap();
+    let pulled = reread(&store, &far).await;
+    assert_eq!(pulled.next_evaluation_at, Some(at(1_000)));
+    assert_eq!(pulled.version, far.version, "a hint, not a decision");
+    assert_eq!(
+        pulled.wake_seq,
+        far.wake_seq + 1,
+        "an evaluation racing the change cannot postpone it"
+    );
+    assert_eq!(
+        reread(&store, &near).await.next_evaluation_at,
+        Some(at(300))
+    );
+    assert_eq!(
+        reread(&store, &theirs).await.next_evaluation_at,
+        Some(at(50_000))
+    );
+    assert_eq!(reread(&store, &closed).await.next_evaluation_at, None);
+    // Routine work, not a wake-up: it does not jump the queue.
+    let due: Vec<_> = store
+        .due_contracts(at(1_000), 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.id)
+        .collect();
+    assert_eq!(due, vec![near.id, far.id]);
+}
