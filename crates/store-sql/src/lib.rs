@@ -21,6 +21,7 @@ mod sql;
 mod sqlite;
 mod store_batch;
 mod store_contracts;
+mod store_facts;
 mod store_impl;
 mod store_notices;
 mod store_writes;

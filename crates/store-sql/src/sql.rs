@@ -126,24 +126,34 @@ pub(crate) fn list_devices(by_state: bool, after: bool) -> &'static str {
     }
 }
 
-/// Identity columns (`id`, `lender_id`, `imei`, `imei2`, `enrolled_at`) are never rewritten.
-pub(crate) const UPDATE_DEVICE: &str = "UPDATE devices SET \
-     serial = $1, model = $2, key_status = $3, device_key = $4, pending_key = $5, \
-     last_counter = $6, pending_counter = $7, lease_seq = $8, last_seen_at = $9, \
-     updated_at = $10, retired_key = $11, retired_counter = $12, policy_level = $13, \
-     notice_seq = $14, policy_level_since = $15, version = version + 1 \
-     WHERE id = $16 AND lender_id = $17 AND version = $18";
+// The device saves (see `store_batch`): each statement is completed with `VALUES (...), ...`
+// for one write or many, so one statement covers a whole batch.
 
-/// The state, apart from [`UPDATE_DEVICE`] and only when it changes: three indexes cover
-/// it, and SQLite rewrites an index entry whenever an UPDATE assigns one of its columns,
-/// changed or not. Most saves (check-ins, the scheduler) leave the state alone, and this
-/// keeps their write to the row's own page.
-pub(crate) const SET_DEVICE_STATE: &str =
-    "UPDATE devices SET state = $1 WHERE id = $2 AND state <> $1";
+/// The devices' rows where the version still matches; returns their ids. Identity columns
+/// (`id`, `lender_id`, `imei`, `imei2`, `enrolled_at`) are never rewritten, and the state is
+/// left to [`SET_DEVICE_STATES_HEAD`]. The version check and the row lock are one statement: of
+/// two writers that read the same version, the second matches no row.
+pub(crate) const UPDATE_DEVICES_HEAD: &str = "WITH v (id, lender_id, version, serial, model, \
+     key_status, device_key, pending_key, last_counter, pending_counter, lease_seq, \
+     last_seen_at, updated_at, retired_key, retired_counter, policy_level, notice_seq, \
+     policy_level_since) AS (";
+pub(crate) const UPDATE_DEVICES_TAIL: &str = ") UPDATE devices SET \
+     serial = v.serial, model = v.model, key_status = v.key_status, \
+     device_key = v.device_key, pending_key = v.pending_key, last_counter = v.last_counter, \
+     pending_counter = v.pending_counter, lease_seq = v.lease_seq, \
+     last_seen_at = v.last_seen_at, updated_at = v.updated_at, retired_key = v.retired_key, \
+     retired_counter = v.retired_counter, policy_level = v.policy_level, \
+     notice_seq = v.notice_seq, policy_level_since = v.policy_level_since, \
+     version = devices.version + 1 \
+     FROM v WHERE devices.id = v.id AND devices.lender_id = v.lender_id \
+     AND devices.version = v.version RETURNING devices.id";
 
-/// What a batch of saves checks before it writes (see `store_batch`): completed with
-/// `(id, id, ...)`.
-pub(crate) const DEVICE_VERSIONS_IN: &str = "SELECT id, version, state FROM devices WHERE id IN ";
+/// The state, apart from the rest of the row and only where it changes: three indexes
+/// cover it, and SQLite rewrites an index entry whenever an UPDATE assigns one of its
+/// columns, changed or not. Most saves (check-ins, the scheduler) leave it alone.
+pub(crate) const SET_DEVICE_STATES_HEAD: &str = "WITH v (id, state) AS (";
+pub(crate) const SET_DEVICE_STATES_TAIL: &str = ") UPDATE devices SET state = v.state \
+     FROM v WHERE devices.id = v.id AND devices.state <> v.state";
 
 /// Takes the device row's write lock without changing it; see `append_events`.
 pub(crate) const TOUCH_DEVICE: &str = "UPDATE devices SET version = version WHERE id = $1";
@@ -168,10 +178,6 @@ pub(crate) const INSERT_COMMAND: &str = concat!(
 );
 
 /// Scoped to the written device too, so a resolution can never touch another device's row.
-/// Which of the listed commands are still pending: completed with `(id, id, ...)`.
-pub(crate) const PENDING_COMMANDS_IN: &str =
-    "SELECT id FROM commands WHERE status = 'pending' AND id IN ";
-
 pub(crate) const RESOLVE_COMMAND: &str = "UPDATE commands SET status = $1, resolved_at = $2 \
      WHERE id = $3 AND device_id = $4 AND status = 'pending'";
 

@@ -21,6 +21,7 @@ macro_rules! impl_store {
         $crate::store_contracts::contracts!($db);
         $crate::store_notices::notices!($db);
         $crate::store_batch::batch!($db, $lock_devices);
+        $crate::store_facts::facts!($db);
 
         const _: () = {
             use self::writes::{counters, imei_clash, insert_device, insert_event, insert_key};
@@ -431,14 +432,14 @@ macro_rules! impl_store {
                     now: Timestamp,
                     limit: u32,
                 ) -> StoreResult<Vec<ContractRecord>> {
-                    batch::due_contracts(&self.pool, now, limit).await
+                    facts::due_contracts(&self.pool, now, limit).await
                 }
 
                 async fn contract_facts_unscoped(
                     &self,
                     contracts: Vec<ContractRecord>,
                 ) -> StoreResult<Vec<lienlock_store::ContractFacts>> {
-                    batch::contract_facts(&self.pool, contracts).await
+                    facts::contract_facts(&self.pool, contracts).await
                 }
 
                 // ---- payments -----------------------------------------------------------

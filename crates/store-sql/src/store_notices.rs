@@ -13,7 +13,7 @@ macro_rules! notices {
                 ContractRecord, Device, DeviceWrite, DisputeRecord, NoticeRecord, StoreError,
                 StoreResult, TimelineEvent,
             };
-            use $crate::error::{classify, contract_unique, to_i64, unique_as};
+            use $crate::error::{classify, to_i64, unique_as};
             use $crate::rows::{decode_all, DisputeRow, NoticeRow};
             use $crate::sql;
 
@@ -65,70 +65,6 @@ macro_rules! notices {
                     notices,
                     delivered,
                 })
-            }
-
-            /// Writes `parts` inside `save_device`'s transaction, after the device row.
-            pub(super) async fn write(
-                conn: &mut Conn,
-                d: &Device,
-                parts: &Parts<'_>,
-            ) -> StoreResult<()> {
-                if let Some((c, terms)) = &parts.contract {
-                    save_contract(&mut *conn, c, terms, true).await?;
-                }
-                for (n, seq) in &parts.notices {
-                    sqlx::query(sql::INSERT_NOTICE)
-                        .bind(n.id.to_string())
-                        .bind(n.lender_id.to_string())
-                        .bind(n.device_id.to_string())
-                        .bind(n.contract_id.map(|c| c.to_string()))
-                        .bind(*seq)
-                        .bind(&n.kind)
-                        .bind(&n.message)
-                        .bind(n.created_at.as_millis())
-                        .bind(n.delivered_at.map(Timestamp::as_millis))
-                        .execute(&mut *conn)
-                        .await
-                        .map_err(unique_as("notice id or seq"))?;
-                }
-                mark_delivered(conn, d, parts).await
-            }
-
-            /// The version-checked contract save; with `state_or_reference`, also the
-            /// statement that writes those two when they changed.
-            pub(super) async fn save_contract(
-                conn: &mut Conn,
-                c: &ContractRecord,
-                terms: &str,
-                state_or_reference: bool,
-            ) -> StoreResult<()> {
-                let updated = sqlx::query(sql::UPDATE_CONTRACT)
-                    .bind(c.terms.currency().code())
-                    .bind(terms)
-                    .bind(c.policy.as_deref())
-                    .bind(c.updated_at.as_millis())
-                    .bind(c.next_evaluation_at.map(Timestamp::as_millis))
-                    .bind(c.wake_seq)
-                    .bind(c.id.to_string())
-                    .bind(c.lender_id.to_string())
-                    .bind(c.device_id.to_string())
-                    .bind(c.version)
-                    .execute(&mut *conn)
-                    .await
-                    .map_err(classify)?;
-                if updated.rows_affected() == 0 {
-                    return Err(StoreError::Stale);
-                }
-                if state_or_reference {
-                    sqlx::query(sql::SET_CONTRACT_STATE_REFERENCE)
-                        .bind(c.state.as_str())
-                        .bind(c.reference.as_deref())
-                        .bind(c.id.to_string())
-                        .execute(&mut *conn)
-                        .await
-                        .map_err(contract_unique)?;
-                }
-                Ok(())
             }
 
             pub(super) async fn mark_delivered(

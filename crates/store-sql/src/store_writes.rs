@@ -143,7 +143,7 @@ macro_rules! writes {
             }
 
             /// Pulls one of a lender's active contracts in to be evaluated no later than
-            /// `at`, without bumping its version (see `sql::UPDATE_CONTRACT`). A closed or
+            /// `at`, without bumping its version (see `sql::UPDATE_CONTRACTS_HEAD`). A closed or
             /// missing contract is left alone.
             pub(super) async fn wake_contract(
                 conn: &mut Conn,

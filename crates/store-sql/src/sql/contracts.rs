@@ -17,36 +17,43 @@ pub(crate) const INSERT_CONTRACT: &str = concat!(
     ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
 );
 
-/// The save of a contract inside `save_device`, checked against the version that was read.
+/// The contract saves of `save_device` and `save_devices` (completed with
+/// `VALUES (...), ...`), checked against the versions that were read; returns the ids saved.
 ///
-/// `next_evaluation_at` becomes the new time ($5) unless a wake-up was recorded since the
-/// read (the stored `wake_seq` moved past $6): then the earlier of the new and the stored
-/// time, because the stored one already includes that wake-up and the evaluation that
-/// produced $5 did not see its cause. A closing save ($5 NULL) always clears it. The
-/// contract leaves the wake-up list (`woken_at`) when the save saw the latest wake-up or
-/// closes it.
+/// `next_evaluation_at` becomes the new time (`v.next_at`) unless a wake-up was recorded
+/// since the read (the stored `wake_seq` moved past `v.wake_seq`): then the earlier of the
+/// new and the stored time, because the stored one already includes that wake-up and the
+/// evaluation that produced the new one did not see its cause. A closing save (no new time)
+/// always clears it. The contract leaves the wake-up list (`woken_at`) when the save saw the
+/// latest wake-up or closes it.
 ///
-/// State and reference are written by [`SET_CONTRACT_STATE_REFERENCE`], only when they
-/// change (see `SET_DEVICE_STATE` for why).
-pub(crate) const UPDATE_CONTRACT: &str = "UPDATE contracts SET \
-     currency = $1, terms = $2, policy = $3, updated_at = $4, \
+/// State and reference are written by [`SET_CONTRACT_STATES_HEAD`], only where they change
+/// (see `SET_DEVICE_STATES_HEAD` for why).
+pub(crate) const UPDATE_CONTRACTS_HEAD: &str = "WITH v (id, lender_id, device_id, version, \
+     wake_seq, currency, terms, policy, updated_at, next_at) AS (";
+pub(crate) const UPDATE_CONTRACTS_TAIL: &str = ") UPDATE contracts SET \
+     currency = v.currency, terms = v.terms, policy = v.policy, updated_at = v.updated_at, \
      next_evaluation_at = CASE \
-         WHEN $5 IS NULL THEN NULL \
-         WHEN wake_seq = $6 THEN $5 \
-         WHEN next_evaluation_at < $5 THEN next_evaluation_at \
-         ELSE $5 END, \
-     woken_at = CASE WHEN $5 IS NULL OR wake_seq = $6 THEN NULL ELSE woken_at END, \
-     version = version + 1 \
-     WHERE id = $7 AND lender_id = $8 AND device_id = $9 AND version = $10";
+         WHEN v.next_at IS NULL THEN NULL \
+         WHEN contracts.wake_seq = v.wake_seq THEN v.next_at \
+         WHEN contracts.next_evaluation_at < v.next_at THEN contracts.next_evaluation_at \
+         ELSE v.next_at END, \
+     woken_at = CASE WHEN v.next_at IS NULL OR contracts.wake_seq = v.wake_seq THEN NULL \
+         ELSE contracts.woken_at END, \
+     version = contracts.version + 1 \
+     FROM v WHERE contracts.id = v.id AND contracts.lender_id = v.lender_id \
+     AND contracts.device_id = v.device_id AND contracts.version = v.version \
+     RETURNING contracts.id";
 
-/// The rest of a contract save, after [`UPDATE_CONTRACT`] has checked the version and
-/// locked the row; matches no row when neither changes.
-pub(crate) const SET_CONTRACT_STATE_REFERENCE: &str = "UPDATE contracts SET \
-     state = $1, reference = $2 \
-     WHERE id = $3 AND (state <> $1 OR reference IS DISTINCT FROM $2)";
+/// The rest of a contract save, after [`UPDATE_CONTRACTS_HEAD`] has checked the versions
+/// and locked the rows; touches only the rows whose state or reference changes.
+pub(crate) const SET_CONTRACT_STATES_HEAD: &str = "WITH v (id, state, reference) AS (";
+pub(crate) const SET_CONTRACT_STATES_TAIL: &str = ") UPDATE contracts SET \
+     state = v.state, reference = v.reference FROM v WHERE contracts.id = v.id \
+     AND (contracts.state <> v.state OR contracts.reference IS DISTINCT FROM v.reference)";
 
 /// A wake-up of one active contract of a lender: evaluate it no later than $1. Leaves the
-/// version alone and counts the wake-up (see `UPDATE_CONTRACT`).
+/// version alone and counts the wake-up (see `UPDATE_CONTRACTS_HEAD`).
 pub(crate) const WAKE_CONTRACT: &str = "UPDATE contracts SET \
      next_evaluation_at = CASE \
          WHEN next_evaluation_at IS NULL OR next_evaluation_at > $1 THEN $1 \
@@ -217,6 +224,9 @@ macro_rules! notice_cols {
     };
 }
 
+/// One notice: the bulk loader's row template (`lienlock bench`); the store inserts
+/// notices with [`INSERT_NOTICES_HEAD`].
+#[cfg_attr(not(feature = "bench"), allow(dead_code))]
 pub(crate) const INSERT_NOTICE: &str = concat!(
     "INSERT INTO notices (",
     notice_cols!(),
@@ -290,10 +300,6 @@ pub(crate) const CONTRACT_DISPUTES: &str = concat!(
 );
 
 // ---- the scheduler's batched reads -------------------------------------------------------
-
-/// What a batch of saves checks before it writes: completed with `(id, id, ...)`.
-pub(crate) const CONTRACT_VERSIONS_IN: &str =
-    "SELECT id, version, state, reference FROM contracts WHERE id IN ";
 
 /// The batched reads of the scheduler (see `Store::contract_facts_unscoped`): each is
 /// completed with `(id, id, ...)` and, where given, the ordering.
