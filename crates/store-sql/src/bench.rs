@@ -170,6 +170,32 @@ pub async fn event_counts(path: &Path) -> StoreResult<Vec<(String, i64)>> {
     Ok(counts)
 }
 
+/// When the contracts a pass evaluated (those updated at `at`) will be looked at next:
+/// `[closed, within a day, within a week, later]`. Before the engine learned to sleep until
+/// a decision can change, every active one came back within a day.
+pub async fn next_evaluations(path: &Path, at: Timestamp) -> StoreResult<[i64; 4]> {
+    const DAY: i64 = 86_400_000;
+    let options = SqliteConnectOptions::new().filename(path).read_only(true);
+    let mut conn = SqliteConnection::connect_with(&options)
+        .await
+        .map_err(classify)?;
+    let row: (i64, i64, i64, i64) = sqlx::query_as(
+        "SELECT \
+           COALESCE(SUM(next_evaluation_at IS NULL), 0), \
+           COALESCE(SUM(next_evaluation_at <= $1 + $2), 0), \
+           COALESCE(SUM(next_evaluation_at > $1 + $2 AND next_evaluation_at <= $1 + 7 * $2), 0), \
+           COALESCE(SUM(next_evaluation_at > $1 + 7 * $2), 0) \
+         FROM contracts WHERE updated_at = $1",
+    )
+    .bind(at.as_millis())
+    .bind(DAY)
+    .fetch_one(&mut conn)
+    .await
+    .map_err(classify)?;
+    conn.close().await.map_err(classify)?;
+    Ok([row.0, row.1, row.2, row.3])
+}
+
 /// `insert` (one of the store's single-row `INSERT ... VALUES ($1, ...)` statements) for
 /// `rows` rows: the same column list, `rows` groups of placeholders. Anything after the
 /// first group (an `ON CONFLICT` clause) is dropped: a clash while loading is an error.

@@ -80,6 +80,12 @@ pub async fn run(a: SchedulerArgs) -> anyhow::Result<()> {
             let events = lienlock_store_sql::bench::event_counts(&path).await?;
             let what: Vec<String> = events.iter().map(|(k, n)| format!("{k} {n}")).collect();
             println!("  timeline events written: {}", what.join(", "));
+            let [closed, day, week, later] =
+                lienlock_store_sql::bench::next_evaluations(&path, ds.portfolio.now()).await?;
+            println!(
+                "  evaluated contracts next looked at: within a day {day}, within a week \
+                 {week}, later {later}; closed {closed}"
+            );
         }
         runs.push(run);
     }

@@ -97,10 +97,11 @@ impl Facts {
     }
 }
 
-/// Device writes per transaction in a scheduler pass: enough to spread a commit's sync
-/// over many contracts, few enough that a check-in waiting on the write lock waits
-/// briefly (a batch of 250 takes some 50 ms on SQLite).
-const WRITE_BATCH: usize = 250;
+/// Device writes per transaction in a scheduler pass (so one transaction per pass of the
+/// server's scheduler): enough to spread a commit's sync over many contracts, few enough
+/// that a check-in waiting on SQLite's write lock waits briefly (a batch of 500 holds it
+/// for about 125 ms; docs/benchmarks.md).
+const WRITE_BATCH: usize = 500;
 
 impl Service {
     /// Everything the engine reads about `contract` (read just before).
