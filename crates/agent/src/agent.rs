@@ -8,12 +8,13 @@ use crate::judge::{judge, Verdict};
 use crate::layout::Layout;
 use crate::persistent;
 use crate::transport::{DisputeAck, ServerClient};
+use crate::trusted::{ClockMonotonic, ClockSetBack, Monotonic, TrustedTime};
 use crate::user;
 use crate::verify::{VerifiedLease, Verifier};
 use lienlock_domain::{Clock, Imei, LeaseState, Timestamp};
 use lienlock_wire::{
     CheckIn, DeviceKey, DisputeRequest, Lease, LeaseEnvelope, ServerPublicKey, SignedCheckIn,
-    SignedDispute,
+    SignedDispute, TamperKind, TamperReport, MAX_TAMPER_REPORTS,
 };
 use std::path::Path;
 use std::sync::Arc;
@@ -25,7 +26,6 @@ use std::sync::Arc;
 #[derive(Debug)]
 pub struct Agent {
     layout: Layout,
-    clock: Arc<dyn Clock>,
     provisioning: Provisioning,
     key: DeviceKey,
     verifier: Verifier,
@@ -35,6 +35,7 @@ pub struct Agent {
     released: bool,
     held: Option<VerifiedLease>,
     server_time: Option<Timestamp>,
+    time: TrustedTime,
 }
 
 /// What [`Agent::accept_lease`] did with a lease it did not refuse.
@@ -149,9 +150,12 @@ impl Agent {
             }
         }
         let server_time = user::read_server_time(&layout);
+        // The injected clock stands in for the monotonic clock until `set_monotonic`: right
+        // for simulations and tests, where one clock drives server and devices alike.
+        let mono = Arc::new(ClockMonotonic(clock.clone()));
+        let time = TrustedTime::load(&layout, clock, mono);
         Ok(Self {
             layout,
-            clock,
             provisioning,
             key,
             verifier,
@@ -160,7 +164,42 @@ impl Agent {
             released,
             held,
             server_time,
+            time,
         })
+    }
+
+    /// Uses `mono` as the monotonic clock trusted time counts with (see [`Monotonic`]). A
+    /// real device passes [`crate::SystemMonotonic`]; without it the agent's injected clock
+    /// serves, which cannot tell a clock set back from time passing.
+    pub fn set_monotonic(&mut self, mono: Arc<dyn Monotonic>) {
+        self.time.set_monotonic(mono);
+    }
+
+    /// Looks at the wall clock against trusted time: records a clock set back (reported at
+    /// the next check-in) and keeps the persisted floor current. The run loop calls it at
+    /// every wake; failing to persist is logged, since trusted time itself is unaffected
+    /// while the agent runs.
+    pub fn observe_time(&mut self) -> Option<ClockSetBack> {
+        match self.time.observe(&self.layout) {
+            Ok(opened) => {
+                if let Some(i) = opened {
+                    tracing::warn!(
+                        by_ms = i.by_ms,
+                        "the wall clock was set back; trusted time is unaffected"
+                    );
+                }
+                opened
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot record trusted time");
+                None
+            }
+        }
+    }
+
+    /// Clock set-backs seen and not yet carried to the server by a check-in.
+    pub fn unreported_clock_set_backs(&self) -> &[ClockSetBack] {
+        self.time.unreported()
     }
 
     /// Makes the next check-in: increments the counter, persists it, and only then signs,
@@ -179,6 +218,17 @@ impl Agent {
             notice_ack: self.held.as_ref().map_or(0, |h| {
                 h.lease.notices.iter().map(|n| n.seq).max().unwrap_or(0)
             }),
+            tamper: self
+                .time
+                .unreported()
+                .iter()
+                .take(MAX_TAMPER_REPORTS)
+                .map(|i| TamperReport {
+                    kind: TamperKind::ClockSetBack,
+                    at: i.detected_at,
+                    value: i.by_ms,
+                })
+                .collect(),
         };
         Ok((SignedCheckIn::seal(&checkin, &self.key), counter))
     }
@@ -259,8 +309,13 @@ impl Agent {
     /// One full check-in: build and persist the counter, post, verify and store the answer.
     pub async fn check_in(&mut self) -> Result<CheckInOutcome, AgentError> {
         let (signed, counter) = self.build_checkin()?;
+        let carried = self.time.unreported().len().min(MAX_TAMPER_REPORTS);
         let envelope = self.client.post_checkin(&signed).await?;
         let lease = self.accept_lease(&envelope, counter)?;
+        // The server answered this very check-in, so it has recorded what it carried.
+        if let Err(e) = self.time.reported(&self.layout, carried) {
+            tracing::warn!(error = %e, "cannot record that tamper reports were delivered");
+        }
         Ok(CheckInOutcome {
             counter,
             lease,
@@ -277,17 +332,13 @@ impl Agent {
         )
     }
 
-    /// The time decisions are made at: the injected clock, but never earlier than the
-    /// newest server time seen (the highest `issued_at` recorded, and that of the held lease,
-    /// which also covers a lost `server_time` file). Setting the clock back to before the
-    /// last check-in therefore cannot stretch a lease.
-    ///
-    /// This is only a floor. A clock set back to a moment between the last check-in and the
-    /// lease's expiry still gains time; closing that needs a monotonic time source anchored
-    /// to server time (elapsed-time since the last check-in, persisted across reboots), which
-    /// is planned but not done here.
+    /// The time decisions are made at: server time at the last accepted lease plus the
+    /// monotonic time elapsed since (see `trusted`), never earlier than the highest trusted
+    /// time handed out before nor than the held lease's `issued_at`. Setting the wall clock
+    /// back therefore cannot stretch a lease; after a reboot, when the elapsed time is lost,
+    /// the wall clock is used but held to the persisted floor.
     pub fn trusted_now(&self) -> Timestamp {
-        let mut now = self.clock.now();
+        let mut now = self.time.now();
         if let Some(t) = self.server_time {
             now = now.max(t);
         }
@@ -340,6 +391,9 @@ impl Agent {
     /// Records a fresh server time. Failing to persist it only loses a floor that the held
     /// lease's `issued_at` provides anyway, so it is logged, not fatal.
     fn note_server_time(&mut self, t: Timestamp) {
+        if let Err(e) = self.time.anchor(&self.layout, t) {
+            tracing::warn!(error = %e, "cannot record the time anchor");
+        }
         if self.server_time.is_some_and(|seen| seen >= t) {
             return;
         }

@@ -7,6 +7,8 @@
 //!     provisioning.json  {"server_url", "server_key" (hex), "imei"}
 //!     counter          last check-in counter used, decimal
 //!     released         the signed release lease (envelope JSON), present once released
+//!     trusted_time.json  time anchor (server time + monotonic reading), floor, and clock
+//!                      set-back incidents not yet reported (see `trusted`)
 //!   user/              wiped by a factory reset
 //!     lease.json       the last accepted lease envelope, re-verified on every load
 //!     server_time      highest server `issued_at` seen, epoch ms, decimal
@@ -57,6 +59,12 @@ impl Layout {
     /// The last check-in counter used.
     pub fn counter(&self) -> PathBuf {
         self.persistent_dir().join("counter")
+    }
+
+    /// Trusted time's anchor, floor and unreported clock set-backs. In the persistent
+    /// partition, so a factory reset cannot reset the floor.
+    pub fn trusted_time(&self) -> PathBuf {
+        self.persistent_dir().join("trusted_time.json")
     }
 
     /// The release lease; its presence (once verified) frees the device for ever.

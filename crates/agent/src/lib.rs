@@ -23,6 +23,7 @@ mod persistent;
 mod run;
 mod schedule;
 mod transport;
+mod trusted;
 mod user;
 mod verify;
 
@@ -34,3 +35,6 @@ pub use layout::Layout;
 pub use run::RunExit;
 pub use schedule::RunPolicy;
 pub use transport::{DisputeAck, ServerClient, CHECKIN_PATH, DISPUTE_PATH};
+pub use trusted::{
+    ClockMonotonic, ClockSetBack, Monotonic, SystemMonotonic, FLOOR_EVERY, SET_BACK_TOLERANCE,
+};

@@ -53,6 +53,7 @@ impl Agent {
         let mut backoff = Backoff::new(&policy);
         let mut next_checkin = Instant::now();
         loop {
+            self.observe_time();
             if self.report(&mut reported, &mut on_change) {
                 return RunExit::Released;
             }

@@ -2,7 +2,7 @@
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
-use lienlock_agent::{Agent, AgentConfig, Enforcement, LockReason};
+use lienlock_agent::{Agent, AgentConfig, Enforcement, LockReason, SystemMonotonic};
 use lienlock_domain::{Imei, SystemClock};
 use lienlock_wire::ServerPublicKey;
 use std::path::PathBuf;
@@ -100,6 +100,13 @@ pub fn new_notices(e: &Enforcement, shown: &mut u64) -> Vec<String> {
 }
 
 fn open(args: &RunArgs) -> anyhow::Result<Agent> {
+    let mut agent = open_agent(args)?;
+    // A real device: trusted time counts on the boot clock, not the settable wall clock.
+    agent.set_monotonic(Arc::new(SystemMonotonic::new()));
+    Ok(agent)
+}
+
+fn open_agent(args: &RunArgs) -> anyhow::Result<Agent> {
     let clock = Arc::new(SystemClock);
     match (&args.server, &args.server_key, args.imei) {
         (Some(server), Some(key), Some(imei)) => {
@@ -129,6 +136,7 @@ pub async fn run(cmd: AgentCommand) -> anyhow::Result<()> {
     match cmd {
         AgentCommand::Dispute { data, reason } => {
             let mut agent = Agent::open_existing(&data, Arc::new(SystemClock))?;
+            agent.set_monotonic(Arc::new(SystemMonotonic::new()));
             let ack = agent.open_dispute(&reason).await?;
             println!(
                 "dispute {} opened at {}; quote it to the lender's support",

@@ -48,6 +48,8 @@ pub enum EventKind {
     TemporaryUnlock,
     /// A dispute was closed.
     DisputeClosed,
+    /// The device reported tampering it saw (a clock set back), at a check-in.
+    TamperReported,
 }
 
 impl EventKind {
@@ -75,6 +77,7 @@ impl EventKind {
             EventKind::DisputeOpened => "dispute_opened",
             EventKind::TemporaryUnlock => "temporary_unlock",
             EventKind::DisputeClosed => "dispute_closed",
+            EventKind::TamperReported => "tamper_reported",
         }
     }
 
@@ -84,7 +87,7 @@ impl EventKind {
     }
 
     /// Every kind.
-    pub const ALL: [EventKind; 21] = [
+    pub const ALL: [EventKind; 22] = [
         EventKind::Enrolled,
         EventKind::KeyRegistered,
         EventKind::KeyChangeRequested,
@@ -106,6 +109,7 @@ impl EventKind {
         EventKind::DisputeOpened,
         EventKind::TemporaryUnlock,
         EventKind::DisputeClosed,
+        EventKind::TamperReported,
     ];
 
     /// The timeline entry recorded when a command takes effect.

@@ -3,8 +3,47 @@
 use crate::codec::{Reader, WireError, Writer};
 use lienlock_domain::{Imei, Timestamp};
 
-/// Tag of version 1 of the check-in request.
-pub const MAGIC: &[u8; 8] = b"LLCHK001";
+/// Tag of version 2 of the check-in request (version 1 had no tamper reports).
+pub const MAGIC: &[u8; 8] = b"LLCHK002";
+
+/// Most tamper reports one check-in carries; a device keeps older ones for the next.
+pub const MAX_TAMPER_REPORTS: usize = 16;
+
+/// What kind of tampering a device saw. Stable wire codes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum TamperKind {
+    /// The wall clock was found behind the device's trusted time; `value` is by how many
+    /// milliseconds (the most seen during the incident).
+    ClockSetBack,
+}
+
+impl TamperKind {
+    /// The wire code.
+    pub fn code(self) -> u8 {
+        match self {
+            TamperKind::ClockSetBack => 1,
+        }
+    }
+
+    /// The kind with this wire code.
+    pub fn from_code(code: u8) -> Option<Self> {
+        match code {
+            1 => Some(TamperKind::ClockSetBack),
+            _ => None,
+        }
+    }
+}
+
+/// One tamper signal, reported at the next check-in after the device saw it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TamperReport {
+    /// What was seen.
+    pub kind: TamperKind,
+    /// The device's trusted time when it was first seen.
+    pub at: Timestamp,
+    /// A kind-specific amount (for a clock set back, milliseconds).
+    pub value: i64,
+}
 
 /// A device asking for its current lease. The first check-in with a new key is also its
 /// registration: the server binds the key to the enrolled IMEI.
@@ -25,22 +64,32 @@ pub struct CheckIn {
     /// is the acknowledgement that makes a notice count as delivered: the lock-notice
     /// rules count from it, never from the moment the server queued the notice.
     pub notice_ack: u64,
+    /// Tamper signals seen since the last answered check-in, oldest first, at most
+    /// [`MAX_TAMPER_REPORTS`]. The device forgets them once a lease answers this check-in.
+    pub tamper: Vec<TamperReport>,
 }
 
 impl CheckIn {
-    /// Size of an encoded check-in in bytes.
-    pub const LEN: usize = 8 + 15 + 32 + 8 + 8 + 8 + 8;
+    /// Size of an encoded check-in without tamper reports, in bytes.
+    pub const LEN: usize = 8 + 15 + 32 + 8 + 8 + 8 + 8 + 1;
+
+    /// Size of one encoded tamper report.
+    pub const TAMPER_LEN: usize = 1 + 8 + 8;
 
     /// The canonical bytes that are signed and sent.
     pub fn encode(&self) -> Vec<u8> {
-        Writer::new(MAGIC)
-            .bytes(self.imei.as_bytes())
+        let mut w = Writer::new(MAGIC);
+        w.bytes(self.imei.as_bytes())
             .bytes(&self.device_key)
             .u64(self.counter)
             .i64(self.device_time.as_millis())
             .u64(self.held_lease_seq)
             .u64(self.notice_ack)
-            .finish()
+            .u8(self.tamper.len().min(MAX_TAMPER_REPORTS) as u8);
+        for t in self.tamper.iter().take(MAX_TAMPER_REPORTS) {
+            w.u8(t.kind.code()).i64(t.at.as_millis()).i64(t.value);
+        }
+        w.finish()
     }
 
     /// Parses canonical bytes.
@@ -52,6 +101,26 @@ impl CheckIn {
         let device_time = Timestamp::from_millis(r.i64()?);
         let held_lease_seq = r.u64()?;
         let notice_ack = r.u64()?;
+        let n = usize::from(r.u8()?);
+        if n > MAX_TAMPER_REPORTS {
+            return Err(WireError::Invalid {
+                field: "tamper",
+                why: format!("{n} reports, at most {MAX_TAMPER_REPORTS}"),
+            });
+        }
+        let mut tamper = Vec::with_capacity(n);
+        for _ in 0..n {
+            let code = r.u8()?;
+            let kind = TamperKind::from_code(code).ok_or_else(|| WireError::Invalid {
+                field: "tamper kind",
+                why: format!("unknown code {code}"),
+            })?;
+            tamper.push(TamperReport {
+                kind,
+                at: Timestamp::from_millis(r.i64()?),
+                value: r.i64()?,
+            });
+        }
         r.end()?;
         Ok(Self {
             imei,
@@ -60,6 +129,7 @@ impl CheckIn {
             device_time,
             held_lease_seq,
             notice_ack,
+            tamper,
         })
     }
 }
@@ -77,6 +147,7 @@ mod tests {
             device_time: Timestamp::from_millis(1_700_000_000_000),
             held_lease_seq: 3,
             notice_ack: 2,
+            tamper: Vec::new(),
         }
     }
 
@@ -85,6 +156,39 @@ mod tests {
         let bytes = sample().encode();
         assert_eq!(bytes.len(), CheckIn::LEN);
         assert_eq!(CheckIn::decode(&bytes).unwrap(), sample());
+    }
+
+    #[test]
+    fn tamper_reports_round_trip_and_are_bounded() {
+        let mut c = sample();
+        c.tamper = vec![
+            TamperReport {
+                kind: TamperKind::ClockSetBack,
+                at: Timestamp::from_millis(5),
+                value: 3_600_000,
+            };
+            2
+        ];
+        let bytes = c.encode();
+        assert_eq!(bytes.len(), CheckIn::LEN + 2 * CheckIn::TAMPER_LEN);
+        assert_eq!(CheckIn::decode(&bytes).unwrap(), c);
+        // An unknown kind is refused, not skipped: the bytes are canonical.
+        let mut unknown = bytes.clone();
+        unknown[CheckIn::LEN] = 9;
+        assert!(matches!(
+            CheckIn::decode(&unknown),
+            Err(WireError::Invalid {
+                field: "tamper kind",
+                ..
+            })
+        ));
+        // More than the maximum is refused on decode and cut on encode.
+        let mut many = bytes;
+        many[CheckIn::LEN - 1] = (MAX_TAMPER_REPORTS + 1) as u8;
+        assert!(CheckIn::decode(&many).is_err());
+        c.tamper = vec![c.tamper[0]; MAX_TAMPER_REPORTS + 3];
+        let decoded = CheckIn::decode(&c.encode()).unwrap();
+        assert_eq!(decoded.tamper.len(), MAX_TAMPER_REPORTS);
     }
 
     #[test]

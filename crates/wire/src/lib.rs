@@ -11,7 +11,7 @@ pub mod envelope;
 pub mod keys;
 pub mod lease;
 
-pub use checkin::CheckIn;
+pub use checkin::{CheckIn, TamperKind, TamperReport, MAX_TAMPER_REPORTS};
 pub use codec::WireError;
 pub use dispute::{DisputeRequest, SignedDispute};
 pub use envelope::{LeaseEnvelope, SignedCheckIn};

@@ -4,6 +4,7 @@
 use lienlock_domain::{DeviceId, Imei, LeaseState, RestrictionProfile, Timestamp};
 use lienlock_wire::{
     CheckIn, DeviceKey, Lease, LeaseEnvelope, LeaseNotice, LockScreen, ServerKey, SignedCheckIn,
+    TamperKind, TamperReport,
 };
 
 fn hex(bytes: &[u8]) -> String {
@@ -26,6 +27,11 @@ fn checkin() -> CheckIn {
         device_time: Timestamp::from_millis(1_767_225_600_000),
         held_lease_seq: 3,
         notice_ack: 2,
+        tamper: vec![TamperReport {
+            kind: TamperKind::ClockSetBack,
+            at: Timestamp::from_millis(1_767_225_000_000),
+            value: 7_200_000,
+        }],
     }
 }
 
@@ -61,7 +67,7 @@ fn lease() -> Lease {
 #[test]
 fn checkin_bytes_and_envelope_match_the_document() {
     let bytes = checkin().encode();
-    assert_eq!(bytes.len(), CheckIn::LEN);
+    assert_eq!(bytes.len(), CheckIn::LEN + CheckIn::TAMPER_LEN);
     let sealed = SignedCheckIn::seal(&checkin(), &device_key());
     assert_eq!(hex(&bytes), CHECKIN_HEX);
     assert_eq!(sealed.body, CHECKIN_BODY);
@@ -78,10 +84,10 @@ fn lease_bytes_and_envelope_match_the_document() {
     assert_eq!(env.open(&server_key().public()).unwrap().0, lease());
 }
 
-const CHECKIN_HEX: &str = "4c4c43484b303031343930313534323033323337353138d04ab232742bb4ab3a1368bd4615e4e6d0224ab71a016baf8520a332c977873700000000000000070000019b76daa80000000000000000030000000000000002";
-const CHECKIN_BODY: &str = "TExDSEswMDE0OTAxNTQyMDMyMzc1MTjQSrIydCu0qzoTaL1GFeTm0CJKtxoBa6+FIKMyyXeHNwAAAAAAAAAHAAABm3baqAAAAAAAAAAAAwAAAAAAAAAC";
+const CHECKIN_HEX: &str = "4c4c43484b303032343930313534323033323337353138d04ab232742bb4ab3a1368bd4615e4e6d0224ab71a016baf8520a332c977873700000000000000070000019b76daa8000000000000000003000000000000000201010000019b76d1804000000000006ddd00";
+const CHECKIN_BODY: &str = "TExDSEswMDI0OTAxNTQyMDMyMzc1MTjQSrIydCu0qzoTaL1GFeTm0CJKtxoBa6+FIKMyyXeHNwAAAAAAAAAHAAABm3baqAAAAAAAAAAAAwAAAAAAAAACAQEAAAGbdtGAQAAAAAAAbd0A";
 const CHECKIN_SIGNATURE: &str =
-    "SzODQr+mm9Ufid2XGzPizhIvfrjdwxuXXEhzqjVRuAj9G0sNcZCwJBaKx8ibRM1DQpypAzJo9m6aI/xObpfBBw==";
+    "TXYZPCf8RUYu4zpLNnFSjmPUI9TtHYsCAjmr8LJbvaMGS+bMfw6toXfh7RYLX5z9l4xcL5WsSzy79wsSQ8qYDg==";
 const LEASE_HEX: &str = "4c4c4c53453030311325b850c2871916019b7a4c000070008000000000000001343930313534323033323337353138d04ab232742bb4ab3a1368bd4615e4e6d0224ab71a016baf8520a332c97787370000000000000004020000019b76daabe80000019b9ae72fe80000019b76e867880000000000000007040000003f000441636d6500072b323534373030001168747470733a2f2f612e6578616d706c65000e50617920746f20756e6c6f636b2e010000000000000003000b6c6f636b5f6e6f74696365000d5061792062792038204a616e2e";
 const LEASE_BODY: &str = "TExMU0UwMDETJbhQwocZFgGbekwAAHAAgAAAAAAAAAE0OTAxNTQyMDMyMzc1MTjQSrIydCu0qzoTaL1GFeTm0CJKtxoBa6+FIKMyyXeHNwAAAAAAAAAEAgAAAZt22qvoAAABm5rnL+gAAAGbduhniAAAAAAAAAAHBAAAAD8ABEFjbWUABysyNTQ3MDAAEWh0dHBzOi8vYS5leGFtcGxlAA5QYXkgdG8gdW5sb2NrLgEAAAAAAAAAAwALbG9ja19ub3RpY2UADVBheSBieSA4IEphbi4=";
 const LEASE_SIGNATURE: &str =

@@ -119,6 +119,16 @@ impl Service {
         let (notices_delivered, contract) = self
             .acknowledge_notices(&device, checkin, now, &mut events)
             .await?;
+        // Only the device's own key speaks for the device: reports from a key awaiting
+        // approval (or from a released phone) are not put on the lender's timeline.
+        if matches!(key_match, KeyMatch::Bound | KeyMatch::Register) {
+            events.extend(
+                checkin
+                    .tamper
+                    .iter()
+                    .map(|t| event(&device, now, EventKind::TamperReported, tamper_detail(t))),
+            );
+        }
         device.lease_seq += 1;
         device.last_seen_at = Some(now);
         device.updated_at = now;
@@ -242,5 +252,21 @@ impl Service {
             counter: checkin.counter,
             last,
         })
+    }
+}
+
+/// "the phone's clock was set back by 2 h 0 min (seen at device time 1767225000000 ms)".
+fn tamper_detail(t: &lienlock_wire::TamperReport) -> String {
+    match t.kind {
+        lienlock_wire::TamperKind::ClockSetBack => {
+            let minutes = t.value.max(0) / 60_000;
+            format!(
+                "the phone's clock was set back by {} h {} min (seen at device time {}); \
+                 its leases run on trusted time, so this gained it nothing",
+                minutes / 60,
+                minutes % 60,
+                t.at
+            )
+        }
     }
 }

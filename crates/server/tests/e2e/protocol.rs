@@ -2,10 +2,12 @@
 
 use crate::harness::{imei, TestServer};
 use base64::Engine;
-use lienlock_agent::{AgentError, ErrorCode, LeaseRefusal};
+use lienlock_agent::{Agent, AgentConfig, AgentError, ClockMonotonic, ErrorCode, LeaseRefusal};
+use lienlock_domain::{Clock, ManualClock};
 use lienlock_store_sql::testing::Backend;
 use lienlock_wire::{CheckIn, DeviceKey, SignedCheckIn};
 use serde_json::json;
+use std::sync::Arc;
 
 fn b64() -> base64::engine::GeneralPurpose {
     base64::engine::general_purpose::STANDARD
@@ -139,6 +141,7 @@ async fn server_refuses_forged_and_unknown_checkins(backend: Backend) {
         device_time: lienlock_domain::Timestamp::from_millis(0),
         held_lease_seq: 0,
         notice_ack: 0,
+        tamper: Vec::new(),
     };
     let mut sealed = SignedCheckIn::seal(&checkin, &key);
     sealed.signature = SignedCheckIn::seal(&checkin, &DeviceKey::generate()).signature;
@@ -197,7 +200,58 @@ async fn server_refuses_forged_and_unknown_checkins(backend: Backend) {
     s.stop().await;
 }
 
+/// The borrower sets the phone's clock back: the agent's trusted time is unaffected, and
+/// the next check-in puts the incident on the lender's timeline, once.
+async fn a_clock_set_back_reaches_the_timeline_once(backend: Backend) {
+    let Some(s) = TestServer::start(backend).await else {
+        return;
+    };
+    let acme = s.lender("Acme").await;
+    let imei = imei(12);
+    let device = s.enroll(&acme, &imei).await;
+    // The phone's wall clock is its own; time itself passes with the server's clock.
+    let wall = Arc::new(ManualClock::new(s.clock.now()));
+    let mut agent = Agent::open(
+        AgentConfig {
+            data_dir: s.phone_dir("phone-12"),
+            server_url: s.url.clone(),
+            server_key: s.server_key,
+            imei,
+        },
+        wall.clone(),
+    )
+    .unwrap();
+    agent.set_monotonic(Arc::new(ClockMonotonic(s.clock.clone())));
+    agent.check_in().await.unwrap();
+    let before = agent.trusted_now();
+
+    s.clock.advance_millis(60_000);
+    wall.advance_millis(60_000 - 3 * 3_600_000);
+    assert_eq!(agent.trusted_now(), before.plus_millis(60_000));
+    assert!(agent.observe_time().is_some());
+    agent.check_in().await.unwrap();
+    agent.check_in().await.unwrap();
+    assert!(agent.unreported_clock_set_backs().is_empty());
+
+    let (status, body) = s
+        .get(&acme, &format!("/v1/devices/{device}/timeline?limit=500"))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let tamper: Vec<&serde_json::Value> = body["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "tamper_reported")
+        .collect();
+    assert_eq!(tamper.len(), 1, "{body}");
+    let detail = tamper[0]["detail"].as_str().unwrap();
+    assert!(detail.contains("set back by 3 h 0 min"), "{detail}");
+    assert_eq!(tamper[0]["actor"], "device");
+    s.stop().await;
+}
+
 lienlock_store_sql::backend_tests!(
+    a_clock_set_back_reaches_the_timeline_once,
     replayed_checkin_is_refused_and_recorded,
     agent_refuses_lower_sequence,
     agent_refuses_tampered_lease,
