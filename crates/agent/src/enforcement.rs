@@ -21,6 +21,11 @@ pub enum Enforcement {
         level: RestrictionLevel,
         /// Reminders and notices to show.
         notices: Vec<LeaseNotice>,
+        /// When the offline warning starts (the lease's `warn_at`).
+        warn_at: Timestamp,
+        /// Show the offline warning now: "no connection; this phone locks at `valid_until`
+        /// unless it connects or a code from a payment receipt is entered".
+        offline_warning: bool,
     },
     /// Apply `profile` and show the lock screen.
     Locked {
@@ -54,9 +59,16 @@ impl Enforcement {
         matches!(self, Enforcement::Locked { .. })
     }
 
-    /// When this decision changes by itself (the lease runs out), if it does.
+    /// When this decision changes by itself (the offline warning starts, or the lease runs
+    /// out), if it does.
     pub fn expires_at(&self) -> Option<Timestamp> {
         match self {
+            Enforcement::Run {
+                valid_until,
+                warn_at,
+                offline_warning: false,
+                ..
+            } if warn_at < valid_until => Some(*warn_at),
             Enforcement::Run { valid_until, .. } => Some(*valid_until),
             _ => None,
         }
@@ -104,6 +116,8 @@ pub fn decide(released: bool, held: Option<&Lease>, now: Timestamp) -> Enforceme
             next_checkin_at: lease.next_checkin_at,
             level: lease.profile.level(),
             notices: lease.notices.clone(),
+            warn_at: lease.warn_at,
+            offline_warning: now >= lease.warn_at,
         },
     }
 }

@@ -88,6 +88,7 @@ async fn checkin(State(fake): State<Arc<Fake>>, Json(signed): Json<SignedCheckIn
                 profile: RestrictionProfile::full_lock(),
                 lock_screen: lock_screen(),
                 notices: Vec::new(),
+                warn_at: now.plus_millis(valid_ms),
             };
             Json(LeaseEnvelope::seal(&lease, &fake.key)).into_response()
         }

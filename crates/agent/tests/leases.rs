@@ -253,6 +253,8 @@ fn enforcement_follows_the_lease_and_its_expiry() {
             next_checkin_at: T0.plus_millis(HOUR_MS / 4),
             level: lienlock_domain::RestrictionLevel::None,
             notices: Vec::new(),
+            warn_at: T0.plus_millis(HOUR_MS),
+            offline_warning: false,
         }
     );
 

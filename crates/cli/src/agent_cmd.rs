@@ -57,6 +57,15 @@ pub struct RunArgs {
 pub fn describe(e: &Enforcement) -> String {
     match e {
         Enforcement::Free => "FREE: released, nothing is enforced any more".into(),
+        Enforcement::Run {
+            offline_warning: true,
+            valid_until,
+            ..
+        } => format!(
+            "ACTIVE, OFFLINE WARNING: this phone has not reached the lender for days and locks \
+             at {} unless it connects or you enter a code from your payment receipt",
+            rfc3339(*valid_until)
+        ),
         Enforcement::Run { level, .. } => match level {
             lienlock_domain::RestrictionLevel::PersistentBanner => {
                 "ACTIVE with a payment banner: the phone works normally".into()
@@ -180,4 +189,11 @@ pub async fn run(cmd: AgentCommand) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// A timestamp as the borrower reads it (UTC, to the minute).
+fn rfc3339(t: lienlock_domain::Timestamp) -> String {
+    jiff::Timestamp::from_millisecond(t.as_millis())
+        .map(|ts| ts.strftime("%Y-%m-%d %H:%M UTC").to_string())
+        .unwrap_or_else(|_| format!("{} ms", t.as_millis()))
 }

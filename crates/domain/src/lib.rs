@@ -33,8 +33,8 @@ pub use lender::{LenderCtx, Role};
 pub use money::{Currency, Money, MoneyError};
 pub use policy::{
     evaluate, explain, AppliedLevel, ComplianceProfile, Dispute, DisputeOpener, Holds, Notice,
-    NoticeKind, NoticeWait, Phase, PolicyDecision, PolicyError, PolicyInput, PolicyOverrides,
-    PolicySettings, QuietHours, ReminderDays,
+    NoticeKind, NoticeWait, OfflinePolicy, Phase, PolicyDecision, PolicyError, PolicyInput,
+    PolicyOverrides, PolicySettings, QuietHours, ReminderDays,
 };
 pub use profile::{Capability, ProfileError, RestrictionLevel, RestrictionProfile};
 pub use text::{BoundedText, TextError};

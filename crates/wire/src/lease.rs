@@ -6,7 +6,7 @@ use lienlock_domain::{DeviceId, Imei, LeaseState, RestrictionProfile, Timestamp}
 use serde::{Deserialize, Serialize};
 
 /// Tag of version 1 of the lease.
-pub const MAGIC: &[u8; 8] = b"LLLSE001";
+pub const MAGIC: &[u8; 8] = b"LLLSE002";
 
 /// What the lock screen shows: who to call and what to do. Each field is at most 512 bytes.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -67,6 +67,10 @@ pub struct Lease {
     pub lock_screen: LockScreen,
     /// Notices to show, oldest first, at most [`MAX_NOTICES`].
     pub notices: Vec<LeaseNotice>,
+    /// From this moment on, while no newer lease has come, an active lease warns the
+    /// borrower that the phone will lock at `valid_until` unless it connects or a code is
+    /// entered (the lender's offline policy). At or after `valid_until`: no warning.
+    pub warn_at: Timestamp,
 }
 
 impl Lease {
@@ -95,6 +99,7 @@ impl Lease {
         for n in notices {
             w.u64(n.seq).text(&n.kind).text(&n.message);
         }
+        w.i64(self.warn_at.as_millis());
         w.finish()
     }
 
@@ -143,6 +148,7 @@ impl Lease {
                 message: r.text("notice message")?,
             });
         }
+        let warn_at = Timestamp::from_millis(r.i64()?);
         r.end()?;
         Ok(Self {
             key_id,
@@ -158,6 +164,7 @@ impl Lease {
             profile,
             lock_screen,
             notices,
+            warn_at,
         })
     }
 }
@@ -191,6 +198,7 @@ pub(crate) mod tests {
                 kind: "lock_notice".into(),
                 message: "Your phone will be restricted after 25 Nov unless you pay.".into(),
             }],
+            warn_at: Timestamp::from_millis(1_700_432_000_000),
         }
     }
 
@@ -227,9 +235,9 @@ pub(crate) mod tests {
         let mut l = sample();
         let bytes = l.encode();
         // The notice count is the byte right after the four lock-screen texts; find it by
-        // encoding without notices and comparing lengths.
+        // encoding without notices (count byte, then the 8-byte `warn_at`).
         l.notices.clear();
-        let count_at = l.encode().len() - 1;
+        let count_at = l.encode().len() - 1 - 8;
         let mut forged = bytes[..count_at].to_vec();
         forged.push(MAX_NOTICES as u8 + 1);
         assert!(matches!(

@@ -10,6 +10,7 @@ mod engine;
 mod explain;
 mod facts;
 mod notice;
+mod offline;
 mod profiles;
 mod settings;
 
@@ -22,6 +23,7 @@ pub use decision::{AppliedLevel, Holds, NoticeWait, Phase, PolicyDecision, Polic
 pub use engine::evaluate;
 pub use explain::explain;
 pub use notice::{Dispute, DisputeOpener, Notice, NoticeKind};
+pub use offline::{OfflinePolicy, MAX_OFFLINE_LOCK_DAYS, MIN_OFFLINE_LOCK_DAYS};
 pub use profiles::{ComplianceProfile, DEFAULT_PROFILE, IN_RBI_2026_DRAFT};
 pub use settings::{
     PolicyError, PolicyOverrides, PolicySettings, QuietHours, ReminderDays, MAX_DAYS, MAX_HOURS,

@@ -91,6 +91,7 @@ pub const DEFAULT_PROFILE: ComplianceProfile = ComplianceProfile {
         second_notice_min_hours_before_lock: 0,
         min_hours_per_level: 24,
         quiet_hours: EVENING_TO_MORNING,
+        offline: super::OfflinePolicy::DEFAULT,
     },
 };
 
@@ -128,6 +129,7 @@ pub const IN_RBI_2026_DRAFT: ComplianceProfile = ComplianceProfile {
         second_notice_min_hours_before_lock: 7 * 24,
         min_hours_per_level: 24,
         quiet_hours: EVENING_TO_MORNING,
+        offline: super::OfflinePolicy::DEFAULT,
     },
 };
 

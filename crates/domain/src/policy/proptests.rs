@@ -64,6 +64,7 @@ fn any_settings() -> impl Strategy<Value = PolicySettings> {
                     second_notice_min_hours_before_lock: sb,
                     min_hours_per_level: step,
                     quiet_hours: QuietHours::from_minutes(qs, qe),
+                    offline: OfflinePolicy::DEFAULT,
                 }
             },
         )

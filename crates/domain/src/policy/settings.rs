@@ -266,6 +266,10 @@ pub struct PolicySettings {
     pub min_hours_per_level: u32,
     /// Device-local hours in which no automatic lock starts.
     pub quiet_hours: QuietHours,
+    /// How long a phone may go without a check-in before its lease runs out, and the
+    /// warning before that. Absent in settings saved before it existed: the default.
+    #[serde(default)]
+    pub offline: super::OfflinePolicy,
 }
 
 impl PolicySettings {
@@ -333,7 +337,7 @@ impl PolicySettings {
                 "set without a second notice",
             );
         }
-        Ok(())
+        self.offline.validate()
     }
 
     /// These settings with a contract's overrides applied.
@@ -363,6 +367,8 @@ impl PolicySettings {
                 .unwrap_or(self.second_notice_min_hours_before_lock),
             min_hours_per_level: o.min_hours_per_level.unwrap_or(self.min_hours_per_level),
             quiet_hours: o.quiet_hours.unwrap_or(self.quiet_hours),
+            // The lease is the phone's, not the contract's: no per-contract override.
+            offline: self.offline,
         }
     }
 }

@@ -1,6 +1,9 @@
 //! Building and signing the lease a device receives.
 
-use lienlock_domain::{KeyStatus, LeaseState, RestrictionLevel, RestrictionProfile, Timestamp};
+use lienlock_domain::{
+    ComplianceProfile, KeyStatus, LeaseState, OfflinePolicy, RestrictionLevel, RestrictionProfile,
+    Timestamp,
+};
 use lienlock_store::{Device, Lender};
 use lienlock_wire::{CheckIn, Lease, LeaseEnvelope, LeaseNotice, LockScreen, ServerKey};
 
@@ -36,6 +39,11 @@ pub(super) fn build(
     now: Timestamp,
 ) -> LeaseEnvelope {
     let ttl = now.plus_secs(settings.lease_ttl_secs);
+    // An active lease lasts the lender's offline days (capped by the server's TTL): every
+    // check-in renews it, so only a phone that has not reached the server for that long
+    // locks, and an outage shorter than that locks no paid-up phone.
+    let offline = offline_policy(lender);
+    let active_until = now.plus_secs(offline.lease_secs().min(settings.lease_ttl_secs));
     let locked_message = || {
         if device.key_status == KeyStatus::ChangePending {
             format!(
@@ -80,7 +88,7 @@ pub(super) fn build(
                 level => (
                     LeaseState::Active,
                     RestrictionProfile::preset(level),
-                    ttl,
+                    active_until,
                     String::new(),
                 ),
             },
@@ -104,6 +112,25 @@ pub(super) fn build(
             message,
         },
         notices,
+        warn_at: if state == LeaseState::Active {
+            valid_until.plus_secs(-offline.warn_secs()).max(now)
+        } else {
+            valid_until
+        },
     };
     LeaseEnvelope::seal(&lease, signer)
+}
+
+/// The lender's offline policy: its own settings, else its profile's defaults. A profile
+/// name the code no longer knows falls back to the built-in default rather than leaving
+/// the phone without a lease.
+fn offline_policy(lender: &Lender) -> OfflinePolicy {
+    match (
+        &lender.policy,
+        ComplianceProfile::by_name(&lender.compliance_profile),
+    ) {
+        (Some(p), _) => p.offline,
+        (None, Ok(profile)) => profile.defaults.offline,
+        (None, Err(_)) => OfflinePolicy::DEFAULT,
+    }
 }

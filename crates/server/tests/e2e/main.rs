@@ -6,6 +6,7 @@ mod harness;
 mod contracts;
 mod errors;
 mod lifecycle;
+mod offline;
 mod protocol;
 mod tenancy;
 mod year;
