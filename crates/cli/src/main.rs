@@ -2,6 +2,7 @@
 
 mod agent_cmd;
 mod bench;
+mod codes;
 mod config;
 mod ctl;
 mod demo;
@@ -36,6 +37,9 @@ enum Command {
     /// Benchmarks behind docs/benchmarks.md.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
+    /// Offline codes (OpenPAYGO Token): mint and check them without a server.
+    #[command(subcommand)]
+    Codes(codes::CodesCommand),
 }
 
 /// Where the server keeps its data. Flags override the environment, which overrides the
@@ -124,5 +128,6 @@ async fn main() -> anyhow::Result<()> {
             init_tracing("warn");
             bench::run(cmd)
         }
+        Command::Codes(cmd) => codes::run(cmd),
     }
 }

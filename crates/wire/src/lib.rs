@@ -10,6 +10,7 @@ pub mod dispute;
 pub mod envelope;
 pub mod keys;
 pub mod lease;
+pub mod openpaygo;
 
 pub use checkin::{CheckIn, TamperKind, TamperReport, MAX_TAMPER_REPORTS};
 pub use codec::WireError;
