@@ -10,8 +10,10 @@ use lienlock_wire::{CheckIn, Lease, LeaseEnvelope, LeaseNotice, LockScreen, Serv
 /// How long leases last and how often devices check in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LeaseSettings {
-    /// How long an active lease lets a device run without reaching the server. Long, so a
-    /// server or network outage never locks a paid-up phone.
+    /// The longest any lease lasts. An active lease lasts the lender's offline policy
+    /// ("lock after N days without a check-in", 3 to 200 days) up to this; a locked one
+    /// this long. The default, 200 days, never cuts a lender's policy short; an operator
+    /// lowers it only to bound every lender (or for a demo).
     pub lease_ttl_secs: i64,
     /// How often devices are asked to check in.
     pub checkin_interval_secs: i64,
@@ -20,7 +22,7 @@ pub struct LeaseSettings {
 impl Default for LeaseSettings {
     fn default() -> Self {
         Self {
-            lease_ttl_secs: 7 * 24 * 3600,
+            lease_ttl_secs: 200 * 24 * 3600,
             checkin_interval_secs: 15 * 60,
         }
     }
