@@ -11,6 +11,7 @@ pub mod envelope;
 pub mod keys;
 pub mod lease;
 pub mod openpaygo;
+pub mod unlock_code;
 
 pub use checkin::{CheckIn, TamperKind, TamperReport, MAX_TAMPER_REPORTS};
 pub use codec::WireError;
