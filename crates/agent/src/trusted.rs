@@ -45,21 +45,26 @@ pub trait Monotonic: Send + Sync + Debug {
 /// the time since the agent started, which is still monotonic, just lost at restart.
 #[derive(Debug)]
 pub struct SystemMonotonic {
-    fallback_id: String,
+    /// Read once: a process never outlives its boot.
+    boot_id: String,
     started: std::time::Instant,
 }
 
 impl SystemMonotonic {
     /// The system's monotonic clock.
     pub fn new() -> Self {
-        Self {
-            fallback_id: format!(
+        let boot_id = match std::fs::read_to_string("/proc/sys/kernel/random/boot_id") {
+            Ok(id) if uptime().is_some() => format!("boot-{}", id.trim()),
+            _ => format!(
                 "process-{}-{}",
                 std::process::id(),
                 std::time::SystemTime::now()
                     .duration_since(std::time::UNIX_EPOCH)
                     .map_or(0, |d| d.as_nanos())
             ),
+        };
+        Self {
+            boot_id,
             started: std::time::Instant::now(),
         }
     }
@@ -73,14 +78,16 @@ impl Default for SystemMonotonic {
 
 impl Monotonic for SystemMonotonic {
     fn boot_id(&self) -> String {
-        match std::fs::read_to_string("/proc/sys/kernel/random/boot_id") {
-            Ok(id) if uptime().is_some() => format!("boot-{}", id.trim()),
-            _ => self.fallback_id.clone(),
-        }
+        self.boot_id.clone()
     }
 
     fn elapsed(&self) -> Duration {
-        uptime().unwrap_or_else(|| self.started.elapsed())
+        if self.boot_id.starts_with("boot-") {
+            if let Some(up) = uptime() {
+                return up;
+            }
+        }
+        self.started.elapsed()
     }
 }
 
@@ -268,4 +275,25 @@ impl TrustedTime {
 
 fn duration_ms(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_system_clock_is_monotonic_within_its_boot() {
+        let m = SystemMonotonic::new();
+        let id = m.boot_id();
+        let a = m.elapsed();
+        std::thread::sleep(Duration::from_millis(20));
+        let b = m.elapsed();
+        assert!(b >= a, "{a:?} then {b:?}");
+        assert_eq!(m.boot_id(), id);
+        // Two handles in one boot agree on the boot (so a restarted agent keeps its anchor).
+        assert_eq!(
+            SystemMonotonic::new().boot_id() == id,
+            id.starts_with("boot-")
+        );
+    }
 }
