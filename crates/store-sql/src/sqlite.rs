@@ -56,6 +56,18 @@ pub async fn open_sqlite(path: &Path) -> Result<SqliteStore, StoreError> {
     })
 }
 
+impl SqliteStore {
+    /// Stops the checkpointer and closes every connection, waiting until they are closed:
+    /// for handing the file to something that needs it alone (a bulk loader, a copy).
+    /// Merely dropping the store closes them too, but later, in the background.
+    pub async fn close(&self) {
+        if let Some(c) = &self._checkpointer {
+            c.0.abort();
+        }
+        self.pool.close().await;
+    }
+}
+
 /// How often the checkpointer runs.
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
 

@@ -13,7 +13,6 @@ use lienlock_store::Store;
 use lienlock_store_sql::bench::{checkpoint, Batch, BulkLoader};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const BASE: &str = "portfolio.db";
@@ -175,11 +174,11 @@ pub fn url(path: &Path) -> anyhow::Result<&str> {
 /// Creates the lender the normal way, then bulk-loads the portfolio. Returns the portfolio
 /// and how long the bulk load took.
 async fn build(path: &Path, params: &Params) -> anyhow::Result<(Portfolio, Duration)> {
-    let store = lienlock_store_sql::open(url(path)?).await?;
+    let store = lienlock_store_sql::open_sqlite(path).await?;
     let tz = zone::lookup(super::portfolio::ZONE)?;
     let clock = ManualClock::new(zone::at_minute(date(2025, 12, 1), 9 * 60, &tz).context("t0")?);
     let (lender, _key) = bootstrap_lender(
-        &*store,
+        &store,
         &ServerSecret::generate(),
         &clock,
         NewLender {
@@ -189,7 +188,9 @@ async fn build(path: &Path, params: &Params) -> anyhow::Result<(Portfolio, Durat
         },
     )
     .await?;
-    drop(store);
+    // The bulk loader needs the file alone; dropping the store would close its connections
+    // (and stop its checkpointer) only in the background.
+    store.close().await;
 
     let portfolio = portfolio(params, lender.id)?;
     let n = portfolio.contracts();
@@ -224,7 +225,7 @@ async fn build(path: &Path, params: &Params) -> anyhow::Result<(Portfolio, Durat
 /// with the generator field by field; counts the due contracts through the scheduler's own
 /// query. Returns how many contracts were compared.
 async fn verify(path: &Path, p: &Portfolio) -> anyhow::Result<usize> {
-    let store: Arc<dyn Store> = lienlock_store_sql::open(url(path)?).await?;
+    let store = lienlock_store_sql::open_sqlite(path).await?;
     let lenders = store.list_lenders().await?;
     ensure!(
         lenders.len() == 1 && lenders[0].id == p.lender(),
@@ -267,6 +268,8 @@ async fn verify(path: &Path, p: &Portfolio) -> anyhow::Result<usize> {
         due.len(),
         p.due()
     );
+    // The next step copies the file: nothing of the store may still be writing to it.
+    store.close().await;
     Ok(sample.len())
 }
 
