@@ -49,7 +49,7 @@ pub async fn open_sqlite(path: &Path) -> Result<SqliteStore, StoreError> {
         .await
         .map_err(classify)?;
     MIGRATOR.run(&pool).await.map_err(migrate_error)?;
-    let checkpointer = Checkpointer(tokio::spawn(checkpoint_loop(pool.clone())));
+    let checkpointer = Checkpointer::start(pool.clone());
     Ok(SqliteStore {
         pool,
         _checkpointer: Some(Arc::new(checkpointer)),
@@ -62,7 +62,7 @@ impl SqliteStore {
     /// Merely dropping the store closes them too, but later, in the background.
     pub async fn close(&self) {
         if let Some(c) = &self._checkpointer {
-            c.0.abort();
+            c.stop().await;
         }
         self.pool.close().await;
     }
@@ -83,16 +83,43 @@ const BACKSTOP_CHECKPOINT_PAGES: &str = "10000";
 /// (docs/benchmarks.md). Here a task checkpoints twice a second in `PASSIVE` mode, which
 /// never blocks a reader or the writer. Aborted when the last handle to the store goes.
 #[derive(Debug)]
-struct Checkpointer(tokio::task::JoinHandle<()>);
+struct Checkpointer(std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>);
+
+impl Checkpointer {
+    fn start(pool: SqlitePool) -> Self {
+        Self(std::sync::Mutex::new(Some(tokio::spawn(checkpoint_loop(
+            pool,
+        )))))
+    }
+
+    fn take(&self) -> Option<tokio::task::JoinHandle<()>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).take()
+    }
+
+    /// Aborts the task and waits until it is gone (with any connection it held).
+    async fn stop(&self) {
+        if let Some(task) = self.take() {
+            task.abort();
+            let _ = task.await;
+        }
+    }
+}
 
 impl Drop for Checkpointer {
     fn drop(&mut self) {
-        self.0.abort();
+        if let Some(task) = self.take() {
+            task.abort();
+        }
     }
 }
 
 async fn checkpoint_loop(pool: SqlitePool) {
-    let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
+    // The first checkpoint one period after opening, not at once: a store opened briefly
+    // (a migration, a tool) is closed again before the task ever takes a connection.
+    let mut tick = tokio::time::interval_at(
+        tokio::time::Instant::now() + CHECKPOINT_EVERY,
+        CHECKPOINT_EVERY,
+    );
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
