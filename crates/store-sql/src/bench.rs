@@ -76,7 +76,8 @@ impl BulkLoader {
     /// Opens the database at `path` (creating it and applying the store's migrations, so the
     /// schema is exactly the store's) for loading.
     pub async fn open(path: &Path) -> StoreResult<Self> {
-        crate::open_sqlite(path).await?.pool.close().await;
+        let store = crate::open_sqlite(path).await?;
+        store.close().await;
         let options = SqliteConnectOptions::new()
             .filename(path)
             // A half-built benchmark database is thrown away and rebuilt, so nothing here
@@ -89,9 +90,22 @@ impl BulkLoader {
             .foreign_keys(true)
             // 256 MiB of page cache keeps the indexes being filled in memory.
             .pragma("cache_size", "-262144");
-        let conn = SqliteConnection::connect_with(&options)
-            .await
-            .map_err(classify)?;
+        // Leaving WAL mode needs the file alone, and a store closed just before may take a
+        // moment longer to let go of it (its connections close on their own threads): try
+        // again for up to two seconds before giving up.
+        let mut tries = 0;
+        let conn = loop {
+            match SqliteConnection::connect_with(&options)
+                .await
+                .map_err(classify)
+            {
+                Err(StoreError::Unavailable(_)) if tries < 40 => {
+                    tries += 1;
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                }
+                other => break other?,
+            }
+        };
         Ok(Self { conn })
     }
 
