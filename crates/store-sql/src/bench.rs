@@ -78,6 +78,7 @@ impl BulkLoader {
     pub async fn open(path: &Path) -> StoreResult<Self> {
         let store = crate::open_sqlite(path).await?;
         store.close().await;
+        drop(store);
         let options = SqliteConnectOptions::new()
             .filename(path)
             // A half-built benchmark database is thrown away and rebuilt, so nothing here
