@@ -34,7 +34,6 @@ pub struct Agent {
     counter: u64,
     released: bool,
     held: Option<VerifiedLease>,
-    server_time: Option<Timestamp>,
     time: TrustedTime,
 }
 
@@ -149,7 +148,6 @@ impl Agent {
                 }
             }
         }
-        let server_time = user::read_server_time(&layout);
         // The injected clock stands in for the monotonic clock until `set_monotonic`: right
         // for simulations and tests, where one clock drives server and devices alike.
         let mono = Arc::new(ClockMonotonic(clock.clone()));
@@ -163,7 +161,6 @@ impl Agent {
             counter,
             released,
             held,
-            server_time,
             time,
         })
     }
@@ -339,9 +336,6 @@ impl Agent {
     /// the wall clock is used but held to the persisted floor.
     pub fn trusted_now(&self) -> Timestamp {
         let mut now = self.time.now();
-        if let Some(t) = self.server_time {
-            now = now.max(t);
-        }
         if let Some(h) = &self.held {
             now = now.max(h.lease.issued_at);
         }
@@ -388,18 +382,11 @@ impl Agent {
         &self.layout
     }
 
-    /// Records a fresh server time. Failing to persist it only loses a floor that the held
-    /// lease's `issued_at` provides anyway, so it is logged, not fatal.
+    /// Anchors trusted time to a fresh server time. Failing to persist it only loses what
+    /// the held lease's `issued_at` provides anyway, so it is logged, not fatal.
     fn note_server_time(&mut self, t: Timestamp) {
         if let Err(e) = self.time.anchor(&self.layout, t) {
             tracing::warn!(error = %e, "cannot record the time anchor");
-        }
-        if self.server_time.is_some_and(|seen| seen >= t) {
-            return;
-        }
-        self.server_time = Some(t);
-        if let Err(e) = user::write_server_time(&self.layout, t) {
-            tracing::warn!(error = %e, "cannot record server time");
         }
     }
 }

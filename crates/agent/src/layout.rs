@@ -11,7 +11,6 @@
 //!                      set-back incidents not yet reported (see `trusted`)
 //!   user/              wiped by a factory reset
 //!     lease.json       the last accepted lease envelope, re-verified on every load
-//!     server_time      highest server `issued_at` seen, epoch ms, decimal
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -75,10 +74,5 @@ impl Layout {
     /// The last accepted lease envelope.
     pub fn lease(&self) -> PathBuf {
         self.user_dir().join("lease.json")
-    }
-
-    /// The highest server time seen.
-    pub fn server_time(&self) -> PathBuf {
-        self.user_dir().join("server_time")
     }
 }

@@ -1,4 +1,4 @@
-//! The partition a factory reset wipes: the held lease and the highest server time seen.
+//! The partition a factory reset wipes: the held lease.
 //!
 //! Everything here is advisory in the safe direction: losing it leaves the device with no
 //! lease, which locks it until the next successful check-in.
@@ -7,7 +7,6 @@ use crate::atomic;
 use crate::error::AgentError;
 use crate::layout::Layout;
 use crate::verify::{self, VerifiedLease, Verifier};
-use lienlock_domain::Timestamp;
 use lienlock_wire::LeaseEnvelope;
 use std::fs;
 use std::io;
@@ -19,24 +18,6 @@ pub(crate) fn read_lease(layout: &Layout, verifier: &Verifier) -> Option<Verifie
 
 pub(crate) fn write_lease(layout: &Layout, envelope: &LeaseEnvelope) -> io::Result<()> {
     verify::store(&layout.lease(), envelope)
-}
-
-/// The highest server `issued_at` seen; a missing or unreadable file is `None`.
-pub(crate) fn read_server_time(layout: &Layout) -> Option<Timestamp> {
-    let bytes = atomic::read(&layout.server_time()).ok()??;
-    let ms = std::str::from_utf8(&bytes)
-        .ok()?
-        .trim()
-        .parse::<i64>()
-        .ok()?;
-    Some(Timestamp::from_millis(ms))
-}
-
-pub(crate) fn write_server_time(layout: &Layout, t: Timestamp) -> io::Result<()> {
-    atomic::write(
-        &layout.server_time(),
-        format!("{}\n", t.as_millis()).as_bytes(),
-    )
 }
 
 /// Empties the user partition, leaving the directory in place.

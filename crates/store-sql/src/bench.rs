@@ -78,7 +78,6 @@ impl BulkLoader {
     pub async fn open(path: &Path) -> StoreResult<Self> {
         let store = crate::open_sqlite(path).await?;
         store.close().await;
-        drop(store);
         let options = SqliteConnectOptions::new()
             .filename(path)
             // A half-built benchmark database is thrown away and rebuilt, so nothing here
@@ -91,9 +90,9 @@ impl BulkLoader {
             .foreign_keys(true)
             // 256 MiB of page cache keeps the indexes being filled in memory.
             .pragma("cache_size", "-262144");
-        // Leaving WAL mode needs the file alone, and a store closed just before may take a
-        // moment longer to let go of it (its connections close on their own threads): try
-        // again for up to two seconds before giving up.
+        // Leaving WAL mode needs the file alone, and a store closed just before can take a
+        // moment longer to let go of it (seen under load: its connections finish closing
+        // on their own threads): try again for up to two seconds before giving up.
         let mut tries = 0;
         let conn = loop {
             match SqliteConnection::connect_with(&options)

@@ -57,12 +57,12 @@ pub async fn open_sqlite(path: &Path) -> Result<SqliteStore, StoreError> {
 }
 
 impl SqliteStore {
-    /// Stops the checkpointer and closes every connection, waiting until they are closed:
-    /// for handing the file to something that needs it alone (a bulk loader, a copy).
-    /// Merely dropping the store closes them too, but later, in the background. Drop the
-    /// store right after as well: while a handle to the closed pool lived, the file was
-    /// seen still held (a connection that needed it alone was refused as locked).
-    pub async fn close(&self) {
+    /// Stops the checkpointer and closes every connection, waiting until they are closed,
+    /// and gives up this handle: for handing the file to something that needs it alone (a
+    /// bulk loader, a copy). Merely dropping the store closes them too, but later, in the
+    /// background; and while a handle to a closed pool lived, the file was seen still held
+    /// (a connection that needed it alone was refused as locked).
+    pub async fn close(self) {
         if let Some(c) = &self._checkpointer {
             c.stop().await;
         }

@@ -191,7 +191,6 @@ async fn build(path: &Path, params: &Params) -> anyhow::Result<(Portfolio, Durat
     // The bulk loader needs the file alone; dropping the store would close its connections
     // (and stop its checkpointer) only in the background.
     store.close().await;
-    drop(store);
 
     let portfolio = portfolio(params, lender.id)?;
     let n = portfolio.contracts();
@@ -271,7 +270,6 @@ async fn verify(path: &Path, p: &Portfolio) -> anyhow::Result<usize> {
     );
     // The next step copies the file: nothing of the store may still be writing to it.
     store.close().await;
-    drop(store);
     Ok(sample.len())
 }
 
