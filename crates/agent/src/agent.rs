@@ -1,8 +1,9 @@
 //! The agent: one device's identity, counter and held lease, and the operations on them.
 
 use crate::atomic;
+use crate::codes::{CodeRefusal, Codes, Grant};
 use crate::config::{AgentConfig, Provisioning};
-use crate::enforcement::{decide, Enforcement};
+use crate::enforcement::{decide, with_grant, Enforcement};
 use crate::error::{AgentError, LeaseRefusal};
 use crate::judge::{judge, Verdict};
 use crate::layout::Layout;
@@ -12,9 +13,10 @@ use crate::trusted::{ClockMonotonic, ClockSetBack, Monotonic, TrustedTime};
 use crate::user;
 use crate::verify::{VerifiedLease, Verifier};
 use lienlock_domain::{Clock, Imei, LeaseState, Timestamp};
+use lienlock_wire::unlock_code::CodeKey;
 use lienlock_wire::{
-    CheckIn, DeviceKey, DisputeRequest, Lease, LeaseEnvelope, ServerPublicKey, SignedCheckIn,
-    SignedDispute, TamperKind, TamperReport, MAX_TAMPER_REPORTS,
+    CheckIn, DeviceKey, DeviceReport, DisputeRequest, Lease, LeaseEnvelope, ReportKind,
+    ServerPublicKey, SignedCheckIn, SignedDispute, MAX_REPORTS,
 };
 use std::path::Path;
 use std::sync::Arc;
@@ -35,6 +37,7 @@ pub struct Agent {
     released: bool,
     held: Option<VerifiedLease>,
     time: TrustedTime,
+    codes: Codes,
 }
 
 /// What [`Agent::accept_lease`] did with a lease it did not refuse.
@@ -64,6 +67,15 @@ pub struct CheckInOutcome {
     pub counter: u64,
     /// What happened to the server's lease.
     pub lease: LeaseOutcome,
+    /// Enforcement right after.
+    pub enforcement: Enforcement,
+}
+
+/// What [`Agent::enter_code`] did with a good code.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CodeAccepted {
+    /// What the code grants.
+    pub grant: Grant,
     /// Enforcement right after.
     pub enforcement: Enforcement,
 }
@@ -152,6 +164,8 @@ impl Agent {
         // for simulations and tests, where one clock drives server and devices alike.
         let mono = Arc::new(ClockMonotonic(clock.clone()));
         let time = TrustedTime::load(&layout, clock, mono);
+        let codes =
+            Codes::load(&layout).map_err(|e| AgentError::corrupt(layout.codes(), e.to_string()))?;
         Ok(Self {
             layout,
             provisioning,
@@ -162,6 +176,7 @@ impl Agent {
             released,
             held,
             time,
+            codes,
         })
     }
 
@@ -215,19 +230,29 @@ impl Agent {
             notice_ack: self.held.as_ref().map_or(0, |h| {
                 h.lease.notices.iter().map(|n| n.seq).max().unwrap_or(0)
             }),
-            tamper: self
-                .time
-                .unreported()
-                .iter()
-                .take(MAX_TAMPER_REPORTS)
-                .map(|i| TamperReport {
-                    kind: TamperKind::ClockSetBack,
-                    at: i.detected_at,
-                    value: i.by_ms,
-                })
-                .collect(),
+            reports: self.reports(),
         };
         Ok((SignedCheckIn::seal(&checkin, &self.key), counter))
+    }
+
+    /// What the next check-in reports: codes taken offline first (the server must know of
+    /// them before its lease can supersede them), then clock set-backs, at most
+    /// [`MAX_REPORTS`] in all; the rest wait for the following check-in.
+    fn reports(&self) -> Vec<DeviceReport> {
+        let mut reports = self.codes.reports(MAX_REPORTS);
+        let room = MAX_REPORTS - reports.len();
+        reports.extend(
+            self.time
+                .unreported()
+                .iter()
+                .take(room)
+                .map(|i| DeviceReport {
+                    kind: ReportKind::ClockSetBack,
+                    at: i.detected_at,
+                    value: i.by_ms,
+                }),
+        );
+        reports
     }
 
     /// Takes the next counter value, persisting it before anything is signed with it, so no
@@ -306,12 +331,26 @@ impl Agent {
     /// One full check-in: build and persist the counter, post, verify and store the answer.
     pub async fn check_in(&mut self) -> Result<CheckInOutcome, AgentError> {
         let (signed, counter) = self.build_checkin()?;
-        let carried = self.time.unreported().len().min(MAX_TAMPER_REPORTS);
+        let carried = self.reports();
         let envelope = self.client.post_checkin(&signed).await?;
         let lease = self.accept_lease(&envelope, counter)?;
-        // The server answered this very check-in, so it has recorded what it carried.
-        if let Err(e) = self.time.reported(&self.layout, carried) {
+        // The server answered this very check-in, so it has recorded what it carried, and
+        // its lease was cut knowing about every code reported: that lease now rules.
+        let set_backs = carried
+            .iter()
+            .filter(|r| r.kind == ReportKind::ClockSetBack)
+            .count();
+        if let Err(e) = self.time.reported(&self.layout, set_backs) {
             tracing::warn!(error = %e, "cannot record that tamper reports were delivered");
+        }
+        let codes_through = carried
+            .iter()
+            .filter(|r| r.kind == ReportKind::CodeRedeemed)
+            .filter_map(|r| u32::try_from(r.value).ok())
+            .max()
+            .unwrap_or(0);
+        if let Err(e) = self.codes.reconciled(&self.layout, codes_through) {
+            tracing::warn!(error = %e, "cannot record that codes were reconciled");
         }
         Ok(CheckInOutcome {
             counter,
@@ -321,12 +360,82 @@ impl Agent {
     }
 
     /// What the device must do now, judged at [`Agent::trusted_now`].
+    /// An unlock code's grant, while one is in force, loosens it (see [`with_grant`]).
     pub fn enforcement(&self) -> Enforcement {
-        decide(
-            self.released,
-            self.held.as_ref().map(|h| &h.lease),
-            self.trusted_now(),
+        let now = self.trusted_now();
+        let held = self.held.as_ref().map(|h| &h.lease);
+        with_grant(
+            decide(self.released, held, now),
+            self.codes.grant(now),
+            held,
+            now,
         )
+    }
+
+    /// Takes an unlock code the borrower typed (from a payment receipt, or read out by the
+    /// lender's support), offline. A good code extends or unlocks the phone until its date
+    /// at once and is reported to the server at the next check-in, whose lease then rules.
+    ///
+    /// A wrong code (well formed, not this phone's) starts a wait of 1 minute, doubling
+    /// with each further wrong code up to 512 minutes; during the wait nothing is checked.
+    /// The count and the wait are persisted, so a restart does not clear them, and a
+    /// reboot restarts the wait in full. A typo caught by the check digit, or a code
+    /// already used, costs nothing.
+    pub fn enter_code(&mut self, text: &str) -> Result<CodeAccepted, CodeRefusal> {
+        if self.released {
+            return Err(CodeRefusal::Released);
+        }
+        self.reload_codes();
+        let stored = |e: std::io::Error| CodeRefusal::NotStored(e.to_string());
+        if let Some(retry_in) = self
+            .codes
+            .lockout_left(&self.layout, self.time.mono())
+            .map_err(stored)?
+        {
+            return Err(CodeRefusal::LockedOut { retry_in });
+        }
+        let device_id = self
+            .held
+            .as_ref()
+            .map(|h| h.lease.device_id)
+            .or_else(|| self.codes.device_id())
+            .ok_or(CodeRefusal::NotEnrolled)?;
+        let shared = self
+            .key
+            .agree_with_server(&self.provisioning.server_key)
+            .ok_or(CodeRefusal::NotEnrolled)?;
+        let key = CodeKey::agreed(&shared, &device_id);
+        let now = self.trusted_now();
+        match self
+            .codes
+            .redeem(&self.layout, text, &key, device_id, now)?
+        {
+            Ok(grant) => {
+                tracing::info!(counter = grant.counter, until = ?grant.until, "unlock code taken");
+                Ok(CodeAccepted {
+                    grant,
+                    enforcement: self.enforcement(),
+                })
+            }
+            Err(e) if e.counts_toward_lockout() => {
+                let retry_in = self
+                    .codes
+                    .wrong(&self.layout, self.time.mono())
+                    .map_err(stored)?;
+                tracing::warn!(retry_in_s = retry_in.as_secs(), "wrong unlock code");
+                Err(CodeRefusal::Wrong { retry_in })
+            }
+            Err(e) => Err(CodeRefusal::Invalid(e)),
+        }
+    }
+
+    /// Re-reads the code file, which another process (the lock screen, `lienlock agent
+    /// enter-code`) may have written. A file that cannot be read keeps what was loaded.
+    pub fn reload_codes(&mut self) {
+        match Codes::load(&self.layout) {
+            Ok(codes) => self.codes = codes,
+            Err(e) => tracing::warn!(error = %e, "cannot read the unlock code file"),
+        }
     }
 
     /// The time decisions are made at: server time at the last accepted lease plus the

@@ -1,6 +1,8 @@
 //! What the device must do right now, decided from the held lease and the time.
 
+use crate::codes::Grant;
 use lienlock_domain::{LeaseState, RestrictionLevel, RestrictionProfile, Timestamp};
+use lienlock_wire::unlock_code::CodeKind;
 use lienlock_wire::{Lease, LeaseNotice, LockScreen};
 use serde::Serialize;
 
@@ -26,6 +28,9 @@ pub enum Enforcement {
         /// Show the offline warning now: "no connection; this phone locks at `valid_until`
         /// unless it connects or a code from a payment receipt is entered".
         offline_warning: bool,
+        /// The counter of the unlock code this runs on, when the held lease alone would
+        /// have locked or ended sooner.
+        code: Option<u32>,
     },
     /// Apply `profile` and show the lock screen.
     Locked {
@@ -118,6 +123,61 @@ pub fn decide(released: bool, held: Option<&Lease>, now: Timestamp) -> Enforceme
             notices: lease.notices.clone(),
             warn_at: lease.warn_at,
             offline_warning: now >= lease.warn_at,
+            code: None,
         },
+    }
+}
+
+/// Lays an unlock code's grant over the lease's decision at trusted time `now`. The grant
+/// only ever loosens: it keeps a phone running past an expired lease (either kind) and lifts
+/// a lender's lock (an `Unlock` code only), until `grant.until`. A release stays a release.
+/// The offline warning keeps the lease's lead time before the grant ends.
+pub fn with_grant(
+    decided: Enforcement,
+    grant: Option<Grant>,
+    held: Option<&Lease>,
+    now: Timestamp,
+) -> Enforcement {
+    let Some(g) = grant.filter(|g| g.until > now) else {
+        return decided;
+    };
+    let warn_lead = held.map_or(0, |l| {
+        (l.valid_until.as_millis() - l.warn_at.as_millis()).max(0)
+    });
+    let run = |level, notices: Vec<LeaseNotice>| {
+        let warn_at = g.until.plus_millis(-warn_lead);
+        Enforcement::Run {
+            valid_until: g.until,
+            next_checkin_at: held.map_or(now, |l| l.next_checkin_at),
+            level,
+            notices,
+            warn_at,
+            offline_warning: now >= warn_at,
+            code: Some(g.counter),
+        }
+    };
+    match decided {
+        Enforcement::Run { valid_until, .. } if valid_until >= g.until => decided,
+        Enforcement::Run { level, notices, .. } => run(level, notices),
+        Enforcement::Locked {
+            why: LockReason::Lender,
+            ..
+        } if g.kind != CodeKind::Unlock => decided,
+        Enforcement::Locked {
+            why: LockReason::LeaseExpired,
+            notices,
+            ..
+        } => run(
+            held.map_or(RestrictionLevel::None, |l| {
+                if l.state == LeaseState::Active {
+                    l.profile.level()
+                } else {
+                    RestrictionLevel::None
+                }
+            }),
+            notices,
+        ),
+        Enforcement::Locked { notices, .. } => run(RestrictionLevel::None, notices),
+        Enforcement::Free => Enforcement::Free,
     }
 }

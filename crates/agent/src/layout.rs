@@ -9,6 +9,8 @@
 //!     released         the signed release lease (envelope JSON), present once released
 //!     trusted_time.json  time anchor (server time + monotonic reading), floor, and clock
 //!                      set-back incidents not yet reported (see `trusted`)
+//!     codes.json       unlock codes taken: highest counter, grants, wrong-code lockout
+//!     codes_reconciled.json  the highest code counter the server acknowledged
 //!   user/              wiped by a factory reset
 //!     lease.json       the last accepted lease envelope, re-verified on every load
 //! ```
@@ -64,6 +66,17 @@ impl Layout {
     /// partition, so a factory reset cannot reset the floor.
     pub fn trusted_time(&self) -> PathBuf {
         self.persistent_dir().join("trusted_time.json")
+    }
+
+    /// Unlock codes taken and the wrong-code lockout (written only when a code is entered).
+    pub fn codes(&self) -> PathBuf {
+        self.persistent_dir().join("codes.json")
+    }
+
+    /// The highest code counter a check-in's answer acknowledged (written only by
+    /// check-ins).
+    pub fn codes_reconciled(&self) -> PathBuf {
+        self.persistent_dir().join("codes_reconciled.json")
     }
 
     /// The release lease; its presence (once verified) frees the device for ever.

@@ -14,6 +14,7 @@
 
 mod agent;
 mod atomic;
+mod codes;
 mod config;
 mod enforcement;
 mod error;
@@ -27,9 +28,10 @@ mod trusted;
 mod user;
 mod verify;
 
-pub use agent::{Agent, CheckInOutcome, LeaseOutcome};
+pub use agent::{Agent, CheckInOutcome, CodeAccepted, LeaseOutcome};
+pub use codes::{lockout_after, CodeRefusal, Grant, FIRST_LOCKOUT, MAX_GRANT, MAX_LOCKOUT};
 pub use config::{AgentConfig, Provisioning};
-pub use enforcement::{decide, Enforcement, LockReason};
+pub use enforcement::{decide, with_grant, Enforcement, LockReason};
 pub use error::{AgentError, ErrorCode, LeaseRefusal};
 pub use layout::Layout;
 pub use run::RunExit;

@@ -54,6 +54,9 @@ impl Agent {
         let mut next_checkin = Instant::now();
         loop {
             self.observe_time();
+            // A code typed on the lock screen is written by another process; a code in
+            // force changes enforcement at once, without waiting for a check-in.
+            self.reload_codes();
             if self.report(&mut reported, &mut on_change) {
                 return RunExit::Released;
             }

@@ -172,6 +172,11 @@ impl TrustedTime {
         self.mono = mono;
     }
 
+    /// The monotonic clock it counts with.
+    pub(crate) fn mono(&self) -> &dyn Monotonic {
+        self.mono.as_ref()
+    }
+
     /// Trusted time now: the anchor plus elapsed time within the anchor's boot, else the
     /// wall clock; never below the floor.
     pub(crate) fn now(&self) -> Timestamp {

@@ -255,6 +255,7 @@ fn enforcement_follows_the_lease_and_its_expiry() {
             notices: Vec::new(),
             warn_at: T0.plus_millis(HOUR_MS),
             offline_warning: false,
+            code: None,
         }
     );
 

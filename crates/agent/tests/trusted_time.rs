@@ -96,9 +96,9 @@ fn a_clock_set_back_does_not_stretch_the_lease_and_is_reported_once() {
     assert_eq!(agent.unreported_clock_set_backs(), &[incident]);
     let (signed, counter) = agent.build_checkin().unwrap();
     let sent = signed.open().unwrap();
-    assert_eq!(sent.tamper.len(), 1);
-    assert_eq!(sent.tamper[0].value, 3 * HOUR_MS);
-    assert_eq!(sent.tamper[0].at, incident.detected_at);
+    assert_eq!(sent.reports.len(), 1);
+    assert_eq!(sent.reports[0].value, 3 * HOUR_MS);
+    assert_eq!(sent.reports[0].at, incident.detected_at);
     // Unanswered, it stays: the next check-in carries it again.
     assert_eq!(agent.unreported_clock_set_backs().len(), 1);
     let _ = counter;

@@ -23,6 +23,16 @@ pub enum AgentCommand {
         #[arg(long)]
         reason: String,
     },
+    /// Type an unlock code from a payment receipt (or read out by the lender's support) on
+    /// a phone that cannot connect. Prints what the phone does now; exits non-zero when the
+    /// code is refused (a wrong code starts a wait of 1 minute, doubling up to 512).
+    EnterCode {
+        /// The phone's data directory.
+        #[arg(long)]
+        data: PathBuf,
+        /// The code, with or without its dashes.
+        code: String,
+    },
     /// Wipe the user partition (the lease), keeping the persistent one (identity, counter).
     FactoryReset {
         /// The phone's data directory.
@@ -64,6 +74,15 @@ pub fn describe(e: &Enforcement) -> String {
         } => format!(
             "ACTIVE, OFFLINE WARNING: this phone has not reached the lender for days and locks \
              at {} unless it connects or you enter a code from your payment receipt",
+            rfc3339(*valid_until)
+        ),
+        Enforcement::Run {
+            code: Some(n),
+            valid_until,
+            ..
+        } => format!(
+            "ACTIVE on unlock code {n}: the phone works normally until {}, or until it next \
+             reaches the lender",
             rfc3339(*valid_until)
         ),
         Enforcement::Run { level, .. } => match level {
@@ -151,6 +170,21 @@ pub async fn run(cmd: AgentCommand) -> anyhow::Result<()> {
                 "dispute {} opened at {}; quote it to the lender's support",
                 ack.dispute_id, ack.opened_at
             );
+            Ok(())
+        }
+        AgentCommand::EnterCode { data, code } => {
+            let mut agent = Agent::open_existing(&data, Arc::new(SystemClock))?;
+            agent.set_monotonic(Arc::new(SystemMonotonic::new()));
+            let taken = agent
+                .enter_code(&code)
+                .map_err(|e| anyhow::anyhow!("code refused: {e}"))?;
+            println!(
+                "code {} accepted ({}): runs until {}",
+                taken.grant.counter,
+                taken.grant.kind,
+                rfc3339(taken.grant.until)
+            );
+            println!("{} {}", agent.imei(), describe(&taken.enforcement));
             Ok(())
         }
         AgentCommand::FactoryReset { data } => {

@@ -16,6 +16,9 @@ pub enum CtlCommand {
     /// Payments, through a server's lender API.
     #[command(subcommand)]
     Payments(import::PaymentsCommand),
+    /// Offline unlock codes, through a server's lender API.
+    #[command(subcommand)]
+    Codes(crate::ctl_codes::CodesCommand),
 }
 
 /// `ctl bootstrap`.
@@ -41,6 +44,7 @@ pub struct BootstrapArgs {
 pub async fn run(cmd: CtlCommand) -> anyhow::Result<()> {
     match cmd {
         CtlCommand::Payments(cmd) => import::run(cmd).await,
+        CtlCommand::Codes(cmd) => crate::ctl_codes::run(cmd).await,
         CtlCommand::Bootstrap(a) => {
             let config = a.server.resolve()?;
             let service = crate::serve::service(&config).await?;

@@ -5,6 +5,7 @@ mod bench;
 mod codes;
 mod config;
 mod ctl;
+mod ctl_codes;
 mod demo;
 mod import;
 mod serve;

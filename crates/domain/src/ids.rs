@@ -98,6 +98,10 @@ id_type!(
     /// A dispute opened by a borrower or by support.
     DisputeId
 );
+id_type!(
+    /// An offline unlock code issued for a device.
+    UnlockCodeId
+);
 
 #[cfg(test)]
 mod tests {

@@ -4,6 +4,7 @@
 //! as a [`Timestamp`] from an injected [`Clock`], so every rule is a deterministic function
 //! that tests can drive.
 
+pub mod code;
 pub mod command;
 pub mod contract;
 pub mod device;
@@ -19,6 +20,7 @@ pub mod time;
 pub mod timeline;
 pub mod zone;
 
+pub use code::{code_paid_until, CodeFormat, CodeGrantKind, NoCode, MAX_CODE_DAYS};
 pub use command::{CommandKind, CommandStatus};
 pub use contract::{
     ContractError, ContractState, ContractTerms, Installment, ScheduleSpec, TermsSpec,
@@ -26,6 +28,7 @@ pub use contract::{
 pub use device::{DeviceState, KeyStatus, LeaseState, TransitionError};
 pub use ids::{
     ApiKeyId, CommandId, ContractId, DeviceId, DisputeId, EventId, LenderId, NoticeId, PaymentId,
+    UnlockCodeId,
 };
 pub use imei::{Imei, ImeiError};
 pub use ledger::{DueInstallment, EntryKind, Ledger, LedgerEntry, LedgerError, Standing};

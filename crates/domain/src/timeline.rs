@@ -50,6 +50,10 @@ pub enum EventKind {
     DisputeClosed,
     /// The device reported tampering it saw (a clock set back), at a check-in.
     TamperReported,
+    /// An offline unlock code was issued (with a payment, or by staff).
+    CodeIssued,
+    /// The device reported, at a check-in, that it took an offline unlock code.
+    CodeRedeemed,
 }
 
 impl EventKind {
@@ -78,6 +82,8 @@ impl EventKind {
             EventKind::TemporaryUnlock => "temporary_unlock",
             EventKind::DisputeClosed => "dispute_closed",
             EventKind::TamperReported => "tamper_reported",
+            EventKind::CodeIssued => "code_issued",
+            EventKind::CodeRedeemed => "code_redeemed",
         }
     }
 
@@ -87,7 +93,7 @@ impl EventKind {
     }
 
     /// Every kind.
-    pub const ALL: [EventKind; 22] = [
+    pub const ALL: [EventKind; 24] = [
         EventKind::Enrolled,
         EventKind::KeyRegistered,
         EventKind::KeyChangeRequested,
@@ -110,6 +116,8 @@ impl EventKind {
         EventKind::TemporaryUnlock,
         EventKind::DisputeClosed,
         EventKind::TamperReported,
+        EventKind::CodeIssued,
+        EventKind::CodeRedeemed,
     ];
 
     /// The timeline entry recorded when a command takes effect.

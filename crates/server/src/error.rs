@@ -96,6 +96,7 @@ impl ApiError {
                 S::Ledger(_) => (StatusCode::UNPROCESSABLE_ENTITY, "ledger_refused"),
                 S::IdempotencyConflict => (StatusCode::CONFLICT, "idempotency_key_reused"),
                 S::DisputeClosed => (StatusCode::CONFLICT, "dispute_closed"),
+                S::CodeUnavailable(_) => (StatusCode::CONFLICT, "code_unavailable"),
                 S::Store(s) => match s {
                     StoreError::ImeiTaken(_) => (StatusCode::CONFLICT, "imei_taken"),
                     StoreError::Duplicate(_) => (StatusCode::CONFLICT, "duplicate"),

@@ -268,6 +268,67 @@ pub struct PaymentView {
     recorded_at: String,
     channel: String,
     external_ref: Option<String>,
+    /// The offline unlock code for the borrower's receipt: absent on reversals and
+    /// unmatched payments; `null`, with `code_note` saying why, when none was issued.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    code: Option<Option<CodeView>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    code_note: Option<String>,
+}
+
+impl PaymentView {
+    /// With the code a payment came with (or why it came with none).
+    pub fn with_code(mut self, code: Option<&crate::service::PaymentCode>) -> Self {
+        use crate::service::PaymentCode;
+        match code {
+            Some(PaymentCode::Issued(c)) => self.code = Some(Some(CodeView::from(&**c))),
+            Some(PaymentCode::None(why)) => {
+                self.code = Some(None);
+                self.code_note = Some(why.clone());
+            }
+            None => {}
+        }
+        self
+    }
+}
+
+/// An offline unlock code as issued.
+#[derive(Debug, Serialize)]
+pub struct CodeView {
+    id: String,
+    device_id: String,
+    format: &'static str,
+    counter: u32,
+    kind: &'static str,
+    paid_until: String,
+    /// Until when the phone runs once the code is entered (the end of `paid_until`, UTC).
+    runs_until: String,
+    code: String,
+    payment_id: Option<String>,
+    issued_at: String,
+    issued_by: String,
+    reason: Option<String>,
+    redeemed_at: Option<String>,
+}
+
+impl From<&lienlock_store::UnlockCodeRecord> for CodeView {
+    fn from(c: &lienlock_store::UnlockCodeRecord) -> Self {
+        Self {
+            id: c.id.to_string(),
+            device_id: c.device_id.to_string(),
+            format: c.format.as_str(),
+            counter: c.counter,
+            kind: c.kind.as_str(),
+            paid_until: c.paid_until.to_string(),
+            runs_until: rfc3339(lienlock_wire::unlock_code::end_of_day_utc(c.paid_until)),
+            code: c.code.clone(),
+            payment_id: c.payment_id.map(|p| p.to_string()),
+            issued_at: rfc3339(c.issued_at),
+            issued_by: c.issued_by.to_text(),
+            reason: c.reason.clone(),
+            redeemed_at: c.redeemed_at.map(rfc3339),
+        }
+    }
 }
 
 impl From<&lienlock_store::PaymentRecord> for PaymentView {
@@ -289,6 +350,8 @@ impl From<&lienlock_store::PaymentRecord> for PaymentView {
             recorded_at: rfc3339(p.recorded_at),
             channel: p.channel.clone(),
             external_ref: p.external_ref.clone(),
+            code: None,
+            code_note: None,
         }
     }
 }

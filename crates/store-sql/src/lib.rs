@@ -20,6 +20,7 @@ mod rows;
 mod sql;
 mod sqlite;
 mod store_batch;
+mod store_codes;
 mod store_contracts;
 mod store_facts;
 mod store_impl;

@@ -6,8 +6,10 @@
 //! length, a negative counter) becomes [`StoreError::Corrupt`] naming the table, never a
 //! panic and never a silently defaulted value.
 
+mod codes;
 mod contracts;
 
+pub(crate) use codes::*;
 pub(crate) use contracts::*;
 
 use lienlock_domain::{

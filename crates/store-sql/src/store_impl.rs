@@ -22,17 +22,18 @@ macro_rules! impl_store {
         $crate::store_notices::notices!($db);
         $crate::store_batch::batch!($db, $lock_devices);
         $crate::store_facts::facts!($db);
+        $crate::store_codes::codes!($db);
 
         const _: () = {
             use self::writes::{counters, imei_clash, insert_device, insert_event, insert_key};
             use lienlock_domain::{
-                ApiKeyId, CommandStatus, ContractId, DeviceId, DisputeId, Imei, LenderCtx,
-                LenderId, PaymentId, PolicySettings, Timestamp,
+                ApiKeyId, CodeFormat, CommandStatus, ContractId, DeviceId, DisputeId, Imei,
+                LenderCtx, LenderId, PaymentId, PolicySettings, Timestamp,
             };
             use lienlock_store::{
-                ApiKeyRecord, Command, ContractRecord, Device, DeviceQuery, DeviceWrite,
-                DisputeRecord, Lender, NoticeRecord, PaymentInsert, PaymentRecord, Store,
-                StoreError, StoreResult, TimelineEvent,
+                ApiKeyRecord, CodeInsert, Command, ContractRecord, Device, DeviceQuery,
+                DeviceWrite, DisputeRecord, Lender, NoticeRecord, PaymentInsert, PaymentRecord,
+                Store, StoreError, StoreResult, TimelineEvent, UnlockCodeRecord,
             };
             use $crate::error::{classify, is_unique_violation, unique_as};
             use $crate::rows::{
@@ -575,6 +576,69 @@ macro_rules! impl_store {
                     contract: ContractId,
                 ) -> StoreResult<Vec<DisputeRecord>> {
                     notices::contract_disputes(&self.pool, contract).await
+                }
+
+                // ---- offline unlock codes -----------------------------------------------
+
+                async fn insert_unlock_code(
+                    &self,
+                    ctx: &LenderCtx,
+                    code: &UnlockCodeRecord,
+                    event: &TimelineEvent,
+                ) -> StoreResult<CodeInsert> {
+                    codes::insert_unlock_code(&self.pool, ctx, code, event).await
+                }
+
+                async fn last_code_counter(
+                    &self,
+                    device: DeviceId,
+                    format: CodeFormat,
+                ) -> StoreResult<u32> {
+                    codes::last_code_counter(&self.pool, device, format).await
+                }
+
+                async fn device_codes(
+                    &self,
+                    ctx: &LenderCtx,
+                    device: DeviceId,
+                    limit: u32,
+                ) -> StoreResult<Option<Vec<UnlockCodeRecord>>> {
+                    codes::device_codes(&self.pool, ctx, device, limit).await
+                }
+
+                async fn code_for_payment(
+                    &self,
+                    ctx: &LenderCtx,
+                    payment: PaymentId,
+                ) -> StoreResult<Option<UnlockCodeRecord>> {
+                    codes::code_for_payment(&self.pool, ctx, payment).await
+                }
+
+                async fn redeem_codes_unscoped(
+                    &self,
+                    device: DeviceId,
+                    format: CodeFormat,
+                    counters: &[u32],
+                    at: Timestamp,
+                ) -> StoreResult<Vec<UnlockCodeRecord>> {
+                    codes::redeem_codes(&self.pool, device, format, counters, at).await
+                }
+
+                async fn device_code_format(
+                    &self,
+                    ctx: &LenderCtx,
+                    device: DeviceId,
+                ) -> StoreResult<Option<CodeFormat>> {
+                    codes::device_code_format(&self.pool, ctx, device).await
+                }
+
+                async fn set_device_code_format(
+                    &self,
+                    ctx: &LenderCtx,
+                    device: DeviceId,
+                    format: CodeFormat,
+                ) -> StoreResult<()> {
+                    codes::set_device_code_format(&self.pool, ctx, device, format).await
                 }
             }
         };

@@ -14,16 +14,18 @@
 //! disputes) pull a contract's evaluation time in without bumping it (see
 //! [`Store::insert_payment`]).
 
+mod codes;
 mod contracts;
 mod records;
 
+pub use codes::*;
 pub use contracts::*;
 pub use records::*;
 
 use async_trait::async_trait;
 use lienlock_domain::{
-    ApiKeyId, CommandStatus, ContractId, DeviceId, DisputeId, Imei, LenderCtx, LenderId, PaymentId,
-    PolicySettings, Timestamp,
+    ApiKeyId, CodeFormat, CommandStatus, ContractId, DeviceId, DisputeId, Imei, LenderCtx,
+    LenderId, PaymentId, PolicySettings, Timestamp,
 };
 
 /// Why a storage call failed.
@@ -419,4 +421,68 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         &self,
         contract: ContractId,
     ) -> StoreResult<Vec<DisputeRecord>>;
+
+    // ----- offline unlock codes -----
+
+    /// Stores a newly minted code and appends `event` (its timeline entry) in one
+    /// transaction. Errors: [`StoreError::NotFound`]`("device")` when the device is not the
+    /// caller's; [`StoreError::Duplicate`]`("code counter")` when the device already has a
+    /// code of this format with this counter (another node minted one at the same moment:
+    /// mint again with the next counter). A code naming a payment that already has one
+    /// writes nothing and returns [`CodeInsert::ExistingForPayment`].
+    async fn insert_unlock_code(
+        &self,
+        ctx: &LenderCtx,
+        code: &UnlockCodeRecord,
+        event: &TimelineEvent,
+    ) -> StoreResult<CodeInsert>;
+
+    /// The highest counter among a device's codes of `format`, 0 when it has none. No
+    /// tenant scope: callers found the device in their own scope first.
+    async fn last_code_counter(&self, device: DeviceId, format: CodeFormat) -> StoreResult<u32>;
+
+    /// The caller's codes for a device, newest first, at most `limit`; `None` when the
+    /// device is not the caller's.
+    async fn device_codes(
+        &self,
+        ctx: &LenderCtx,
+        device: DeviceId,
+        limit: u32,
+    ) -> StoreResult<Option<Vec<UnlockCodeRecord>>>;
+
+    /// The code that came with one of the caller's payments.
+    async fn code_for_payment(
+        &self,
+        ctx: &LenderCtx,
+        payment: PaymentId,
+    ) -> StoreResult<Option<UnlockCodeRecord>>;
+
+    /// Marks the device's codes of `format` with these counters as redeemed at `at`, unless
+    /// they are already, and returns the ones it marked, by ascending counter. Counters no
+    /// code has are ignored. No tenant scope: the device proved itself with its key.
+    async fn redeem_codes_unscoped(
+        &self,
+        device: DeviceId,
+        format: CodeFormat,
+        counters: &[u32],
+        at: Timestamp,
+    ) -> StoreResult<Vec<UnlockCodeRecord>>;
+
+    /// The code format a device of the caller's is configured for (`lc1` unless changed);
+    /// `None` when the device is not the caller's.
+    async fn device_code_format(
+        &self,
+        ctx: &LenderCtx,
+        device: DeviceId,
+    ) -> StoreResult<Option<CodeFormat>>;
+
+    /// Configures a device's code format. [`StoreError::NotFound`]`("device")` when the
+    /// device is not the caller's. Counters are per format, so switching back and forth
+    /// never reuses one.
+    async fn set_device_code_format(
+        &self,
+        ctx: &LenderCtx,
+        device: DeviceId,
+        format: CodeFormat,
+    ) -> StoreResult<()>;
 }

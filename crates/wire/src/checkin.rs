@@ -3,45 +3,61 @@
 use crate::codec::{Reader, WireError, Writer};
 use lienlock_domain::{Imei, Timestamp};
 
-/// Tag of version 2 of the check-in request (version 1 had no tamper reports).
+/// Tag of version 2 of the check-in request (version 1 had no reports).
 pub const MAGIC: &[u8; 8] = b"LLCHK002";
 
-/// Most tamper reports one check-in carries; a device keeps older ones for the next.
-pub const MAX_TAMPER_REPORTS: usize = 16;
+/// Most reports one check-in carries; a device keeps older ones for the next.
+pub const MAX_REPORTS: usize = 16;
 
-/// What kind of tampering a device saw. Stable wire codes.
+/// What a device has to tell the server about the time it could not: tampering it saw,
+/// and codes it took offline. Stable wire codes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum TamperKind {
+pub enum ReportKind {
     /// The wall clock was found behind the device's trusted time; `value` is by how many
     /// milliseconds (the most seen during the incident).
     ClockSetBack,
+    /// The device took an `LC1` unlock code; `value` is its counter. The server marks the
+    /// code redeemed, and the lease answering this check-in supersedes it.
+    CodeRedeemed,
+    /// The device took an OpenPAYGO token; `value` is its count.
+    OpenPaygoRedeemed,
 }
 
-impl TamperKind {
+impl ReportKind {
     /// The wire code.
     pub fn code(self) -> u8 {
         match self {
-            TamperKind::ClockSetBack => 1,
+            ReportKind::ClockSetBack => 1,
+            ReportKind::CodeRedeemed => 2,
+            ReportKind::OpenPaygoRedeemed => 3,
         }
     }
 
     /// The kind with this wire code.
     pub fn from_code(code: u8) -> Option<Self> {
         match code {
-            1 => Some(TamperKind::ClockSetBack),
+            1 => Some(ReportKind::ClockSetBack),
+            2 => Some(ReportKind::CodeRedeemed),
+            3 => Some(ReportKind::OpenPaygoRedeemed),
             _ => None,
         }
     }
+
+    /// Whether this is a tamper signal (as opposed to an offline event the server must
+    /// reconcile).
+    pub fn is_tamper(self) -> bool {
+        matches!(self, ReportKind::ClockSetBack)
+    }
 }
 
-/// One tamper signal, reported at the next check-in after the device saw it.
+/// One report, carried by the next check-in after the device saw it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct TamperReport {
+pub struct DeviceReport {
     /// What was seen.
-    pub kind: TamperKind,
+    pub kind: ReportKind,
     /// The device's trusted time when it was first seen.
     pub at: Timestamp,
-    /// A kind-specific amount (for a clock set back, milliseconds).
+    /// A kind-specific amount (for a clock set back, milliseconds; for a code, its counter).
     pub value: i64,
 }
 
@@ -64,17 +80,17 @@ pub struct CheckIn {
     /// is the acknowledgement that makes a notice count as delivered: the lock-notice
     /// rules count from it, never from the moment the server queued the notice.
     pub notice_ack: u64,
-    /// Tamper signals seen since the last answered check-in, oldest first, at most
-    /// [`MAX_TAMPER_REPORTS`]. The device forgets them once a lease answers this check-in.
-    pub tamper: Vec<TamperReport>,
+    /// Tamper signals seen and codes taken since the last answered check-in, oldest first,
+    /// at most [`MAX_REPORTS`]. The device forgets them once a lease answers this check-in.
+    pub reports: Vec<DeviceReport>,
 }
 
 impl CheckIn {
-    /// Size of an encoded check-in without tamper reports, in bytes.
+    /// Size of an encoded check-in without reports, in bytes.
     pub const LEN: usize = 8 + 15 + 32 + 8 + 8 + 8 + 8 + 1;
 
-    /// Size of one encoded tamper report.
-    pub const TAMPER_LEN: usize = 1 + 8 + 8;
+    /// Size of one encoded report.
+    pub const REPORT_LEN: usize = 1 + 8 + 8;
 
     /// The canonical bytes that are signed and sent.
     pub fn encode(&self) -> Vec<u8> {
@@ -85,8 +101,8 @@ impl CheckIn {
             .i64(self.device_time.as_millis())
             .u64(self.held_lease_seq)
             .u64(self.notice_ack)
-            .u8(self.tamper.len().min(MAX_TAMPER_REPORTS) as u8);
-        for t in self.tamper.iter().take(MAX_TAMPER_REPORTS) {
+            .u8(self.reports.len().min(MAX_REPORTS) as u8);
+        for t in self.reports.iter().take(MAX_REPORTS) {
             w.u8(t.kind.code()).i64(t.at.as_millis()).i64(t.value);
         }
         w.finish()
@@ -102,20 +118,20 @@ impl CheckIn {
         let held_lease_seq = r.u64()?;
         let notice_ack = r.u64()?;
         let n = usize::from(r.u8()?);
-        if n > MAX_TAMPER_REPORTS {
+        if n > MAX_REPORTS {
             return Err(WireError::Invalid {
-                field: "tamper",
-                why: format!("{n} reports, at most {MAX_TAMPER_REPORTS}"),
+                field: "reports",
+                why: format!("{n} reports, at most {MAX_REPORTS}"),
             });
         }
-        let mut tamper = Vec::with_capacity(n);
+        let mut reports = Vec::with_capacity(n);
         for _ in 0..n {
             let code = r.u8()?;
-            let kind = TamperKind::from_code(code).ok_or_else(|| WireError::Invalid {
-                field: "tamper kind",
+            let kind = ReportKind::from_code(code).ok_or_else(|| WireError::Invalid {
+                field: "report kind",
                 why: format!("unknown code {code}"),
             })?;
-            tamper.push(TamperReport {
+            reports.push(DeviceReport {
                 kind,
                 at: Timestamp::from_millis(r.i64()?),
                 value: r.i64()?,
@@ -129,7 +145,7 @@ impl CheckIn {
             device_time,
             held_lease_seq,
             notice_ack,
-            tamper,
+            reports,
         })
     }
 }
@@ -147,7 +163,7 @@ mod tests {
             device_time: Timestamp::from_millis(1_700_000_000_000),
             held_lease_seq: 3,
             notice_ack: 2,
-            tamper: Vec::new(),
+            reports: Vec::new(),
         }
     }
 
@@ -161,16 +177,16 @@ mod tests {
     #[test]
     fn tamper_reports_round_trip_and_are_bounded() {
         let mut c = sample();
-        c.tamper = vec![
-            TamperReport {
-                kind: TamperKind::ClockSetBack,
+        c.reports = vec![
+            DeviceReport {
+                kind: ReportKind::ClockSetBack,
                 at: Timestamp::from_millis(5),
                 value: 3_600_000,
             };
             2
         ];
         let bytes = c.encode();
-        assert_eq!(bytes.len(), CheckIn::LEN + 2 * CheckIn::TAMPER_LEN);
+        assert_eq!(bytes.len(), CheckIn::LEN + 2 * CheckIn::REPORT_LEN);
         assert_eq!(CheckIn::decode(&bytes).unwrap(), c);
         // An unknown kind is refused, not skipped: the bytes are canonical.
         let mut unknown = bytes.clone();
@@ -178,17 +194,17 @@ mod tests {
         assert!(matches!(
             CheckIn::decode(&unknown),
             Err(WireError::Invalid {
-                field: "tamper kind",
+                field: "report kind",
                 ..
             })
         ));
         // More than the maximum is refused on decode and cut on encode.
         let mut many = bytes;
-        many[CheckIn::LEN - 1] = (MAX_TAMPER_REPORTS + 1) as u8;
+        many[CheckIn::LEN - 1] = (MAX_REPORTS + 1) as u8;
         assert!(CheckIn::decode(&many).is_err());
-        c.tamper = vec![c.tamper[0]; MAX_TAMPER_REPORTS + 3];
+        c.reports = vec![c.reports[0]; MAX_REPORTS + 3];
         let decoded = CheckIn::decode(&c.encode()).unwrap();
-        assert_eq!(decoded.tamper.len(), MAX_TAMPER_REPORTS);
+        assert_eq!(decoded.reports.len(), MAX_REPORTS);
     }
 
     #[test]

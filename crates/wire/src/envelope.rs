@@ -186,7 +186,7 @@ mod tests {
             device_time: lienlock_domain::Timestamp::from_millis(5),
             held_lease_seq: 0,
             notice_ack: 0,
-            tamper: Vec::new(),
+            reports: Vec::new(),
         };
         let sealed = SignedCheckIn::seal(&c, &key);
         assert_eq!(sealed.open().unwrap(), c);

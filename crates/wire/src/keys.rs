@@ -71,6 +71,12 @@ impl ServerKey {
     pub fn sign(&self, msg: &[u8]) -> [u8; 64] {
         self.key.sign(msg).to_bytes()
     }
+
+    /// The secret this server shares with the device holding `device_key` (see
+    /// [`SharedSecret`]). `None` for a key that is not a usable Ed25519 point.
+    pub fn agree_with_device(&self, device_key: &[u8; 32]) -> Option<SharedSecret> {
+        agree(&self.key, &VerifyingKey::from_bytes(device_key).ok()?)
+    }
 }
 
 impl fmt::Debug for ServerKey {
@@ -168,6 +174,41 @@ impl DeviceKey {
     pub fn sign(&self, msg: &[u8]) -> [u8; 64] {
         self.0.sign(msg).to_bytes()
     }
+
+    /// The secret this device shares with the server it pinned (see [`SharedSecret`]).
+    pub fn agree_with_server(&self, server: &ServerPublicKey) -> Option<SharedSecret> {
+        agree(&self.0, &server.key)
+    }
+}
+
+/// A secret only the server and one device know, never sent anywhere: X25519 between the
+/// Montgomery forms of the server's lease-signing key and the device's identity key (the
+/// conversion libsodium's `crypto_sign_ed25519_*_to_curve25519` performs). Unlock-code keys
+/// are derived from it, so no code key is ever provisioned or stored. Its `Debug` hides it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SharedSecret([u8; 32]);
+
+impl SharedSecret {
+    /// The 32 bytes, as input to a key derivation (never use them as a key directly).
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+}
+
+impl fmt::Debug for SharedSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SharedSecret(..)")
+    }
+}
+
+/// `clamp(our scalar) · their Montgomery point`. An all-zero result means the peer's key is
+/// of small order: it would give a secret anyone can compute, so it is refused.
+fn agree(ours: &SigningKey, theirs: &VerifyingKey) -> Option<SharedSecret> {
+    let shared = theirs
+        .to_montgomery()
+        .mul_clamped(ours.to_scalar_bytes())
+        .to_bytes();
+    (shared != [0u8; 32]).then_some(SharedSecret(shared))
 }
 
 impl fmt::Debug for DeviceKey {
@@ -189,4 +230,38 @@ pub fn verify_device(public: &[u8; 32], msg: &[u8], signature: &[u8]) -> Result<
     let sig = Signature::from_slice(signature).map_err(|_| WireError::BadSignature)?;
     key.verify_strict(msg, &sig)
         .map_err(|_| WireError::BadSignature)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn server_and_device_agree_and_no_one_else_does() {
+        let server = ServerKey::generate();
+        let device = DeviceKey::generate();
+        let other = DeviceKey::generate();
+        let on_server = server.agree_with_device(&device.public()).unwrap();
+        let on_device = device.agree_with_server(&server.public()).unwrap();
+        assert_eq!(on_server, on_device);
+        assert_ne!(
+            on_server,
+            server.agree_with_device(&other.public()).unwrap()
+        );
+        assert_ne!(
+            on_device,
+            device
+                .agree_with_server(&ServerKey::generate().public())
+                .unwrap()
+        );
+        assert_eq!(format!("{on_server:?}"), "SharedSecret(..)");
+    }
+
+    #[test]
+    fn a_small_order_device_key_is_refused() {
+        // The identity point (y = 1): a valid encoding of a point of order 1.
+        let mut identity = [0u8; 32];
+        identity[0] = 1;
+        assert!(ServerKey::generate().agree_with_device(&identity).is_none());
+    }
 }

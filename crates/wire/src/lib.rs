@@ -13,9 +13,9 @@ pub mod lease;
 pub mod openpaygo;
 pub mod unlock_code;
 
-pub use checkin::{CheckIn, TamperKind, TamperReport, MAX_TAMPER_REPORTS};
+pub use checkin::{CheckIn, DeviceReport, ReportKind, MAX_REPORTS};
 pub use codec::WireError;
 pub use dispute::{DisputeRequest, SignedDispute};
 pub use envelope::{LeaseEnvelope, SignedCheckIn};
-pub use keys::{DeviceKey, KeyId, ServerKey, ServerPublicKey};
+pub use keys::{DeviceKey, KeyId, ServerKey, ServerPublicKey, SharedSecret};
 pub use lease::{Lease, LeaseNotice, LockScreen, MAX_NOTICES};

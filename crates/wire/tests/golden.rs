@@ -3,8 +3,8 @@
 
 use lienlock_domain::{DeviceId, Imei, LeaseState, RestrictionProfile, Timestamp};
 use lienlock_wire::{
-    CheckIn, DeviceKey, Lease, LeaseEnvelope, LeaseNotice, LockScreen, ServerKey, SignedCheckIn,
-    TamperKind, TamperReport,
+    CheckIn, DeviceKey, DeviceReport, Lease, LeaseEnvelope, LeaseNotice, LockScreen, ReportKind,
+    ServerKey, SignedCheckIn,
 };
 
 fn hex(bytes: &[u8]) -> String {
@@ -27,8 +27,8 @@ fn checkin() -> CheckIn {
         device_time: Timestamp::from_millis(1_767_225_600_000),
         held_lease_seq: 3,
         notice_ack: 2,
-        tamper: vec![TamperReport {
-            kind: TamperKind::ClockSetBack,
+        reports: vec![DeviceReport {
+            kind: ReportKind::ClockSetBack,
             at: Timestamp::from_millis(1_767_225_000_000),
             value: 7_200_000,
         }],
@@ -69,7 +69,7 @@ fn lease() -> Lease {
 #[test]
 fn checkin_bytes_and_envelope_match_the_document() {
     let bytes = checkin().encode();
-    assert_eq!(bytes.len(), CheckIn::LEN + CheckIn::TAMPER_LEN);
+    assert_eq!(bytes.len(), CheckIn::LEN + CheckIn::REPORT_LEN);
     let sealed = SignedCheckIn::seal(&checkin(), &device_key());
     assert_eq!(hex(&bytes), CHECKIN_HEX);
     assert_eq!(sealed.body, CHECKIN_BODY);

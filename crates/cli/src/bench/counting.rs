@@ -4,13 +4,13 @@
 
 use async_trait::async_trait;
 use lienlock_domain::{
-    ApiKeyId, CommandStatus, ContractId, DeviceId, DisputeId, Imei, LenderCtx, LenderId, PaymentId,
-    PolicySettings, Timestamp,
+    ApiKeyId, CodeFormat, CommandStatus, ContractId, DeviceId, DisputeId, Imei, LenderCtx,
+    LenderId, PaymentId, PolicySettings, Timestamp,
 };
 use lienlock_store::{
-    ApiKeyRecord, Command, ContractFacts, ContractRecord, Device, DeviceQuery, DeviceWrite,
-    DisputeRecord, Lender, NoticeRecord, PaymentInsert, PaymentRecord, Store, StoreResult,
-    TimelineEvent,
+    ApiKeyRecord, CodeInsert, Command, ContractFacts, ContractRecord, Device, DeviceQuery,
+    DeviceWrite, DisputeRecord, Lender, NoticeRecord, PaymentInsert, PaymentRecord, Store,
+    StoreResult, TimelineEvent, UnlockCodeRecord,
 };
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -132,4 +132,17 @@ counted! {
     fn device_disputes(&self, ctx: &LenderCtx, device: DeviceId)
         -> StoreResult<Option<Vec<DisputeRecord>>>;
     fn contract_disputes_unscoped(&self, contract: ContractId) -> StoreResult<Vec<DisputeRecord>>;
+    fn insert_unlock_code(&self, ctx: &LenderCtx, code: &UnlockCodeRecord, event: &TimelineEvent)
+        -> StoreResult<CodeInsert>;
+    fn last_code_counter(&self, device: DeviceId, format: CodeFormat) -> StoreResult<u32>;
+    fn device_codes(&self, ctx: &LenderCtx, device: DeviceId, limit: u32)
+        -> StoreResult<Option<Vec<UnlockCodeRecord>>>;
+    fn code_for_payment(&self, ctx: &LenderCtx, payment: PaymentId)
+        -> StoreResult<Option<UnlockCodeRecord>>;
+    fn redeem_codes_unscoped(&self, device: DeviceId, format: CodeFormat, counters: &[u32],
+        at: Timestamp) -> StoreResult<Vec<UnlockCodeRecord>>;
+    fn device_code_format(&self, ctx: &LenderCtx, device: DeviceId)
+        -> StoreResult<Option<CodeFormat>>;
+    fn set_device_code_format(&self, ctx: &LenderCtx, device: DeviceId, format: CodeFormat)
+        -> StoreResult<()>;
 }

@@ -1,5 +1,6 @@
 //! HTTP routes. Handlers extract, call one service method, and map the result.
 
+mod codes;
 mod contracts;
 mod device_api;
 mod devices;
@@ -20,6 +21,7 @@ pub fn router() -> Router<AppState> {
         .merge(contracts::routes())
         .merge(payments::routes())
         .merge(disputes::routes())
+        .merge(codes::routes())
         .fallback(|| async { ApiError::NoRoute })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
 }

@@ -55,7 +55,10 @@ fn answer(outcome: PaymentOutcome) -> (StatusCode, axum::Json<PaymentView>) {
     } else {
         StatusCode::CREATED
     };
-    (status, axum::Json(PaymentView::from(&outcome.payment)))
+    (
+        status,
+        axum::Json(PaymentView::from(&outcome.payment).with_code(outcome.code.as_ref())),
+    )
 }
 
 #[derive(Deserialize, Serialize)]

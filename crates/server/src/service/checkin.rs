@@ -3,7 +3,9 @@
 use super::{lease, retry_stale, Service, ServiceError};
 use lienlock_domain::{DeviceState, EventKind, KeyStatus, Timestamp};
 use lienlock_store::{Actor, ContractRecord, Device, DeviceWrite, TimelineEvent};
-use lienlock_wire::{CheckIn, LeaseEnvelope, LeaseNotice, SignedCheckIn, WireError, MAX_NOTICES};
+use lienlock_wire::{
+    CheckIn, LeaseEnvelope, LeaseNotice, ReportKind, SignedCheckIn, WireError, MAX_NOTICES,
+};
 
 /// How the presented key relates to the enrollment, and what to do about it.
 enum KeyMatch {
@@ -54,7 +56,43 @@ impl Service {
                 why: "above 2^63 - 1".into(),
             }));
         }
+        self.reconcile_codes(&checkin).await?;
         retry_stale(|| self.check_in_once(&checkin)).await
+    }
+
+    /// Codes the device took offline: marked redeemed (once; a repeated report finds
+    /// nothing left to mark), put on the timeline, and the contract evaluated before the
+    /// lease is cut, because the device lets that lease supersede the codes' grants. Only
+    /// the bound key's fresh check-ins count; anything else is left to the normal path,
+    /// which refuses or holds it.
+    async fn reconcile_codes(&self, checkin: &CheckIn) -> Result<(), ServiceError> {
+        let counters: Vec<u32> = checkin
+            .reports
+            .iter()
+            .filter(|r| r.kind == ReportKind::CodeRedeemed)
+            .filter_map(|r| u32::try_from(r.value).ok())
+            .collect();
+        if counters.is_empty() {
+            return Ok(());
+        }
+        let Some(device) = self.store.device_for_checkin(&checkin.imei).await? else {
+            return Ok(());
+        };
+        let own = device.key_status == KeyStatus::Bound
+            && device.device_key == Some(checkin.device_key)
+            && checkin.counter > device.last_counter;
+        if !own {
+            return Ok(());
+        }
+        let now = self.clock.now();
+        let events = self.redeem_reported(&device, &counters, now).await?;
+        if !events.is_empty() {
+            self.store.append_events(&events).await?;
+        }
+        if let Some(contract) = self.store.active_contract_unscoped(device.id).await? {
+            self.evaluate_contract(contract.id).await?;
+        }
+        Ok(())
     }
 
     async fn check_in_once(&self, checkin: &CheckIn) -> Result<LeaseEnvelope, ServiceError> {
@@ -124,8 +162,9 @@ impl Service {
         if matches!(key_match, KeyMatch::Bound | KeyMatch::Register) {
             events.extend(
                 checkin
-                    .tamper
+                    .reports
                     .iter()
+                    .filter(|r| r.kind.is_tamper())
                     .map(|t| event(&device, now, EventKind::TamperReported, tamper_detail(t))),
             );
         }
@@ -256,9 +295,12 @@ impl Service {
 }
 
 /// "the phone's clock was set back by 2 h 0 min (seen at device time 1767225000000 ms)".
-fn tamper_detail(t: &lienlock_wire::TamperReport) -> String {
+fn tamper_detail(t: &lienlock_wire::DeviceReport) -> String {
     match t.kind {
-        lienlock_wire::TamperKind::ClockSetBack => {
+        ReportKind::CodeRedeemed | ReportKind::OpenPaygoRedeemed => {
+            format!("the phone took code {} at device time {}", t.value, t.at)
+        }
+        ReportKind::ClockSetBack => {
             let minutes = t.value.max(0) / 60_000;
             format!(
                 "the phone's clock was set back by {} h {} min (seen at device time {}); \

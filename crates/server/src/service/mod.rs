@@ -2,6 +2,7 @@
 //! method, and map the error; the services decide, and the store persists atomically.
 
 mod checkin;
+mod codes;
 mod commands;
 mod contracts;
 mod devices;
@@ -12,6 +13,7 @@ mod lender_policy;
 mod payments;
 mod policy;
 
+pub use codes::{CodeRequest, PaymentCode};
 pub use commands::{resolve_due, CommandRequest};
 pub use contracts::{ContractRequest, ContractStatus};
 pub use devices::EnrollRequest;
@@ -94,6 +96,10 @@ pub enum ServiceError {
     /// The idempotency key was used before with a different request.
     #[error("this Idempotency-Key was used with a different request")]
     IdempotencyConflict,
+    /// No unlock code can be issued (the phone never connected with its own key, it is
+    /// released, the account is still behind, ...).
+    #[error("no unlock code can be issued: {0}")]
+    CodeUnavailable(String),
     /// Kept losing optimistic-concurrency races.
     #[error("the device is being changed concurrently; retry")]
     Contended,

@@ -1,7 +1,7 @@
 //! The payments ledger: recording payments exactly once, matching them to contracts,
 //! reversals, and the unmatched list.
 
-use super::{Service, ServiceError};
+use super::{PaymentCode, Service, ServiceError};
 use lienlock_domain::{
     BoundedText, ContractId, Currency, EntryKind, EventKind, Imei, Ledger, LedgerEntry, LenderCtx,
     PaymentId, Timestamp,
@@ -40,6 +40,9 @@ pub struct PaymentOutcome {
     /// True when this request repeated an earlier one (same idempotency key or external
     /// reference) and nothing new was written.
     pub replayed: bool,
+    /// The offline unlock code for the borrower's receipt, or why there is none; `None`
+    /// for entries that never carry one (reversals, unmatched payments).
+    pub code: Option<PaymentCode>,
 }
 
 fn text<const N: usize>(field: &'static str, s: &str) -> Result<String, ServiceError> {
@@ -113,8 +116,40 @@ impl Service {
             request_hash,
             assigned_at: None,
         };
-        self.insert_entry(ctx, payment, contract.as_ref(), now)
+        let mut outcome = self
+            .insert_entry(ctx, payment, contract.as_ref(), now)
+            .await?;
+        if let Some(c) = &contract {
+            outcome.code = Some(self.code_with_payment(ctx, c, &outcome).await);
+        }
+        Ok(outcome)
+    }
+
+    /// The code for a payment's receipt. The payment is already durable, so a failure here
+    /// must not fail the request (a retry would only be a replay): staff can issue the
+    /// code by hand.
+    async fn code_with_payment(
+        &self,
+        ctx: &LenderCtx,
+        contract: &ContractRecord,
+        outcome: &PaymentOutcome,
+    ) -> PaymentCode {
+        if contract.state != lienlock_domain::ContractState::Active {
+            return PaymentCode::None("the contract is not active".into());
+        }
+        match self
+            .payment_code(ctx, contract, &outcome.payment, outcome.replayed)
             .await
+        {
+            Ok(code) => code,
+            Err(ServiceError::CodeUnavailable(why)) => PaymentCode::None(why),
+            Err(e) => {
+                tracing::warn!(error = %e, payment = %outcome.payment.id, "no code issued with a payment");
+                PaymentCode::None(format!(
+                    "a code could not be issued now ({e}); issue one for the device by hand"
+                ))
+            }
+        }
     }
 
     /// Reverses (part of) an earlier payment: a chargeback or a bounced transfer. It is a new
@@ -227,6 +262,7 @@ impl Service {
                 Ok(PaymentOutcome {
                     payment: existing,
                     replayed: true,
+                    code: None,
                 })
             }
             PaymentInsert::Inserted => {
@@ -236,6 +272,7 @@ impl Service {
                 Ok(PaymentOutcome {
                     payment: entry,
                     replayed: false,
+                    code: None,
                 })
             }
         }

@@ -3,6 +3,7 @@
 
 mod harness;
 
+mod codes;
 mod contracts;
 mod errors;
 mod lifecycle;

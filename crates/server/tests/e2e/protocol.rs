@@ -141,7 +141,7 @@ async fn server_refuses_forged_and_unknown_checkins(backend: Backend) {
         device_time: lienlock_domain::Timestamp::from_millis(0),
         held_lease_seq: 0,
         notice_ack: 0,
-        tamper: Vec::new(),
+        reports: Vec::new(),
     };
     let mut sealed = SignedCheckIn::seal(&checkin, &key);
     sealed.signature = SignedCheckIn::seal(&checkin, &DeviceKey::generate()).signature;

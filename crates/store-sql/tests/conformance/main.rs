@@ -5,6 +5,7 @@
 mod fixtures;
 
 mod batch;
+mod codes;
 mod commands;
 mod concurrency;
 mod contracts;

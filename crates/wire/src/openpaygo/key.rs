@@ -30,6 +30,20 @@ impl Key {
         Ok(Self(bytes))
     }
 
+    /// The key a lienlock server and phone use when the phone takes OpenPAYGO tokens: the
+    /// first 16 bytes of `HMAC-SHA256(shared secret, "lienlock-openpaygo-key-v1" || device
+    /// id bytes)`, so, like an `LC1` key, it is never sent or stored.
+    pub fn agreed(shared: &crate::SharedSecret, device_id: &lienlock_domain::DeviceId) -> Self {
+        use hmac::{Hmac, Mac};
+        let mut mac = Hmac::<sha2::Sha256>::new_from_slice(shared.as_bytes())
+            .expect("HMAC-SHA256 takes a key of any length");
+        mac.update(b"lienlock-openpaygo-key-v1");
+        mac.update(&device_id.to_bytes());
+        let mut key = [0u8; 16];
+        key.copy_from_slice(&mac.finalize().into_bytes()[..16]);
+        Self(key)
+    }
+
     /// The raw bytes.
     pub fn as_bytes(&self) -> &[u8; 16] {
         &self.0

@@ -69,6 +69,13 @@ pub struct UnlockCode {
 }
 
 impl UnlockCode {
+    /// The instant the code's grant ends: the start of the day after `paid_until`, UTC. A
+    /// date is the borrower's whole day wherever they are, give or take the zone offset,
+    /// and both ends must compute the same instant without knowing the zone.
+    pub fn runs_until(&self) -> lienlock_domain::Timestamp {
+        end_of_day_utc(self.paid_until)
+    }
+
     /// Mints the code for `device_id` under its key: 20 digits in dashed groups of four.
     ///
     /// The device restores the counter from its low bits, so it takes a code only while
@@ -128,4 +135,15 @@ impl UnlockCode {
             _ => Err(CodeError::BadTag),
         }
     }
+}
+
+/// The start of the day after `date`, UTC, in milliseconds. Dates a code carries (2024 to
+/// 2068) are far from the ends of `jiff`'s range, so this cannot fail for them; a date
+/// that could would saturate.
+pub fn end_of_day_utc(date: Date) -> lienlock_domain::Timestamp {
+    let millis = date
+        .tomorrow()
+        .and_then(|d| d.to_zoned(jiff::tz::TimeZone::UTC))
+        .map_or(i64::MAX, |z| z.timestamp().as_millisecond());
+    lienlock_domain::Timestamp::from_millis(millis)
 }

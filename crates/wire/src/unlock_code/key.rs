@@ -10,14 +10,16 @@ const DERIVE_LABEL: &[u8] = b"lienlock-code-key-v1";
 
 /// A device's 32-byte unlock-code key. Its `Debug` never shows the bytes.
 ///
-/// The server derives it from its code secret and the device id, so it stores nothing per
-/// device; the device receives it at provisioning and keeps it in its persistent partition.
+/// Both ends derive it from the secret they share ([`crate::SharedSecret`]: X25519 between
+/// the server's signing key and the device's identity key) and the device id, so it is
+/// never sent, provisioned or stored: the server recomputes it when it mints a code, the
+/// device when a code is typed.
 #[derive(Clone, PartialEq, Eq)]
 pub struct CodeKey([u8; 32]);
 
 impl CodeKey {
     /// `HMAC-SHA256(secret, "lienlock-code-key-v1" || device id bytes)`: one key per device
-    /// from the server's code secret.
+    /// from the secret its server and it share.
     pub fn derive(secret: &[u8; 32], device_id: &DeviceId) -> Self {
         let mut mac =
             Hmac::<Sha256>::new_from_slice(secret).expect("HMAC-SHA256 takes a key of any length");
@@ -26,12 +28,17 @@ impl CodeKey {
         Self(mac.finalize().into_bytes().into())
     }
 
-    /// From the 32 raw bytes (as provisioned onto the device).
+    /// The key of `device_id`, from the secret its server and it share.
+    pub fn agreed(shared: &crate::SharedSecret, device_id: &DeviceId) -> Self {
+        Self::derive(shared.as_bytes(), device_id)
+    }
+
+    /// From the 32 raw bytes.
     pub fn from_bytes(bytes: [u8; 32]) -> Self {
         Self(bytes)
     }
 
-    /// The raw bytes, for provisioning.
+    /// The raw bytes.
     pub fn as_bytes(&self) -> &[u8; 32] {
         &self.0
     }

@@ -22,7 +22,7 @@ mod key;
 mod layout;
 mod state;
 
-pub use code::{CodeKind, UnlockCode};
+pub use code::{end_of_day_utc, CodeKind, UnlockCode};
 pub use digits::CODE_DIGITS;
 pub use error::CodeError;
 pub use key::CodeKey;
