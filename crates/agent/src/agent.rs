@@ -324,6 +324,13 @@ impl Agent {
                 .map_err(|e| LeaseRefusal::NotStored(e.to_string()))?;
         }
         self.note_server_time(offered.lease.issued_at);
+        if let Err(e) = self
+            .codes
+            .reconciled(&self.layout, offered.lease.codes_through)
+        {
+            // Only delays voiding codes the lease made unnecessary; the next lease retries.
+            tracing::warn!(error = %e, "cannot record the lease's code counter");
+        }
         self.held = Some(offered);
         Ok(LeaseOutcome::Accepted { sequence, state })
     }

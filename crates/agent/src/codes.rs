@@ -6,9 +6,10 @@
 //!
 //! - `codes.json`, written only when a code is entered: the highest counter taken, the
 //!   grants (newest last), and the wrong-code count with its lockout;
-//! - `codes_reconciled.json`, written only after a check-in: the highest counter the
-//!   server has acknowledged. A lease answering a check-in that reported a code was cut by
-//!   a server that knew about the code, so it supersedes that code's grant.
+//! - `codes_reconciled.json`, written only when a lease is taken: the highest counter the
+//!   server has acknowledged, the larger of the codes the check-in reported and the lease's
+//!   `codes_through`. That lease was cut by a server that knew about those codes and their
+//!   payments, so it supersedes their grants, and codes up to it no longer work.
 //!
 //! Both survive a factory reset: a reset must neither let an old code work again nor
 //! clear a lockout.
@@ -177,7 +178,7 @@ impl Codes {
             .collect()
     }
 
-    /// Records that the server answered a check-in carrying codes up to `through`.
+    /// Records that a lease the server cut knowing of codes up to `through` was taken.
     pub(crate) fn reconciled(&mut self, layout: &Layout, through: u32) -> io::Result<()> {
         if through <= self.reconciled.through {
             return Ok(());
@@ -242,7 +243,8 @@ impl Codes {
         device_id: DeviceId,
         now: Timestamp,
     ) -> Result<Result<Grant, CodeError>, CodeRefusal> {
-        let mut state = CodeState::new(self.stored.highest);
+        // A lease's `codes_through` voids every code up to it, entered or not.
+        let mut state = CodeState::new(self.stored.highest.max(self.reconciled.through));
         let code: UnlockCode = match state.redeem(text, key, &device_id) {
             Ok(code) => code,
             Err(e) => return Ok(Err(e)),

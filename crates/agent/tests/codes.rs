@@ -310,3 +310,25 @@ fn a_phone_that_never_checked_in_takes_no_code() {
         Err(CodeRefusal::NotEnrolled)
     ));
 }
+
+#[test]
+fn a_lease_voids_the_codes_issued_before_it() {
+    let f = Fixture::new();
+    let mono = ManualMonotonic::new();
+    let mut agent = f.open();
+    agent.set_monotonic(mono.clone());
+    let (_, counter) = agent.build_checkin().unwrap();
+    let mut lease = f.lease(&agent, 1, LeaseState::Locked, counter);
+    // Three codes were issued while the phone was online and never needed.
+    lease.codes_through = 3;
+    agent.accept_lease(&f.seal(&lease), counter).unwrap();
+
+    let old = mint(&f, &agent, CodeKind::Unlock, 3, date(2024, 1, 10));
+    assert!(matches!(
+        agent.enter_code(&old),
+        Err(CodeRefusal::Invalid(CodeError::Reused { counter: 3 }))
+    ));
+    // The window of 32 now starts above 3: code 35 works, so codes never pile up.
+    let next = mint(&f, &agent, CodeKind::Unlock, 35, date(2024, 1, 10));
+    assert_eq!(agent.enter_code(&next).unwrap().grant.counter, 35);
+}

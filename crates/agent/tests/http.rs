@@ -89,6 +89,7 @@ async fn checkin(State(fake): State<Arc<Fake>>, Json(signed): Json<SignedCheckIn
                 lock_screen: lock_screen(),
                 notices: Vec::new(),
                 warn_at: now.plus_millis(valid_ms),
+                codes_through: 0,
             };
             Json(LeaseEnvelope::seal(&lease, &fake.key)).into_response()
         }

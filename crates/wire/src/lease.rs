@@ -71,6 +71,11 @@ pub struct Lease {
     /// borrower that the phone will lock at `valid_until` unless it connects or a code is
     /// entered (the lender's offline policy). At or after `valid_until`: no warning.
     pub warn_at: Timestamp,
+    /// The device's highest unlock-code counter when the lease was cut. The device takes no
+    /// code at or below it: this lease already reflects every payment those codes came with,
+    /// so they are void, and codes a phone that stays online never needed cannot pile up past
+    /// the 32-code window.
+    pub codes_through: u32,
 }
 
 impl Lease {
@@ -99,7 +104,7 @@ impl Lease {
         for n in notices {
             w.u64(n.seq).text(&n.kind).text(&n.message);
         }
-        w.i64(self.warn_at.as_millis());
+        w.i64(self.warn_at.as_millis()).u32(self.codes_through);
         w.finish()
     }
 
@@ -149,6 +154,7 @@ impl Lease {
             });
         }
         let warn_at = Timestamp::from_millis(r.i64()?);
+        let codes_through = r.u32()?;
         r.end()?;
         Ok(Self {
             key_id,
@@ -165,6 +171,7 @@ impl Lease {
             lock_screen,
             notices,
             warn_at,
+            codes_through,
         })
     }
 }
@@ -199,6 +206,7 @@ pub(crate) mod tests {
                 message: "Your phone will be restricted after 25 Nov unless you pay.".into(),
             }],
             warn_at: Timestamp::from_millis(1_700_432_000_000),
+            codes_through: 4,
         }
     }
 
@@ -235,9 +243,10 @@ pub(crate) mod tests {
         let mut l = sample();
         let bytes = l.encode();
         // The notice count is the byte right after the four lock-screen texts; find it by
-        // encoding without notices (count byte, then the 8-byte `warn_at`).
+        // encoding without notices (count byte, then the 8-byte `warn_at` and the 4-byte
+        // `codes_through`).
         l.notices.clear();
-        let count_at = l.encode().len() - 1 - 8;
+        let count_at = l.encode().len() - 1 - 8 - 4;
         let mut forged = bytes[..count_at].to_vec();
         forged.push(MAX_NOTICES as u8 + 1);
         assert!(matches!(

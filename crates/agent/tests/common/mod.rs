@@ -93,6 +93,7 @@ impl Fixture {
             lock_screen: lock_screen(),
             notices: Vec::new(),
             warn_at: now.plus_millis(HOUR_MS),
+            codes_through: 0,
         }
     }
 

@@ -101,6 +101,14 @@ impl Service {
             .device_for_checkin(&checkin.imei)
             .await?
             .ok_or(ServiceError::UnknownDevice)?;
+        // Read right after the device: a code is minted only after its payment's evaluation
+        // wrote the device, so a code counted here is reflected in this device row, or the
+        // write below finds the row changed and the whole check-in is redone. Codes minted
+        // later are above this and stay valid on the phone.
+        let codes_through = self
+            .store
+            .last_code_counter(device.id, lienlock_domain::CodeFormat::Lc1)
+            .await?;
         let lender = self
             .store
             .lender_by_id(device.lender_id)
@@ -197,7 +205,10 @@ impl Service {
             &lender,
             &device,
             checkin,
-            notices,
+            lease::Owed {
+                notices,
+                codes_through,
+            },
             now,
         ))
     }

@@ -28,6 +28,13 @@ impl Default for LeaseSettings {
     }
 }
 
+/// What a lease carries besides the device's state: notices still to show, and the
+/// highest unlock-code counter issued so far.
+pub(super) struct Owed {
+    pub(super) notices: Vec<LeaseNotice>,
+    pub(super) codes_through: u32,
+}
+
 /// The lease answering `checkin` for `device` as it stands at `now`. It names the IMEI and
 /// key the device checked in with (a dual-SIM phone may use either IMEI), so the agent can
 /// check the lease is its own.
@@ -37,7 +44,7 @@ pub(super) fn build(
     lender: &Lender,
     device: &Device,
     checkin: &CheckIn,
-    notices: Vec<LeaseNotice>,
+    owed: Owed,
     now: Timestamp,
 ) -> LeaseEnvelope {
     let ttl = now.plus_secs(settings.lease_ttl_secs);
@@ -113,12 +120,13 @@ pub(super) fn build(
             support_url: lender.support_url.clone(),
             message,
         },
-        notices,
+        notices: owed.notices,
         warn_at: if state == LeaseState::Active {
             valid_until.plus_secs(-offline.warn_secs()).max(now)
         } else {
             valid_until
         },
+        codes_through: owed.codes_through,
     };
     LeaseEnvelope::seal(&lease, signer)
 }

@@ -128,6 +128,10 @@ async fn a_code_from_the_receipt_unlocks_an_offline_phone_once(backend: Backend)
     s.clock.advance_millis(HOUR);
     let out = agent.check_in().await.unwrap();
     let lease = agent.held_lease().unwrap().clone();
+    assert_eq!(
+        lease.codes_through, 1,
+        "the lease voids the code it knows of"
+    );
     assert!(
         matches!(out.enforcement, Enforcement::Run { code: None, valid_until, .. } if valid_until == lease.valid_until),
         "{out:?}"
