@@ -17,7 +17,9 @@ use lienlock_store::{
     Actor, CodeInsert, ContractRecord, Device, PaymentRecord, StoreError, TimelineEvent,
     UnlockCodeRecord,
 };
-use lienlock_wire::unlock_code::{CodeKey, CodeKind, UnlockCode, FIRST_DATE, LAST_DATE};
+use lienlock_wire::unlock_code::{
+    CodeKey, CodeKind, UnlockCode, COUNTER_WINDOW, FIRST_DATE, LAST_DATE,
+};
 
 /// Attempts at a free counter when other nodes mint for the same device at the same moment.
 const MINT_ATTEMPTS: usize = 5;
@@ -218,6 +220,24 @@ impl Service {
         if format != CodeFormat::Lc1 {
             return Err(ServiceError::CodeUnavailable(format!(
                 "this device is configured for {format} codes, which lienlock phones do not take"
+            )));
+        }
+        // The phone restores a code's counter within 32 above the highest it knows, which
+        // every check-in's lease moves up to the latest code. A 33rd code issued since the
+        // last check-in would read as a wrong guess on the phone and cost it a lockout.
+        let recent = self
+            .store
+            .device_codes(ctx, device.id, COUNTER_WINDOW)
+            .await?
+            .unwrap_or_default();
+        let since_checkin = recent
+            .iter()
+            .filter(|c| device.last_seen_at.is_none_or(|seen| c.issued_at >= seen))
+            .count();
+        if since_checkin >= COUNTER_WINDOW as usize {
+            return Err(ServiceError::CodeUnavailable(format!(
+                "{COUNTER_WINDOW} codes were issued since the phone last connected; it must \
+                 connect once before it can take another"
             )));
         }
         let shared = device

@@ -214,11 +214,56 @@ async fn staff_issue_codes_by_hand_for_their_own_devices_only(backend: Backend) 
     assert_eq!(issued["kind"], "extend_until");
     assert_eq!(issued["reason"], "borrower paid cash, no data");
 
-    // The phone is offline past its lease; the code keeps it running to the date.
+    // The phone restores a counter within 32 of the last one it knows: a 33rd code before
+    // it connects again would read as a wrong guess, so the server refuses to issue it.
+    for n in 2..=32 {
+        let (status, body) = s
+            .post(
+                &acme,
+                &path,
+                json!({"reason": "x", "paid_until": "2026-03-20"}),
+            )
+            .await;
+        assert_eq!((status, body["counter"].as_u64()), (201, Some(n)), "{body}");
+    }
+    let (status, body) = s
+        .post(
+            &acme,
+            &path,
+            json!({"reason": "x", "paid_until": "2026-03-20"}),
+        )
+        .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (409, Some("code_unavailable"))
+    );
+    // The latest of them works on the phone (32 above what it knows).
+    let (_, codes) = s.get(&acme, &path).await;
+    assert_eq!(codes[0]["counter"], 32);
+    let latest = codes[0]["code"].as_str().unwrap().to_owned();
+
+    // The phone is offline past its lease; a code keeps it running to the date.
     s.clock.advance_millis(8 * 24 * HOUR);
     assert!(agent.enforcement().is_locked());
     let taken = agent.enter_code(issued["code"].as_str().unwrap()).unwrap();
     assert!(!taken.enforcement.is_locked());
+    assert_eq!(agent.enter_code(&latest).unwrap().grant.counter, 32);
+    // Once it has connected, codes can be issued again.
+    agent.check_in().await.unwrap();
+    assert_eq!(agent.held_lease().unwrap().codes_through, 32);
+    s.clock.advance_millis(1);
+    let (status, body) = s
+        .post(
+            &acme,
+            &path,
+            json!({"reason": "x", "paid_until": "2026-03-20"}),
+        )
+        .await;
+    assert_eq!(
+        (status, body["counter"].as_u64()),
+        (201, Some(33)),
+        "{body}"
+    );
     s.stop().await;
 }
 
