@@ -8,6 +8,7 @@ use crate::error::{AgentError, LeaseRefusal};
 use crate::judge::{judge, Verdict};
 use crate::layout::Layout;
 use crate::persistent;
+use crate::stats::RunStats;
 use crate::transport::{DisputeAck, ServerClient};
 use crate::trusted::{ClockMonotonic, ClockSetBack, Monotonic, TrustedTime};
 use crate::user;
@@ -28,16 +29,17 @@ use std::sync::Arc;
 #[derive(Debug)]
 pub struct Agent {
     layout: Layout,
-    provisioning: Provisioning,
-    key: DeviceKey,
+    pub(crate) provisioning: Provisioning,
+    pub(crate) key: DeviceKey,
     verifier: Verifier,
-    client: ServerClient,
+    pub(crate) client: ServerClient,
     /// The last counter used (persisted before use).
     counter: u64,
     released: bool,
     held: Option<VerifiedLease>,
     time: TrustedTime,
     codes: Codes,
+    pub(crate) stats: Option<Arc<RunStats>>,
 }
 
 /// What [`Agent::accept_lease`] did with a lease it did not refuse.
@@ -177,6 +179,7 @@ impl Agent {
             held,
             time,
             codes,
+            stats: None,
         })
     }
 
@@ -185,6 +188,11 @@ impl Agent {
     /// serves, which cannot tell a clock set back from time passing.
     pub fn set_monotonic(&mut self, mono: Arc<dyn Monotonic>) {
         self.time.set_monotonic(mono);
+    }
+
+    /// Counts what [`Agent::run_with`] does into `stats` (shared by a simulated fleet).
+    pub fn set_stats(&mut self, stats: Arc<RunStats>) {
+        self.stats = Some(stats);
     }
 
     /// Looks at the wall clock against trusted time: records a clock set back (reported at

@@ -21,8 +21,10 @@ mod error;
 mod judge;
 mod layout;
 mod persistent;
+mod push;
 mod run;
 mod schedule;
+mod stats;
 mod transport;
 mod trusted;
 mod user;
@@ -36,7 +38,8 @@ pub use error::{AgentError, ErrorCode, LeaseRefusal};
 pub use layout::Layout;
 pub use run::RunExit;
 pub use schedule::RunPolicy;
-pub use transport::{DisputeAck, ServerClient, CHECKIN_PATH, DISPUTE_PATH};
+pub use stats::{RunSnapshot, RunStats};
+pub use transport::{DisputeAck, ServerClient, CHECKIN_PATH, DISPUTE_PATH, PUSH_PATH};
 pub use trusted::{
     ClockMonotonic, ClockSetBack, Monotonic, SystemMonotonic, FLOOR_EVERY, SET_BACK_TOLERANCE,
 };

@@ -2,9 +2,79 @@
 
 use crate::agent::Agent;
 use crate::enforcement::Enforcement;
+use crate::push::{PushChannel, PushEvent};
 use crate::schedule::{millis_between, Backoff, RunPolicy};
+use crate::stats::RunStats;
+use lienlock_domain::Timestamp;
 use std::future::Future;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use tokio::time::Instant;
+
+/// The next push event, or never when there is no push channel.
+async fn next_push(push: &mut Option<PushChannel>, now: Timestamp) -> PushEvent {
+    match push {
+        Some(p) => p.next(now).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// This agent's share of the [`RunStats`] gauges, kept so it can be taken back.
+struct Gauges {
+    stats: Option<Arc<RunStats>>,
+    connected: bool,
+    locked: bool,
+}
+
+impl Gauges {
+    fn new(stats: Option<Arc<RunStats>>) -> Self {
+        Self {
+            stats,
+            connected: false,
+            locked: false,
+        }
+    }
+
+    fn count(&self, ok: bool) {
+        if let Some(s) = &self.stats {
+            let c = if ok { &s.checkins } else { &s.failures };
+            c.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    fn event(&mut self, event: PushEvent, connected: bool) {
+        if let Some(s) = &self.stats {
+            if event == PushEvent::Hint {
+                s.hints.fetch_add(1, Ordering::Relaxed);
+            }
+            if connected != self.connected {
+                s.push_connected
+                    .fetch_add(if connected { 1 } else { -1 }, Ordering::Relaxed);
+            }
+        }
+        self.connected = connected;
+    }
+
+    fn locked(&mut self, locked: bool) {
+        if let Some(s) = &self.stats {
+            if locked != self.locked {
+                s.locked
+                    .fetch_add(if locked { 1 } else { -1 }, Ordering::Relaxed);
+            }
+        }
+        self.locked = locked;
+    }
+
+    fn finish(&mut self) {
+        self.locked(false);
+        if let Some(s) = &self.stats {
+            if self.connected {
+                s.push_connected.fetch_sub(1, Ordering::Relaxed);
+            }
+        }
+        self.connected = false;
+    }
+}
 
 /// Why [`Agent::run`] returned.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -52,20 +122,32 @@ impl Agent {
         let mut reported = None;
         let mut backoff = Backoff::new(&policy);
         let mut next_checkin = Instant::now();
-        loop {
+        let mut push = policy.push.then(|| {
+            PushChannel::new(
+                self.client.clone(),
+                self.key.clone(),
+                self.provisioning.imei,
+                &policy,
+            )
+        });
+        let mut gauges = Gauges::new(self.stats.clone());
+        let exit = loop {
             self.observe_time();
             // A code typed on the lock screen is written by another process; a code in
             // force changes enforcement at once, without waiting for a check-in.
             self.reload_codes();
             if self.report(&mut reported, &mut on_change) {
-                return RunExit::Released;
+                gauges.locked(false);
+                break RunExit::Released;
             }
+            gauges.locked(reported.as_ref().is_some_and(Enforcement::is_locked));
             if Instant::now() >= next_checkin {
                 let result = tokio::select! {
                     biased;
-                    _ = &mut shutdown => return RunExit::Shutdown,
+                    _ = &mut shutdown => break RunExit::Shutdown,
                     result = self.check_in() => result,
                 };
+                gauges.count(result.is_ok());
                 let delay = match result {
                     Ok(outcome) => {
                         backoff.reset();
@@ -87,12 +169,25 @@ impl Agent {
                 continue;
             }
             let wake = self.next_wake(next_checkin, &policy);
+            let now = self.trusted_now();
             tokio::select! {
                 biased;
-                _ = &mut shutdown => return RunExit::Shutdown,
+                _ = &mut shutdown => break RunExit::Shutdown,
                 () = tokio::time::sleep_until(wake) => {}
+                event = next_push(&mut push, now) => {
+                    match event {
+                        // Check in at once: for the change hinted at, or after a
+                        // (re)connection, for anything missed while disconnected.
+                        PushEvent::Connected | PushEvent::Hint => next_checkin = Instant::now(),
+                        PushEvent::Lost => {}
+                        PushEvent::Unsupported => push = None,
+                    }
+                    gauges.event(event, push.as_ref().is_some_and(PushChannel::is_connected));
+                }
             }
-        }
+        };
+        gauges.finish();
+        exit
     }
 
     /// Reports enforcement if it changed; true when the device is free (the loop's end).

@@ -20,6 +20,10 @@ pub struct RunPolicy {
     /// which may stand still while the phone is suspended; waking regularly notices that a
     /// lease ran out meanwhile.
     pub reevaluate_every: Duration,
+    /// Hold a push connection to the server and check in at once when it sends a hint
+    /// (server-sent events, falling back to long polls where a network cuts streams).
+    /// Without it the device hears of a change only at its next scheduled check-in.
+    pub push: bool,
 }
 
 impl Default for RunPolicy {
@@ -30,6 +34,7 @@ impl Default for RunPolicy {
             backoff_base: Duration::from_secs(1),
             backoff_cap: Duration::from_secs(5 * 60),
             reevaluate_every: Duration::from_secs(30),
+            push: true,
         }
     }
 }

@@ -2,7 +2,7 @@
 
 use crate::config::Provisioning;
 use crate::error::{AgentError, ErrorCode};
-use lienlock_wire::{LeaseEnvelope, SignedCheckIn, SignedDispute};
+use lienlock_wire::{LeaseEnvelope, SignedCheckIn, SignedDispute, SignedSubscribe};
 use serde::Deserialize;
 use std::time::Duration;
 
@@ -11,6 +11,9 @@ pub const CHECKIN_PATH: &str = "/device/v1/checkin";
 
 /// Where disputes are posted, relative to the server URL.
 pub const DISPUTE_PATH: &str = "/device/v1/dispute";
+
+/// Where the push connection is opened, relative to the server URL.
+pub const PUSH_PATH: &str = "/device/v1/push";
 
 /// Bound on establishing a connection, so a black-holed network fails fast.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -26,8 +29,12 @@ pub const MAX_RESPONSE: usize = 64 * 1024;
 #[derive(Clone, Debug)]
 pub struct ServerClient {
     http: reqwest::Client,
+    /// For the push connection: no overall timeout (the stream is meant to last), only a
+    /// connect timeout; idleness is watched by the push channel itself.
+    push_http: reqwest::Client,
     checkin_url: reqwest::Url,
     dispute_url: reqwest::Url,
+    push_url: reqwest::Url,
 }
 
 /// The server's receipt for a dispute opened from the phone.
@@ -63,25 +70,43 @@ impl ServerClient {
         };
         let checkin_url = parse(CHECKIN_PATH)?;
         let dispute_url = parse(DISPUTE_PATH)?;
-        let http = reqwest::Client::builder()
-            .connect_timeout(CONNECT_TIMEOUT)
-            .timeout(REQUEST_TIMEOUT)
-            // A redirect would turn the POST into a GET somewhere else; a moved server is a
-            // provisioning change, not something to follow silently.
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("lienlock-agent/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(AgentError::Transport)?;
+        let push_url = parse(PUSH_PATH)?;
+        let (http, push_http) = shared_clients()?;
         Ok(Self {
             http,
+            push_http,
             checkin_url,
             dispute_url,
+            push_url,
         })
     }
 
     /// The full check-in URL.
     pub fn checkin_url(&self) -> &str {
         self.checkin_url.as_str()
+    }
+
+    /// Opens the push connection (`mode` `sse` or `poll`) and returns the response as
+    /// soon as its status is in; the caller reads the body as it comes.
+    pub(crate) async fn open_push(
+        &self,
+        subscribe: &SignedSubscribe,
+        mode: &str,
+        timeout: Option<Duration>,
+    ) -> Result<reqwest::Response, AgentError> {
+        let mut url = self.push_url.clone();
+        url.query_pairs_mut().append_pair("mode", mode);
+        let mut req = self.push_http.post(url).json(subscribe);
+        if let Some(t) = timeout {
+            req = req.timeout(t);
+        }
+        let response = req.send().await.map_err(AgentError::Transport)?;
+        let status = response.status().as_u16();
+        if status == 200 {
+            return Ok(response);
+        }
+        let body = response.bytes().await.unwrap_or_default();
+        Err(server_error(status, &body[..body.len().min(MAX_RESPONSE)]))
     }
 
     /// Posts a signed check-in and returns the server's (unverified) lease envelope.
@@ -141,6 +166,31 @@ impl ServerClient {
         }
         Ok((status, bytes))
     }
+}
+
+/// The HTTP clients every agent in the process shares (a simulated fleet runs thousands of
+/// agents in one process; one client each would mean thousands of connection pools and TLS
+/// configurations). Built once.
+fn shared_clients() -> Result<(reqwest::Client, reqwest::Client), AgentError> {
+    static CLIENTS: std::sync::OnceLock<(reqwest::Client, reqwest::Client)> =
+        std::sync::OnceLock::new();
+    if let Some(c) = CLIENTS.get() {
+        return Ok(c.clone());
+    }
+    let build = |overall: Option<Duration>| {
+        let mut b = reqwest::Client::builder()
+            .connect_timeout(CONNECT_TIMEOUT)
+            // A redirect would turn the POST into a GET somewhere else; a moved server is
+            // a provisioning change, not something to follow silently.
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("lienlock-agent/", env!("CARGO_PKG_VERSION")));
+        if let Some(t) = overall {
+            b = b.timeout(t);
+        }
+        b.build().map_err(AgentError::Transport)
+    };
+    let clients = (build(Some(REQUEST_TIMEOUT))?, build(None)?);
+    Ok(CLIENTS.get_or_init(|| clients).clone())
 }
 
 fn server_error(status: u16, body: &[u8]) -> AgentError {

@@ -59,7 +59,7 @@ impl Server {
         let (stop, rx) = tokio::sync::oneshot::channel::<()>();
         let handle = tokio::spawn(lienlock_server::serve(
             listener,
-            AppState { service },
+            AppState::new(service),
             Duration::from_secs(1),
             async move {
                 let _ = rx.await;

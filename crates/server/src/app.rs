@@ -1,6 +1,7 @@
 //! Assembling and running the server.
 
 use crate::extract::BODY_LIMIT;
+use crate::push::{self, Hub, PushLimits};
 use crate::routes;
 use crate::scheduler;
 use crate::service::Service;
@@ -17,6 +18,23 @@ pub use crate::service::LeaseSettings;
 pub struct AppState {
     /// The use cases.
     pub service: Service,
+    /// This node's push connections.
+    pub push: Hub,
+}
+
+impl AppState {
+    /// State with the default push limits.
+    pub fn new(service: Service) -> Self {
+        Self::with_push(service, PushLimits::default())
+    }
+
+    /// State with these push limits.
+    pub fn with_push(service: Service, limits: PushLimits) -> Self {
+        Self {
+            service,
+            push: Hub::new(limits),
+        }
+    }
 }
 
 /// The router with its middleware, ready to serve.
@@ -39,15 +57,24 @@ pub async fn serve(
     let sched = tokio::spawn(scheduler::run(
         state.service.clone(),
         scheduler_every,
+        stop_rx.clone(),
+    ));
+    let relay = tokio::spawn(push::relay(
+        state.service.store().clone(),
+        state.push.clone(),
         stop_rx,
     ));
+    let hub = state.push.clone();
     let app = router(state);
     let result = axum::serve(listener, app)
         .with_graceful_shutdown(async move {
             shutdown.await;
             let _ = stop_tx.send(true);
+            // Push streams never end by themselves, and shutdown waits for open requests.
+            hub.close();
         })
         .await;
     let _ = sched.await;
+    let _ = relay.await;
     result
 }

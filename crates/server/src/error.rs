@@ -91,6 +91,7 @@ impl ApiError {
                 S::BadDeviceMessage(_) => (StatusCode::BAD_REQUEST, "malformed_message"),
                 S::BadSignature => (StatusCode::UNAUTHORIZED, "bad_signature"),
                 S::Contended => (StatusCode::SERVICE_UNAVAILABLE, "contended"),
+                S::PushFull => (StatusCode::SERVICE_UNAVAILABLE, "push_full"),
                 S::Contract(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_contract"),
                 S::Policy(_) => (StatusCode::UNPROCESSABLE_ENTITY, "policy_not_allowed"),
                 S::Ledger(_) => (StatusCode::UNPROCESSABLE_ENTITY, "ledger_refused"),

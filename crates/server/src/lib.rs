@@ -7,6 +7,7 @@ pub mod auth;
 pub mod error;
 pub mod extract;
 pub mod ops;
+pub mod push;
 pub mod routes;
 pub mod scheduler;
 pub mod secrets;

@@ -28,6 +28,7 @@ mod store_notices;
 mod store_writes;
 #[cfg(feature = "testing")]
 pub mod testing;
+mod wakes;
 
 pub use postgres::{connect_postgres, PgStore};
 pub use sqlite::{open_sqlite, SqliteStore};

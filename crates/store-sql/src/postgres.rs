@@ -86,9 +86,19 @@ async fn lock_devices(conn: &mut sqlx::PgConnection, ids: &[String]) -> StoreRes
     Ok(())
 }
 
+async fn notify(store: &PgStore, devices: &[lienlock_domain::DeviceId]) -> StoreResult<()> {
+    crate::wakes::pg_notify(&store.pool, devices).await
+}
+
+async fn listen(store: &PgStore) -> StoreResult<lienlock_store::WakeReceiver> {
+    crate::wakes::pg_listen(&store.pool).await
+}
+
 crate::store_impl::impl_store!(
     store: PgStore,
     db: sqlx::Postgres,
     lock_imeis: lock_imeis,
     lock_devices: lock_devices,
+    notify: notify,
+    listen: listen,
 );

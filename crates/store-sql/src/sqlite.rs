@@ -19,6 +19,8 @@ pub struct SqliteStore {
     pub(crate) pool: SqlitePool,
     /// Stops the checkpointer when the last clone of the store is dropped.
     _checkpointer: Option<Arc<Checkpointer>>,
+    /// Wake-up hints: one process serves a SQLite file, so an in-process channel.
+    wakes: crate::wakes::LocalWakes,
 }
 
 /// Opens (creating if missing) the SQLite database at `path` and brings its schema up to
@@ -53,6 +55,7 @@ pub async fn open_sqlite(path: &Path) -> Result<SqliteStore, StoreError> {
     Ok(SqliteStore {
         pool,
         _checkpointer: Some(Arc::new(checkpointer)),
+        wakes: Default::default(),
     })
 }
 
@@ -167,11 +170,22 @@ async fn lock_devices(conn: &mut SqliteConnection, ids: &[String]) -> StoreResul
     Ok(())
 }
 
+async fn notify(store: &SqliteStore, devices: &[lienlock_domain::DeviceId]) -> StoreResult<()> {
+    store.wakes.notify(devices);
+    Ok(())
+}
+
+async fn listen(store: &SqliteStore) -> StoreResult<lienlock_store::WakeReceiver> {
+    Ok(store.wakes.listen())
+}
+
 crate::store_impl::impl_store!(
     store: SqliteStore,
     db: sqlx::Sqlite,
     lock_imeis: lock_imeis,
     lock_devices: lock_devices,
+    notify: notify,
+    listen: listen,
 );
 
 #[cfg(test)]
@@ -217,6 +231,7 @@ mod tests {
         SqliteStore {
             pool: pool.unwrap(),
             _checkpointer: None,
+            wakes: Default::default(),
         }
     }
 

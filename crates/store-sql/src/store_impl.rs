@@ -15,7 +15,9 @@ macro_rules! impl_store {
         store: $store:ty,
         db: $db:ty,
         lock_imeis: $lock:path,
-        lock_devices: $lock_devices:ident $(,)?
+        lock_devices: $lock_devices:ident,
+        notify: $notify:path,
+        listen: $listen:path $(,)?
     ) => {
         $crate::store_writes::writes!($db);
         $crate::store_contracts::contracts!($db);
@@ -46,6 +48,17 @@ macro_rules! impl_store {
 
             #[async_trait::async_trait]
             impl Store for $store {
+                async fn notify_devices(&self, devices: &[DeviceId]) -> StoreResult<()> {
+                    if devices.is_empty() {
+                        return Ok(());
+                    }
+                    $notify(self, devices).await
+                }
+
+                async fn listen_wakes(&self) -> StoreResult<lienlock_store::WakeReceiver> {
+                    $listen(self).await
+                }
+
                 async fn ping(&self) -> StoreResult<()> {
                     sqlx::query(sql::PING)
                         .execute(&self.pool)

@@ -28,6 +28,19 @@ use lienlock_domain::{
     LenderId, PaymentId, PolicySettings, Timestamp,
 };
 
+/// A wake-up hint for devices holding a push connection to some node.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Wake {
+    /// These devices have something new: they should check in.
+    Devices(Vec<DeviceId>),
+    /// Hints may have been missed (the listener lost its connection): wake every device
+    /// connected here, since a spurious check-in costs little and a missed one latency.
+    All,
+}
+
+/// Hints from [`Store::listen_wakes`].
+pub type WakeReceiver = tokio::sync::mpsc::Receiver<Wake>;
+
 /// Why a storage call failed.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -485,4 +498,16 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         device: DeviceId,
         format: CodeFormat,
     ) -> StoreResult<()>;
+
+    // ----- wake-up hints between nodes -----
+
+    /// Tells every node (this one included) that these devices should check in: on
+    /// PostgreSQL a `NOTIFY` every node `LISTEN`s to, on SQLite (one node) an in-process
+    /// channel. Call it after the change committed. Best effort: a lost hint costs the
+    /// device latency (it still checks in on its own schedule), never a command.
+    async fn notify_devices(&self, devices: &[DeviceId]) -> StoreResult<()>;
+
+    /// Hints published from now on, by any node. The receiver ends when the store is
+    /// dropped; if it is not read, hints are dropped, not buffered without bound.
+    async fn listen_wakes(&self) -> StoreResult<WakeReceiver>;
 }

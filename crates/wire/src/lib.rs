@@ -11,6 +11,7 @@ pub mod envelope;
 pub mod keys;
 pub mod lease;
 pub mod openpaygo;
+pub mod push;
 pub mod unlock_code;
 
 pub use checkin::{CheckIn, DeviceReport, ReportKind, MAX_REPORTS};
@@ -19,3 +20,4 @@ pub use dispute::{DisputeRequest, SignedDispute};
 pub use envelope::{LeaseEnvelope, SignedCheckIn};
 pub use keys::{DeviceKey, KeyId, ServerKey, ServerPublicKey, SharedSecret};
 pub use lease::{Lease, LeaseNotice, LockScreen, MAX_NOTICES};
+pub use push::{SignedSubscribe, SubscribeRequest};

@@ -10,7 +10,7 @@ use lienlock_domain::{
 use lienlock_store::{
     ApiKeyRecord, CodeInsert, Command, ContractFacts, ContractRecord, Device, DeviceQuery,
     DeviceWrite, DisputeRecord, Lender, NoticeRecord, PaymentInsert, PaymentRecord, Store,
-    StoreResult, TimelineEvent, UnlockCodeRecord,
+    StoreResult, TimelineEvent, UnlockCodeRecord, WakeReceiver,
 };
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -145,4 +145,6 @@ counted! {
         -> StoreResult<Option<CodeFormat>>;
     fn set_device_code_format(&self, ctx: &LenderCtx, device: DeviceId, format: CodeFormat)
         -> StoreResult<()>;
+    fn notify_devices(&self, devices: &[DeviceId]) -> StoreResult<()>;
+    fn listen_wakes(&self) -> StoreResult<WakeReceiver>;
 }

@@ -7,6 +7,7 @@ mod devices;
 mod disputes;
 mod health;
 mod payments;
+mod push;
 
 use crate::app::AppState;
 use crate::error::ApiError;
@@ -22,6 +23,7 @@ pub fn router() -> Router<AppState> {
         .merge(payments::routes())
         .merge(disputes::routes())
         .merge(codes::routes())
+        .merge(push::routes())
         .fallback(|| async { ApiError::NoRoute })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
 }

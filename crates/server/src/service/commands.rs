@@ -199,6 +199,7 @@ impl Service {
             };
             self.store.save_device(&write).await?;
             device.version += 1;
+            self.wake(&[device.id]).await;
             Ok((cmd, device))
         })
         .await
@@ -256,6 +257,7 @@ impl Service {
                 })
                 .await?;
             device.version += 1;
+            self.wake(&[device.id]).await;
             Ok(device)
         })
         .await
@@ -290,7 +292,10 @@ impl Service {
                 ..DeviceWrite::new(device)
             };
             match self.store.save_device(&write).await {
-                Ok(()) => changed += 1,
+                Ok(()) => {
+                    changed += 1;
+                    self.wake(&[id]).await;
+                }
                 Err(lienlock_store::StoreError::Stale) => {}
                 Err(e) => return Err(e.into()),
             }

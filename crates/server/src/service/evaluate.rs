@@ -50,6 +50,14 @@ impl Facts {
     }
 }
 
+/// Whether a decision's write changes what the device's next lease says (its state,
+/// restriction level or notices), so the device should be told to check in now.
+fn changes_lease(before: &lienlock_store::Device, write: &DeviceWrite) -> bool {
+    write.device.state != before.state
+        || write.device.policy_level != before.policy_level
+        || !write.new_notices.is_empty()
+}
+
 fn corrupt(table: &'static str, why: String) -> ServiceError {
     ServiceError::Store(StoreError::Corrupt { table, why })
 }
@@ -147,29 +155,44 @@ impl Service {
                 },
             };
             match self.decide(&f, lender, now).await {
-                Ok(Some(write)) => writes.push((id, write)),
+                Ok(Some(write)) => {
+                    let wake = changes_lease(&f.device, &write);
+                    writes.push((id, (write, wake)));
+                }
                 Ok(None) => {}
                 Err(e) => failed.note(id, e),
             }
         }
         // One lock order for every batch, so two nodes' passes cannot deadlock.
-        writes.sort_by_key(|(_, w)| w.device.id);
-        let (ids, writes): (Vec<ContractId>, Vec<DeviceWrite>) = writes.into_iter().unzip();
+        writes.sort_by_key(|(_, (w, _))| w.device.id);
+        let (ids, writes): (Vec<ContractId>, Vec<(DeviceWrite, bool)>) = writes.into_iter().unzip();
+        let (writes, wakes): (Vec<DeviceWrite>, Vec<bool>) = writes.into_iter().unzip();
         let mut done = 0;
-        for (ids, batch) in ids.chunks(WRITE_BATCH).zip(writes.chunks(WRITE_BATCH)) {
+        let mut woken = Vec::new();
+        for (i, batch) in writes.chunks(WRITE_BATCH).enumerate() {
+            let at = i * WRITE_BATCH;
             let results = self.store.save_devices(batch).await?;
-            for (id, result) in ids.iter().zip(results) {
+            for (j, result) in results.into_iter().enumerate() {
+                let id = ids[at + j];
                 let result = match result {
-                    Err(StoreError::Stale) => self.evaluate_contract(*id).await,
-                    other => other.map_err(ServiceError::from),
+                    // Redone alone, and that path wakes the device itself.
+                    Err(StoreError::Stale) => self.evaluate_contract(id).await,
+                    Ok(()) => {
+                        if wakes[at + j] {
+                            woken.push(batch[j].device.id);
+                        }
+                        Ok(())
+                    }
+                    Err(e) => Err(ServiceError::from(e)),
                 };
                 match result {
                     Ok(()) => done += 1,
                     Err(ServiceError::Contended) => {}
-                    Err(e) => failed.note(*id, e),
+                    Err(e) => failed.note(id, e),
                 }
             }
         }
+        self.wake(&woken).await;
         failed.finish(done)
     }
 
@@ -195,6 +218,9 @@ impl Service {
             .ok_or(ServiceError::NotFound)?;
         if let Some(write) = self.decide(&facts, &lender, self.clock.now()).await? {
             self.store.save_device(&write).await?;
+            if changes_lease(&facts.device, &write) {
+                self.wake(&[write.device.id]).await;
+            }
         }
         Ok(())
     }

@@ -12,6 +12,7 @@ mod lease;
 mod lender_policy;
 mod payments;
 mod policy;
+mod push;
 
 pub use codes::{CodeRequest, PaymentCode};
 pub use commands::{resolve_due, CommandRequest};
@@ -100,6 +101,9 @@ pub enum ServiceError {
     /// released, the account is still behind, ...).
     #[error("no unlock code can be issued: {0}")]
     CodeUnavailable(String),
+    /// This node holds all the push connections it may; the device retries later.
+    #[error("this server holds as many push connections as it may; retry later")]
+    PushFull,
     /// Kept losing optimistic-concurrency races.
     #[error("the device is being changed concurrently; retry")]
     Contended,
@@ -163,6 +167,18 @@ impl Service {
     /// The clock.
     pub fn clock(&self) -> &Arc<dyn Clock> {
         &self.clock
+    }
+
+    /// Hints to these devices, wherever they are connected, that their lease changed.
+    /// Called after the change committed. A failure is logged, not returned: the change
+    /// stands, and the device still checks in on its own schedule.
+    pub(crate) async fn wake(&self, devices: &[lienlock_domain::DeviceId]) {
+        if devices.is_empty() {
+            return;
+        }
+        if let Err(e) = self.store.notify_devices(devices).await {
+            tracing::warn!(error = %e, devices = devices.len(), "cannot send wake-up hints");
+        }
     }
 }
 

@@ -59,9 +59,7 @@ impl TestServer {
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let handle = tokio::spawn(lienlock_server::serve(
             listener,
-            AppState {
-                service: service.clone(),
-            },
+            AppState::new(service.clone()),
             Duration::from_millis(50),
             async move {
                 let _ = rx.await;

@@ -9,5 +9,6 @@ mod errors;
 mod lifecycle;
 mod offline;
 mod protocol;
+mod push;
 mod tenancy;
 mod year;
