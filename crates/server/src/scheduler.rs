@@ -1,7 +1,9 @@
 //! The scheduler: applies scheduled commands when they come due, and evaluates the
 //! contracts whose evaluation time has come (found through an index, so a tick costs what
-//! the due contracts cost, not what the portfolio does). Runs on every node; the store's
-//! version checks keep two nodes from applying the same decision.
+//! the due contracts cost, not what the portfolio does). Runs on every node, but works only
+//! on the node that holds the scheduler's turn ([`lienlock_store::Store::scheduler_turn`]),
+//! so no work is done twice; the store's version checks would keep two nodes from applying
+//! the same decision anyway.
 
 use crate::service::Service;
 use std::time::Duration;
@@ -22,6 +24,14 @@ pub async fn run(service: Service, every: Duration, mut stop: watch::Receiver<bo
         }
         if *stop.borrow() {
             return;
+        }
+        match service.store().scheduler_turn().await {
+            Ok(true) => {}
+            Ok(false) => continue,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot take the scheduler's turn; retrying next tick");
+                continue;
+            }
         }
         match service.apply_due_commands(BATCH).await {
             Ok(0) => {}

@@ -5,6 +5,7 @@ use lienlock_domain::Imei;
 use lienlock_store::{StoreError, StoreResult};
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
@@ -13,7 +14,20 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres
 #[derive(Clone, Debug)]
 pub struct PgStore {
     pub(crate) pool: PgPool,
+    /// The connection holding (or trying for) the scheduler's advisory lock: its own, not
+    /// the pool's, because the lock belongs to the session and must end with it.
+    scheduler: Arc<tokio::sync::Mutex<Leader>>,
 }
+
+/// This node's claim on the scheduler.
+#[derive(Debug, Default)]
+struct Leader {
+    conn: Option<PgConnection>,
+    held: bool,
+}
+
+/// The advisory lock key of the scheduler ("lienlock" in ASCII, as a number).
+const SCHEDULER_LOCK: i64 = 0x6c69_656e_6c6f_636b;
 
 /// Connects to the PostgreSQL database at `url` (`postgres://user:pass@host:port/db`) and
 /// brings its schema up to date. Concurrent callers are safe: sqlx holds an advisory lock
@@ -30,7 +44,54 @@ pub async fn connect_postgres(url: &str) -> Result<PgStore, StoreError> {
         .await
         .map_err(classify)?;
     MIGRATOR.run(&pool).await.map_err(migrate_error)?;
-    Ok(PgStore { pool })
+    Ok(PgStore {
+        pool,
+        scheduler: Arc::default(),
+    })
+}
+
+/// See [`lienlock_store::Store::scheduler_turn`]. While held, each call checks that the
+/// session is still alive (a dead one has lost the lock to the server already); a broken
+/// connection is dropped and the next call starts over.
+async fn scheduler_turn(store: &PgStore) -> StoreResult<bool> {
+    use sqlx::Connection;
+    let mut leader = store.scheduler.lock().await;
+    if leader.conn.is_none() {
+        let options = store.pool.connect_options();
+        let conn = PgConnection::connect_with(&options)
+            .await
+            .map_err(classify)?;
+        *leader = Leader {
+            conn: Some(conn),
+            held: false,
+        };
+    }
+    let held = leader.held;
+    let Some(conn) = leader.conn.as_mut() else {
+        return Ok(false);
+    };
+    let result = if held {
+        sqlx::query_scalar::<_, i32>("SELECT 1")
+            .fetch_one(&mut *conn)
+            .await
+            .map(|_| true)
+    } else {
+        sqlx::query_scalar::<_, bool>("SELECT pg_try_advisory_lock($1)")
+            .bind(SCHEDULER_LOCK)
+            .fetch_one(&mut *conn)
+            .await
+    };
+    match result {
+        Ok(now_held) => {
+            leader.held = now_held;
+            Ok(now_held)
+        }
+        Err(e) => {
+            // The session (and with it any lock) is gone; the next call reconnects.
+            *leader = Leader::default();
+            Err(classify(e))
+        }
+    }
 }
 
 /// SQLSTATEs that mean "cannot take the request now" rather than "bad statement".
@@ -101,4 +162,5 @@ crate::store_impl::impl_store!(
     lock_devices: lock_devices,
     notify: notify,
     listen: listen,
+    scheduler_turn: scheduler_turn,
 );

@@ -179,6 +179,11 @@ async fn listen(store: &SqliteStore) -> StoreResult<lienlock_store::WakeReceiver
     Ok(store.wakes.listen())
 }
 
+/// One process serves a SQLite file, so its scheduler always has the turn.
+async fn scheduler_turn(_: &SqliteStore) -> StoreResult<bool> {
+    Ok(true)
+}
+
 crate::store_impl::impl_store!(
     store: SqliteStore,
     db: sqlx::Sqlite,
@@ -186,6 +191,7 @@ crate::store_impl::impl_store!(
     lock_devices: lock_devices,
     notify: notify,
     listen: listen,
+    scheduler_turn: scheduler_turn,
 );
 
 #[cfg(test)]

@@ -17,7 +17,8 @@ macro_rules! impl_store {
         lock_imeis: $lock:path,
         lock_devices: $lock_devices:ident,
         notify: $notify:path,
-        listen: $listen:path $(,)?
+        listen: $listen:path,
+        scheduler_turn: $turn:path $(,)?
     ) => {
         $crate::store_writes::writes!($db);
         $crate::store_contracts::contracts!($db);
@@ -57,6 +58,10 @@ macro_rules! impl_store {
 
                 async fn listen_wakes(&self) -> StoreResult<lienlock_store::WakeReceiver> {
                     $listen(self).await
+                }
+
+                async fn scheduler_turn(&self) -> StoreResult<bool> {
+                    $turn(self).await
                 }
 
                 async fn ping(&self) -> StoreResult<()> {

@@ -510,4 +510,11 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// Hints published from now on, by any node. The receiver ends when the store is
     /// dropped; if it is not read, hints are dropped, not buffered without bound.
     async fn listen_wakes(&self) -> StoreResult<WakeReceiver>;
+
+    /// Whether this node may run the scheduler now. On PostgreSQL one node at a time
+    /// holds a session-level advisory lock on a connection of its own and keeps it until
+    /// it stops or loses that connection; every other node asks again at each tick and
+    /// takes over within a tick of the holder's end. So no scheduled work is done twice,
+    /// and a node's death stops it for one tick at most. SQLite serves one node: always.
+    async fn scheduler_turn(&self) -> StoreResult<bool>;
 }

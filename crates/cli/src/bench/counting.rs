@@ -147,4 +147,5 @@ counted! {
         -> StoreResult<()>;
     fn notify_devices(&self, devices: &[DeviceId]) -> StoreResult<()>;
     fn listen_wakes(&self) -> StoreResult<WakeReceiver>;
+    fn scheduler_turn(&self) -> StoreResult<bool>;
 }

@@ -11,6 +11,7 @@ mod concurrency;
 mod contracts;
 mod devices;
 mod due;
+mod leader;
 mod lenders;
 mod notices;
 mod payments;
