@@ -1,79 +1,14 @@
 //! The `lienlock` binary as a newcomer and an operator use it: the demo, and serve + ctl +
 //! agent as separate processes, on SQLite and PostgreSQL.
 
+mod common;
+
+use common::{field, once, post, Proc};
 use lienlock_store_sql::testing::{Backend, TestDb};
 use serde_json::{json, Value};
-use std::process::Stdio;
-use std::time::Duration;
-use tokio::io::{AsyncBufReadExt, BufReader, Lines};
-use tokio::process::{Child, ChildStdout, Command};
+use tokio::process::Command;
 
-const BIN: &str = env!("CARGO_BIN_EXE_lienlock");
-
-/// A child process whose stdout is read line by line, killed when dropped.
-struct Proc {
-    child: Child,
-    lines: Lines<BufReader<ChildStdout>>,
-    seen: Vec<String>,
-}
-
-impl Proc {
-    fn spawn(args: &[&str]) -> Self {
-        let mut child = Command::new(BIN)
-            .args(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap();
-        let lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        Self {
-            child,
-            lines,
-            seen: Vec::new(),
-        }
-    }
-
-    /// Reads until a line contains `needle` (30 s at most) and returns it.
-    async fn wait_for(&mut self, needle: &str) -> String {
-        let found = tokio::time::timeout(Duration::from_secs(30), async {
-            while let Some(line) = self.lines.next_line().await.unwrap() {
-                self.seen.push(line.clone());
-                if line.contains(needle) {
-                    return Some(line);
-                }
-            }
-            None
-        })
-        .await;
-        match found {
-            Ok(Some(line)) => line,
-            _ => panic!("no line with {needle:?}; saw:\n{}", self.seen.join("\n")),
-        }
-    }
-}
-
-/// The value after `label` on a line like `  API key      llk_...`.
-fn field(line: &str, label: &str) -> String {
-    line.split_once(label)
-        .unwrap()
-        .1
-        .split_whitespace()
-        .next()
-        .unwrap()
-        .to_owned()
-}
-
-async fn post(url: &str, key: &str, body: Value) -> (u16, Value) {
-    let resp = reqwest::Client::new()
-        .post(url)
-        .bearer_auth(key)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    (resp.status().as_u16(), resp.json().await.unwrap())
-}
+const BIN: &str = common::BIN;
 
 #[tokio::test]
 async fn demo_runs_phones_that_lock_and_unlock_live() {
@@ -123,17 +58,6 @@ async fn demo_runs_phones_that_lock_and_unlock_live() {
     assert_eq!(status, 200);
     demo.wait_for("[phone-1] FREE").await;
     demo.child.kill().await.unwrap();
-}
-
-async fn once(args: &[&str]) -> String {
-    let out = Command::new(BIN).args(args).output().await.unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "{args:?}: {stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    stdout
 }
 
 async fn serve_ctl_and_agent_processes(backend: Backend) {

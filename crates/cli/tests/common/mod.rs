@@ -1,0 +1,98 @@
+//! What the binary's tests share: child processes read line by line, and small HTTP calls.
+
+#![allow(dead_code)] // each test binary uses a different part of this
+
+use serde_json::Value;
+use std::process::Stdio;
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, BufReader, Lines};
+use tokio::process::{Child, ChildStdout, Command};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_lienlock");
+
+/// A child process whose stdout is read line by line, killed when dropped.
+pub struct Proc {
+    pub child: Child,
+    lines: Lines<BufReader<ChildStdout>>,
+    seen: Vec<String>,
+}
+
+impl Proc {
+    pub fn spawn(args: &[&str]) -> Self {
+        let mut child = Command::new(BIN)
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        Self {
+            child,
+            lines,
+            seen: Vec::new(),
+        }
+    }
+
+    /// Reads until a line contains `needle` (30 s at most) and returns it.
+    pub async fn wait_for(&mut self, needle: &str) -> String {
+        let found = tokio::time::timeout(Duration::from_secs(30), async {
+            while let Some(line) = self.lines.next_line().await.unwrap() {
+                self.seen.push(line.clone());
+                if line.contains(needle) {
+                    return Some(line);
+                }
+            }
+            None
+        })
+        .await;
+        match found {
+            Ok(Some(line)) => line,
+            _ => panic!("no line with {needle:?}; saw:\n{}", self.seen.join("\n")),
+        }
+    }
+}
+
+/// The value after `label` on a line like `  API key      llk_...`.
+pub fn field(line: &str, label: &str) -> String {
+    line.split_once(label)
+        .unwrap()
+        .1
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned()
+}
+
+pub async fn post(url: &str, key: &str, body: Value) -> (u16, Value) {
+    let resp = reqwest::Client::new()
+        .post(url)
+        .bearer_auth(key)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    (resp.status().as_u16(), resp.json().await.unwrap())
+}
+
+pub async fn get(url: &str, key: &str) -> (u16, Value) {
+    let resp = reqwest::Client::new()
+        .get(url)
+        .bearer_auth(key)
+        .send()
+        .await
+        .unwrap();
+    (resp.status().as_u16(), resp.json().await.unwrap())
+}
+
+/// Runs the binary to completion and returns its stdout; panics if it fails.
+pub async fn once(args: &[&str]) -> String {
+    let out = Command::new(BIN).args(args).output().await.unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{args:?}: {stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
