@@ -9,6 +9,7 @@ mod ctl_codes;
 mod demo;
 mod import;
 mod serve;
+mod simulate;
 
 use clap::{Args, Parser, Subcommand};
 use config::ServerConfig;
@@ -41,6 +42,8 @@ enum Command {
     /// Offline codes (OpenPAYGO Token): mint and check them without a server.
     #[command(subcommand)]
     Codes(codes::CodesCommand),
+    /// Run many simulated phones against a running server, enrolled through the lender API.
+    Simulate(simulate::SimulateArgs),
 }
 
 /// Where the server keeps its data. Flags override the environment, which overrides the
@@ -130,5 +133,9 @@ async fn main() -> anyhow::Result<()> {
             bench::run(cmd)
         }
         Command::Codes(cmd) => codes::run(cmd),
+        Command::Simulate(args) => {
+            init_tracing("error");
+            simulate::run(args).await
+        }
     }
 }
