@@ -39,6 +39,8 @@ pub struct Agent {
     held: Option<VerifiedLease>,
     time: TrustedTime,
     codes: Codes,
+    /// What `codes.json` looked like when last read (modified, length).
+    codes_stamp: Option<(Option<std::time::SystemTime>, u64)>,
     pub(crate) stats: Option<Arc<RunStats>>,
 }
 
@@ -179,6 +181,7 @@ impl Agent {
             held,
             time,
             codes,
+            codes_stamp: None,
             stats: None,
         })
     }
@@ -446,9 +449,21 @@ impl Agent {
 
     /// Re-reads the code file, which another process (the lock screen, `lienlock agent
     /// enter-code`) may have written. A file that cannot be read keeps what was loaded.
+    ///
+    /// Read only when its modification time or size changed: the run loop calls this at
+    /// every wake, and a simulated fleet has thousands of agents in one process.
     pub fn reload_codes(&mut self) {
+        let stamp = std::fs::metadata(self.layout.codes())
+            .ok()
+            .map(|m| (m.modified().ok(), m.len()));
+        if stamp == self.codes_stamp {
+            return;
+        }
         match Codes::load(&self.layout) {
-            Ok(codes) => self.codes = codes,
+            Ok(codes) => {
+                self.codes = codes;
+                self.codes_stamp = stamp;
+            }
             Err(e) => tracing::warn!(error = %e, "cannot read the unlock code file"),
         }
     }

@@ -183,7 +183,11 @@ fn shared_clients() -> Result<(reqwest::Client, reqwest::Client), AgentError> {
             // A redirect would turn the POST into a GET somewhere else; a moved server is
             // a provisioning change, not something to follow silently.
             .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("lienlock-agent/", env!("CARGO_PKG_VERSION")));
+            .user_agent(concat!("lienlock-agent/", env!("CARGO_PKG_VERSION")))
+            // A phone needs one connection; a simulated fleet sharing this client must not
+            // keep thousands idle (each costs the server memory and both ends a file).
+            .pool_max_idle_per_host(32)
+            .pool_idle_timeout(Duration::from_secs(30));
         if let Some(t) = overall {
             b = b.timeout(t);
         }

@@ -14,6 +14,7 @@ mod dataset;
 mod portfolio;
 mod report;
 mod scheduler;
+mod unlock;
 
 /// Benchmarks.
 #[derive(Debug, Subcommand)]
@@ -22,6 +23,9 @@ pub enum BenchCommand {
     Policy(PolicyArgs),
     /// One scheduler pass over a SQLite portfolio of which a share is due.
     Scheduler(scheduler::SchedulerArgs),
+    /// Time from a curing payment's acknowledgement to the locked phone holding an
+    /// unlocked lease, over a fleet of real agents (push, or polling with --no-push).
+    UnlockLatency(unlock::UnlockArgs),
 }
 
 /// `bench policy`.
@@ -43,6 +47,9 @@ pub fn run(cmd: BenchCommand) -> anyhow::Result<()> {
         // worker thread wait for an async benchmark without stalling the runtime.
         BenchCommand::Scheduler(a) => tokio::task::block_in_place(|| {
             tokio::runtime::Handle::current().block_on(scheduler::run(a))
+        }),
+        BenchCommand::UnlockLatency(a) => tokio::task::block_in_place(|| {
+            tokio::runtime::Handle::current().block_on(unlock::run(a))
         }),
     }
 }

@@ -11,9 +11,9 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
 
-mod enroll;
-mod fleet;
-mod http;
+pub(crate) mod enroll;
+pub(crate) mod fleet;
+pub(crate) mod http;
 mod summary;
 
 use enroll::{Api, MAX_DEVICES};
@@ -139,13 +139,15 @@ pub async fn run(args: SimulateArgs) -> anyhow::Result<()> {
 
     let stats = Arc::new(RunStats::default());
     let shared = Shared {
-        server_url: base,
+        server_urls: vec![base],
         server_key,
         policy: RunPolicy {
             min_interval: Duration::from_millis(args.checkin_interval_ms),
             ..RunPolicy::default()
         },
         stats: stats.clone(),
+        observer: Default::default(),
+        start_per_sec: None,
     };
     let fleet = Fleet::start(&enrolled.imeis, dir, &shared)?;
     let started = Instant::now();

@@ -351,6 +351,128 @@ fn bind_dispute<'q>(q: Q<'q>, d: &DisputeRecord) -> StoreResult<Q<'q>> {
         .bind(d.resolution.clone()))
 }
 
+/// Puts the devices with these IMEIs, in the database at `database` (a SQLite path or a
+/// PostgreSQL URL), where the policy engine leaves a borrower after weeks of arrears and a
+/// delivered lock notice: fully locked by the policy, the contract not due for evaluation
+/// again until a payment wakes it. For `bench unlock-latency`, which needs a fleet the
+/// engine locked without waiting out the notice periods in real time. Returns how many
+/// devices it changed.
+pub async fn lock_by_policy(database: &str, imeis: &[Imei]) -> StoreResult<u64> {
+    if database.starts_with("postgres://") || database.starts_with("postgresql://") {
+        let mut conn = sqlx::PgConnection::connect(database)
+            .await
+            .map_err(classify)?;
+        let mut n = 0;
+        for chunk in imeis.chunks(LOCK_CHUNK) {
+            let (devices, contracts) = lock_statements(chunk.len());
+            n += bind_imeis(sqlx::query(&devices).bind(FULL_LOCK), chunk)
+                .execute(&mut conn)
+                .await
+                .map_err(classify)?
+                .rows_affected();
+            bind_imeis(sqlx::query(&contracts).bind(NEVER), chunk)
+                .execute(&mut conn)
+                .await
+                .map_err(classify)?;
+        }
+        conn.close().await.map_err(classify)?;
+        return Ok(n);
+    }
+    let path = database.strip_prefix("sqlite://").unwrap_or(database);
+    let options = SqliteConnectOptions::new()
+        .filename(path)
+        .busy_timeout(std::time::Duration::from_secs(10));
+    let mut conn = SqliteConnection::connect_with(&options)
+        .await
+        .map_err(classify)?;
+    let mut n = 0;
+    for chunk in imeis.chunks(LOCK_CHUNK) {
+        let (devices, contracts) = lock_statements(chunk.len());
+        n += bind_imeis(sqlx::query(&devices).bind(FULL_LOCK), chunk)
+            .execute(&mut conn)
+            .await
+            .map_err(classify)?
+            .rows_affected();
+        bind_imeis(sqlx::query(&contracts).bind(NEVER), chunk)
+            .execute(&mut conn)
+            .await
+            .map_err(classify)?;
+    }
+    conn.close().await.map_err(classify)?;
+    Ok(n)
+}
+
+/// IMEIs per statement in [`lock_by_policy`].
+const LOCK_CHUNK: usize = 500;
+/// The policy level of a full lock, as stored.
+const FULL_LOCK: i64 = 4;
+/// Far in the future: only a payment's wake-up brings these contracts back.
+const NEVER: i64 = 4_102_444_800_000;
+
+/// The two updates for `n` IMEIs (`$1` is the value, `$2..` the IMEIs).
+fn lock_statements(n: usize) -> (String, String) {
+    let list = (0..n)
+        .map(|i| format!("${}", i + 2))
+        .collect::<Vec<_>>()
+        .join(",");
+    (
+        format!("UPDATE devices SET policy_level = $1 WHERE imei IN ({list})"),
+        format!(
+            "UPDATE contracts SET next_evaluation_at = $1, woken_at = NULL \
+             WHERE device_id IN (SELECT id FROM devices WHERE imei IN ({list}))"
+        ),
+    )
+}
+
+fn bind_imeis<'q, DB: sqlx::Database>(
+    mut q: sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments<'q>>,
+    imeis: &'q [Imei],
+) -> sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments<'q>>
+where
+    &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    for imei in imeis {
+        q = q.bind(imei.as_str());
+    }
+    q
+}
+
+/// Creates a fresh, empty database on the PostgreSQL server of `admin_url` and returns its
+/// URL, for a benchmark that must not touch anything else.
+pub async fn fresh_postgres_database(admin_url: &str) -> StoreResult<String> {
+    let name = format!("lienlock_bench_{}", uuid::Uuid::new_v4().simple());
+    let mut conn = sqlx::PgConnection::connect(admin_url)
+        .await
+        .map_err(classify)?;
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut conn)
+        .await
+        .map_err(classify)?;
+    conn.close().await.map_err(classify)?;
+    let (base, _) = admin_url
+        .rsplit_once('/')
+        .ok_or_else(|| StoreError::Backend("the PostgreSQL URL names no database".into()))?;
+    Ok(format!("{base}/{name}"))
+}
+
+/// Drops a database [`fresh_postgres_database`] made.
+pub async fn drop_postgres_database(admin_url: &str, url: &str) -> StoreResult<()> {
+    let name = url.rsplit('/').next().unwrap_or_default();
+    if !name.starts_with("lienlock_bench_") {
+        return Err(StoreError::Backend(format!(
+            "{name} is not a benchmark database"
+        )));
+    }
+    let mut conn = sqlx::PgConnection::connect(admin_url)
+        .await
+        .map_err(classify)?;
+    sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        .execute(&mut conn)
+        .await
+        .map_err(classify)?;
+    conn.close().await.map_err(classify)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

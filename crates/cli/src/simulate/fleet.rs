@@ -1,7 +1,7 @@
 //! The enrolled phones running: one agent task each, all counting into one `RunStats`.
 
 use anyhow::Context;
-use lienlock_agent::{Agent, AgentConfig, RunPolicy, RunStats};
+use lienlock_agent::{Agent, AgentConfig, Enforcement, RunPolicy, RunStats};
 use lienlock_domain::{Imei, SystemClock};
 use lienlock_wire::ServerPublicKey;
 use std::path::Path;
@@ -16,13 +16,36 @@ use tokio::time::Instant;
 /// How long stopping phones may take before the rest are aborted.
 const STOP_BOUND: Duration = Duration::from_secs(10);
 
-/// What every phone shares: the server, the policy, the counters and the stop signal.
+/// What every phone shares: the servers, the policy, the counters and the stop signal.
 #[derive(Debug)]
 pub struct Shared {
-    pub server_url: String,
+    /// Phone `i` uses `server_urls[i % len]` (several nodes without a balancer).
+    pub server_urls: Vec<String>,
     pub server_key: ServerPublicKey,
     pub policy: RunPolicy,
     pub stats: Arc<RunStats>,
+    /// Told of every enforcement change of phone `i`, from its agent's task.
+    pub observer: Observer,
+    /// Phones started per second at most (their first check-ins come as they start), so a
+    /// large fleet does not open thousands of connections at once; `None`: all at once.
+    pub start_per_sec: Option<u32>,
+}
+
+/// Called with a phone's index and its new enforcement.
+pub type OnChange = dyn Fn(usize, &Enforcement) + Send + Sync;
+
+/// A callback for each phone's enforcement changes.
+#[derive(Clone, Default)]
+pub struct Observer(pub Option<Arc<OnChange>>);
+
+impl std::fmt::Debug for Observer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "Observer(..)"
+        } else {
+            "Observer(none)"
+        })
+    }
 }
 
 /// Phones running, on a runtime of their own: an agent writes its files (fsynced) from its
@@ -73,13 +96,22 @@ impl Fleet {
         let ended = Arc::new(AtomicUsize::new(0));
         let open_errors: Arc<Mutex<(u64, Vec<String>)>> = Arc::default();
         let mut tasks = JoinSet::new();
-        for &imei in imeis {
+        let urls = shared.server_urls.len().max(1);
+        for (index, &imei) in imeis.iter().enumerate() {
             let config = AgentConfig {
                 data_dir: dir.join(imei.as_str()),
-                server_url: shared.server_url.clone(),
+                server_url: shared
+                    .server_urls
+                    .get(index % urls)
+                    .cloned()
+                    .unwrap_or_default(),
                 server_key: shared.server_key,
                 imei,
             };
+            let start_after = shared
+                .start_per_sec
+                .map(|r| Duration::from_secs_f64(index as f64 / f64::from(r.max(1))));
+            let observer = shared.observer.clone();
             let (policy, stats) = (shared.policy.clone(), shared.stats.clone());
             let (running, ended, errors) = (running.clone(), ended.clone(), open_errors.clone());
             let mut stop = stop_rx.clone();
@@ -88,6 +120,9 @@ impl Fleet {
                     running: None,
                     ended,
                 };
+                if let Some(after) = start_after {
+                    tokio::time::sleep(after).await;
+                }
                 // A phone whose turn to open comes after the stop is not opened at all.
                 let stopped = stop.clone();
                 let opened = tokio::task::spawn_blocking(move || {
@@ -120,7 +155,13 @@ impl Fleet {
                 let shutdown = async move {
                     let _ = stop.wait_for(|s| *s).await;
                 };
-                agent.run_with(policy, shutdown, |_| {}).await;
+                agent
+                    .run_with(policy, shutdown, |e| {
+                        if let Some(f) = &observer.0 {
+                            f(index, e);
+                        }
+                    })
+                    .await;
             };
             tasks.spawn_on(phone, runtime.handle());
         }

@@ -128,25 +128,21 @@ impl Service {
         }
         // The payment woke the contract; evaluating now (rather than at the scheduler's
         // next tick) also lifts an online phone's restriction at once.
-        self.evaluate_contract(contract.id).await?;
-        let Some(device) = self.store.device(ctx, contract.device_id).await? else {
-            return Ok(PaymentCode::None("the contract's device is gone".into()));
+        let Some(basis) = self.evaluate_for_code(contract.id).await? else {
+            return Ok(PaymentCode::None("the contract is not active".into()));
         };
-        if let Some(why) = unable(&device) {
+        if let Some(why) = unable(&basis.device) {
             return Ok(PaymentCode::None(why.into()));
         }
-        let Some(contract) = self.store.contract(ctx, contract.id).await? else {
-            return Ok(PaymentCode::None("the contract is gone".into()));
-        };
-        let paid_until = match self.paid_until(&contract, self.clock.now()).await? {
-            Ok(d) => d,
+        let paid_until = match basis.paid_until {
+            Ok(d) => d.clamp(FIRST_DATE, LAST_DATE),
             Err(why) => return Ok(PaymentCode::None(why)),
         };
-        let kind = default_kind(&device);
+        let kind = default_kind(&basis.device);
         let code = self
             .mint(
                 ctx,
-                &device,
+                &basis.device,
                 kind,
                 paid_until,
                 Some(payment.id),

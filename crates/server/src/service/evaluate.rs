@@ -50,6 +50,15 @@ impl Facts {
     }
 }
 
+/// What an unlock code issued right after an evaluation is based on.
+#[derive(Debug)]
+pub(super) struct CodeBasis {
+    /// The device as the evaluation left it.
+    pub(super) device: lienlock_store::Device,
+    /// The code's date, or why there is none.
+    pub(super) paid_until: Result<jiff::civil::Date, String>,
+}
+
 /// Whether a decision's write changes what the device's next lease says (its state,
 /// restriction level or notices), so the device should be told to check in now.
 fn changes_lease(before: &lienlock_store::Device, write: &DeviceWrite) -> bool {
@@ -198,31 +207,54 @@ impl Service {
 
     /// Evaluates one contract now and applies the decision.
     pub async fn evaluate_contract(&self, id: ContractId) -> Result<(), ServiceError> {
+        retry_stale(|| self.evaluate_once(id)).await.map(|_| ())
+    }
+
+    /// [`Self::evaluate_contract`], also saying what an unlock code issued right after
+    /// would carry, from the same reads (a payment's answer needs both).
+    pub(super) async fn evaluate_for_code(
+        &self,
+        id: ContractId,
+    ) -> Result<Option<CodeBasis>, ServiceError> {
         retry_stale(|| self.evaluate_once(id)).await
     }
 
-    async fn evaluate_once(&self, id: ContractId) -> Result<(), ServiceError> {
+    async fn evaluate_once(&self, id: ContractId) -> Result<Option<CodeBasis>, ServiceError> {
         let Some(contract) = self.store.contract_unscoped(id).await? else {
-            return Ok(());
+            return Ok(None);
         };
         if contract.state != ContractState::Active {
-            return Ok(());
+            return Ok(None);
         }
         let Some(facts) = self.contract_facts(contract).await? else {
-            return Ok(());
+            return Ok(None);
         };
         let lender = self
             .store
             .lender_by_id(facts.contract.lender_id)
             .await?
             .ok_or(ServiceError::NotFound)?;
-        if let Some(write) = self.decide(&facts, &lender, self.clock.now()).await? {
+        let now = self.clock.now();
+        let mut device = facts.device.clone();
+        if let Some(write) = self.decide(&facts, &lender, now).await? {
             self.store.save_device(&write).await?;
             if changes_lease(&facts.device, &write) {
                 self.wake(&[write.device.id]).await;
             }
+            device = write.device;
         }
-        Ok(())
+        // The ledger is the same before and after the decision; the engine is cheap.
+        let (profile, settings) = policy::effective(&lender, &facts.contract)?;
+        let records = Facts::from_records(&facts)?;
+        let input = records.input(&facts.contract, &device, now, &settings, profile);
+        let standing = lienlock_domain::evaluate(&input).standing;
+        let paid_until = lienlock_domain::code_paid_until(
+            &standing,
+            settings.restricted_apps_after_days,
+            standing.as_of,
+        )
+        .map_err(|e| e.to_string());
+        Ok(Some(CodeBasis { device, paid_until }))
     }
 
     /// Runs the policy engine on `f` at `now` and turns the decision into the write that
