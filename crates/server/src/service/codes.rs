@@ -118,13 +118,12 @@ impl Service {
         payment: &PaymentRecord,
         replayed: bool,
     ) -> Result<PaymentCode, ServiceError> {
-        if let Some(code) = self.store.code_for_payment(ctx, payment.id).await? {
-            return Ok(PaymentCode::Issued(Box::new(code)));
-        }
+        // A new payment has no code yet; only a repeated request looks one up.
         if replayed {
-            return Ok(PaymentCode::None(
-                "no code was issued with this payment".into(),
-            ));
+            return Ok(match self.store.code_for_payment(ctx, payment.id).await? {
+                Some(code) => PaymentCode::Issued(Box::new(code)),
+                None => PaymentCode::None("no code was issued with this payment".into()),
+            });
         }
         // The payment woke the contract; evaluating now (rather than at the scheduler's
         // next tick) also lifts an online phone's restriction at once.
