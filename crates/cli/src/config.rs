@@ -27,11 +27,19 @@ pub struct ServerConfig {
     pub checkin_interval_secs: i64,
     /// How often the scheduler looks for due commands, in milliseconds.
     pub scheduler_interval_ms: u64,
+    /// Push connections this node holds at most (beyond: `503 push_full`).
+    pub push_max_connections: usize,
+    /// Push connections one device may hold (a newer one closes the oldest).
+    pub push_per_device: usize,
+    /// Seconds between heartbeats on an idle push stream (keep it under the idle timeout
+    /// of every proxy and NAT in front of the phones; phones give up after 65 s of silence).
+    pub push_heartbeat_secs: u64,
 }
 
 impl Default for ServerConfig {
     fn default() -> Self {
         let lease = lienlock_server::LeaseSettings::default();
+        let push = lienlock_server::push::PushLimits::default();
         Self {
             data_dir: PathBuf::from("lienlock-data"),
             database: None,
@@ -41,6 +49,9 @@ impl Default for ServerConfig {
             lease_ttl_secs: lease.lease_ttl_secs,
             checkin_interval_secs: lease.checkin_interval_secs,
             scheduler_interval_ms: 1000,
+            push_max_connections: push.total,
+            push_per_device: push.per_device,
+            push_heartbeat_secs: push.heartbeat.as_secs(),
         }
     }
 }
@@ -56,6 +67,9 @@ impl std::fmt::Debug for ServerConfig {
             .field("lease_ttl_secs", &self.lease_ttl_secs)
             .field("checkin_interval_secs", &self.checkin_interval_secs)
             .field("scheduler_interval_ms", &self.scheduler_interval_ms)
+            .field("push_max_connections", &self.push_max_connections)
+            .field("push_per_device", &self.push_per_device)
+            .field("push_heartbeat_secs", &self.push_heartbeat_secs)
             .finish()
     }
 }
@@ -75,6 +89,17 @@ fn redact_password(url: &str) -> String {
 }
 
 impl ServerConfig {
+    /// The push channel's limits. A heartbeat is kept between 5 and 60 seconds: phones
+    /// drop a stream silent for 65.
+    pub fn push_limits(&self) -> lienlock_server::push::PushLimits {
+        lienlock_server::push::PushLimits {
+            per_device: self.push_per_device.max(1),
+            total: self.push_max_connections,
+            heartbeat: std::time::Duration::from_secs(self.push_heartbeat_secs.clamp(5, 60)),
+            ..Default::default()
+        }
+    }
+
     /// Defaults, overlaid with `file` when given.
     pub fn load(file: Option<&Path>) -> anyhow::Result<Self> {
         match file {
@@ -155,5 +180,24 @@ mod tests {
         assert_eq!(c.lease_ttl_secs, ServerConfig::default().lease_ttl_secs);
         std::fs::write(&p, "listn = \"0.0.0.0:9000\"\n").unwrap();
         assert!(ServerConfig::load(Some(&p)).is_err());
+    }
+
+    #[test]
+    fn push_limits_come_from_the_file_with_a_sane_heartbeat() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("c.toml");
+        std::fs::write(
+            &p,
+            "push_max_connections = 5000\npush_per_device = 0\npush_heartbeat_secs = 600\n",
+        )
+        .unwrap();
+        let limits = ServerConfig::load(Some(&p)).unwrap().push_limits();
+        assert_eq!(limits.total, 5000);
+        assert_eq!(limits.per_device, 1, "at least one connection per device");
+        assert_eq!(limits.heartbeat.as_secs(), 60, "phones give up after 65 s");
+        assert_eq!(
+            ServerConfig::default().push_limits(),
+            lienlock_server::push::PushLimits::default()
+        );
     }
 }

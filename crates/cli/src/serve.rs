@@ -49,7 +49,7 @@ pub async fn start(
     let every = Duration::from_millis(config.scheduler_interval_ms.max(10));
     let handle = tokio::spawn(lienlock_server::serve(
         listener,
-        AppState::new(service),
+        AppState::with_push(service, config.push_limits()),
         every,
         shutdown,
     ));
