@@ -54,6 +54,9 @@ pub enum EventKind {
     CodeIssued,
     /// The device reported, at a check-in, that it took an offline unlock code.
     CodeRedeemed,
+    /// Someone looked the device's IMEI up in the public check (a buyer, perhaps: the
+    /// phone may be for sale).
+    ImeiChecked,
 }
 
 impl EventKind {
@@ -84,6 +87,7 @@ impl EventKind {
             EventKind::TamperReported => "tamper_reported",
             EventKind::CodeIssued => "code_issued",
             EventKind::CodeRedeemed => "code_redeemed",
+            EventKind::ImeiChecked => "imei_checked",
         }
     }
 
@@ -93,7 +97,7 @@ impl EventKind {
     }
 
     /// Every kind.
-    pub const ALL: [EventKind; 24] = [
+    pub const ALL: [EventKind; 25] = [
         EventKind::Enrolled,
         EventKind::KeyRegistered,
         EventKind::KeyChangeRequested,
@@ -118,6 +122,7 @@ impl EventKind {
         EventKind::TamperReported,
         EventKind::CodeIssued,
         EventKind::CodeRedeemed,
+        EventKind::ImeiChecked,
     ];
 
     /// The timeline entry recorded when a command takes effect.

@@ -20,6 +20,8 @@ pub struct AppState {
     pub service: Service,
     /// This node's push connections.
     pub push: Hub,
+    /// Per-client limits of the public endpoints.
+    pub limiter: std::sync::Arc<crate::ratelimit::RateLimiter>,
 }
 
 impl AppState {
@@ -33,6 +35,7 @@ impl AppState {
         Self {
             service,
             push: Hub::new(limits),
+            limiter: Default::default(),
         }
     }
 }
@@ -66,6 +69,8 @@ pub async fn serve(
     ));
     let hub = state.push.clone();
     let app = router(state);
+    // The client's address is what the public endpoints are rate-limited by.
+    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
     let result = axum::serve(listener, app)
         .with_graceful_shutdown(async move {
             shutdown.await;

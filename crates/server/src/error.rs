@@ -44,6 +44,9 @@ pub enum ApiError {
     /// The route exists but not with this method.
     #[error("method not allowed")]
     MethodNotAllowed,
+    /// This client asked too often; it may ask again after this many seconds.
+    #[error("too many requests; retry in {0} s")]
+    RateLimited(u64),
 }
 
 /// The JSON body of every error.
@@ -73,6 +76,7 @@ impl ApiError {
             ApiError::BadPathId | ApiError::NoRoute => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
             ApiError::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
+            ApiError::RateLimited(_) => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
             ApiError::Service(e) => match e {
                 S::NotFound => (StatusCode::NOT_FOUND, "not_found"),
                 S::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
@@ -142,8 +146,15 @@ impl IntoResponse for ApiError {
                 message: self.public_message(),
             },
         };
+        let retry_after = match &self {
+            ApiError::RateLimited(secs) => Some(*secs),
+            _ => None,
+        };
         let mut resp = (status, axum::Json(body)).into_response();
         let headers = resp.headers_mut();
+        if let Some(secs) = retry_after {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
+        }
         if status == StatusCode::SERVICE_UNAVAILABLE {
             headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         }

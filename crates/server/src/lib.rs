@@ -8,6 +8,7 @@ pub mod error;
 pub mod extract;
 pub mod ops;
 pub mod push;
+pub mod ratelimit;
 pub mod routes;
 pub mod scheduler;
 pub mod secrets;

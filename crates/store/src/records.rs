@@ -125,16 +125,19 @@ pub enum Actor {
     Scheduler,
     /// The operator, from the command line.
     Operator,
+    /// Someone on the public internet (the IMEI check); who exactly is not recorded.
+    Public,
 }
 
 impl Actor {
-    /// `api_key:<id>`, `device`, `scheduler` or `operator`.
+    /// `api_key:<id>`, `device`, `scheduler`, `operator` or `public`.
     pub fn to_text(&self) -> String {
         match self {
             Actor::ApiKey(id) => format!("api_key:{id}"),
             Actor::Device => "device".into(),
             Actor::Scheduler => "scheduler".into(),
             Actor::Operator => "operator".into(),
+            Actor::Public => "public".into(),
         }
     }
 
@@ -144,6 +147,7 @@ impl Actor {
             "device" => Actor::Device,
             "scheduler" => Actor::Scheduler,
             "operator" => Actor::Operator,
+            "public" => Actor::Public,
             _ => Actor::ApiKey(s.strip_prefix("api_key:")?.parse().ok()?),
         })
     }

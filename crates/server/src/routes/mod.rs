@@ -7,6 +7,7 @@ mod devices;
 mod disputes;
 mod health;
 mod payments;
+mod public;
 mod push;
 
 use crate::app::AppState;
@@ -24,6 +25,7 @@ pub fn router() -> Router<AppState> {
         .merge(disputes::routes())
         .merge(codes::routes())
         .merge(push::routes())
+        .merge(public::routes())
         .fallback(|| async { ApiError::NoRoute })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
 }

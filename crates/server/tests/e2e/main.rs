@@ -6,6 +6,7 @@ mod harness;
 mod codes;
 mod contracts;
 mod errors;
+mod imei_check;
 mod lifecycle;
 mod offline;
 mod protocol;

@@ -1,0 +1,198 @@
+//! The public IMEI check, for buyers of used phones: JSON at `/v1/public/imei/{imei}` and
+//! a page at `/check`. No API key; rate-limited per client address.
+
+use crate::app::AppState;
+use crate::error::ApiError;
+use crate::extract::Query;
+use crate::service::{ImeiStatus, ServiceError};
+use axum::extract::{ConnectInfo, Path, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use serde::Deserialize;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+
+pub(super) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/v1/public/imei/{imei}", get(json))
+        .route("/check", get(page))
+}
+
+/// The caller's address; unknown (a router driven without a listener) counts as one client.
+struct Client(IpAddr);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Client {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(Client(
+            parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |ConnectInfo(a)| a.ip()),
+        ))
+    }
+}
+
+fn view(s: &ImeiStatus) -> serde_json::Value {
+    serde_json::json!({
+        "imei": s.imei.as_str(),
+        "status": s.status.as_str(),
+        "lender": s.lender.as_ref().map(|l| serde_json::json!({
+            "name": l.name, "support_phone": l.support_phone, "support_url": l.support_url,
+        })),
+        "advice": s.status.advice(s.lender.as_ref()),
+    })
+}
+
+async fn json(
+    State(state): State<AppState>,
+    Client(client): Client,
+    Path(imei): Path<String>,
+) -> Result<axum::Json<serde_json::Value>, ApiError> {
+    state.limiter.take(client).map_err(ApiError::RateLimited)?;
+    let status = state.service.check_imei(&imei).await?;
+    Ok(axum::Json(view(&status)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CheckQuery {
+    imei: Option<String>,
+}
+
+/// The form, and the answer under it once an IMEI was given. Works without JavaScript.
+async fn page(
+    State(state): State<AppState>,
+    Client(client): Client,
+    Query(q): Query<CheckQuery>,
+) -> Response {
+    let typed = q.imei.unwrap_or_default();
+    let (status, result) = if typed.trim().is_empty() {
+        (StatusCode::OK, String::new())
+    } else if let Err(wait) = state.limiter.take(client) {
+        let mut resp = html_page(
+            StatusCode::TOO_MANY_REQUESTS,
+            &typed,
+            &format!(
+                r#"<p class="error" role="alert">Too many checks from this connection. Try again in {wait} seconds.</p>"#
+            ),
+        );
+        resp.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(wait.max(1)));
+        return resp;
+    } else {
+        match state.service.check_imei(&typed).await {
+            Ok(s) => (StatusCode::OK, answer(&s)),
+            Err(ServiceError::InvalidImei(e)) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!(
+                    r#"<p class="error" role="alert">That is not an IMEI: {}. An IMEI has 15 digits; dial *#06# on the phone to see it.</p>"#,
+                    escape(&e.to_string())
+                ),
+            ),
+            Err(e) => {
+                tracing::warn!(error = %e, "IMEI check failed");
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    r#"<p class="error" role="alert">The check is not available right now. Try again in a minute.</p>"#.into(),
+                )
+            }
+        }
+    };
+    html_page(status, &typed, &result)
+}
+
+fn answer(s: &ImeiStatus) -> String {
+    let (title, class) = match s.status {
+        crate::service::ImeiVerdict::Clear => ("Clear", "clear"),
+        crate::service::ImeiVerdict::Financed => ("Under a financing program", "financed"),
+        crate::service::ImeiVerdict::Locked => ("Locked by a lender", "locked"),
+    };
+    let contact = s.lender.as_ref().map_or(String::new(), |l| {
+        format!(
+            "<p>Lender: <strong>{}</strong>, {} , <a href=\"{}\">{}</a></p>",
+            escape(&l.name),
+            escape(&l.support_phone),
+            escape(&l.support_url),
+            escape(&l.support_url)
+        )
+    });
+    format!(
+        r#"<section class="answer {class}" aria-live="polite"><h2>IMEI {}: {title}</h2><p>{}</p>{contact}</section>"#,
+        escape(s.imei.as_str()),
+        escape(&s.status.advice(s.lender.as_ref())),
+    )
+}
+
+fn html_page(status: StatusCode, typed: &str, result: &str) -> Response {
+    let body = format!(
+        r#"<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Check a phone before you buy it</title>
+<style>
+body {{ font-family: system-ui, sans-serif; margin: 0 auto; max-width: 40rem; padding: 1rem; color: #111; background: #fff; line-height: 1.5; }}
+label {{ display: block; font-weight: 600; margin-bottom: .25rem; }}
+input {{ font-size: 1.1rem; padding: .5rem; width: 100%; box-sizing: border-box; }}
+button {{ font-size: 1.1rem; padding: .5rem 1rem; margin-top: .5rem; background: #0b4; color: #000; border: 0; }}
+.answer {{ border-left: .4rem solid #555; padding: .25rem 1rem; margin-top: 1rem; }}
+.clear {{ border-color: #0a6a2f; }} .financed {{ border-color: #8a5a00; }} .locked {{ border-color: #a00; }}
+.error {{ color: #a00; font-weight: 600; }}
+</style>
+</head>
+<body>
+<main>
+<h1>Check a phone before you buy it</h1>
+<p>Phones bought on installments can be locked if the payments stop. Type the phone's IMEI
+(dial <strong>*#06#</strong> on it) to see whether a financing program holds it. No personal
+details are ever shown.</p>
+<form method="get" action="/check">
+<label for="imei">IMEI (15 digits)</label>
+<input id="imei" name="imei" inputmode="numeric" autocomplete="off" maxlength="40" value="{}" required>
+<button type="submit">Check</button>
+</form>
+{result}
+</main>
+</body>
+</html>
+"#,
+        escape(typed)
+    );
+    (status, Html(body)).into_response()
+}
+
+/// HTML text and attribute escaping.
+fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escaping_covers_markup_and_quotes() {
+        assert_eq!(
+            escape(r#"<a href="x">'&'</a>"#),
+            "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;"
+        );
+    }
+}
