@@ -105,6 +105,9 @@ impl Agent {
     /// refused leases) are logged and retried with jittered exponential backoff; enforcement
     /// keeps being re-evaluated meanwhile, so a device offline past its lease locks.
     ///
+    /// With [`RunPolicy::push`] (the default) it also holds the push channel while it
+    /// sleeps, and checks in at once on a hint and after every (re)connection.
+    ///
     /// Sleeping uses `tokio::time` (real time); every decision uses the agent's clock.
     /// Returns when released or when `shutdown` completes, which also cancels a check-in in
     /// flight (its counter is already persisted, so nothing is reused).
