@@ -287,8 +287,11 @@ macro_rules! contracts {
                 ctx: &LenderCtx,
                 p: &PaymentRecord,
                 wake_at: Timestamp,
+                event: Option<&TimelineEvent>,
             ) -> StoreResult<PaymentInsert> {
-                if p.lender_id != ctx.lender_id {
+                if p.lender_id != ctx.lender_id
+                    || event.is_some_and(|e| e.lender_id != ctx.lender_id)
+                {
                     return Err(tenant_mismatch());
                 }
                 if p.amount <= 0 {
@@ -337,6 +340,9 @@ macro_rules! contracts {
                 if let Some(contract) = p.contract_id {
                     check_currency(&mut tx, ctx, contract, p.currency).await?;
                     wake_contract(&mut tx, ctx.lender_id, contract, wake_at).await?;
+                }
+                if let Some(e) = event {
+                    insert_event(&mut tx, e).await?;
                 }
                 tx.commit().await.map_err(classify)?;
                 Ok(PaymentInsert::Inserted)

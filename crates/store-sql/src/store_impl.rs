@@ -469,7 +469,17 @@ macro_rules! impl_store {
                     payment: &PaymentRecord,
                     wake_at: Timestamp,
                 ) -> StoreResult<PaymentInsert> {
-                    contracts::insert_payment(&self.pool, ctx, payment, wake_at).await
+                    contracts::insert_payment(&self.pool, ctx, payment, wake_at, None).await
+                }
+
+                async fn insert_payment_with_event(
+                    &self,
+                    ctx: &LenderCtx,
+                    payment: &PaymentRecord,
+                    wake_at: Timestamp,
+                    event: &TimelineEvent,
+                ) -> StoreResult<PaymentInsert> {
+                    contracts::insert_payment(&self.pool, ctx, payment, wake_at, Some(event)).await
                 }
 
                 async fn payment(

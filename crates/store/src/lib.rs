@@ -321,6 +321,18 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         wake_at: Timestamp,
     ) -> StoreResult<PaymentInsert>;
 
+    /// [`Store::insert_payment`] together with the entry's timeline event, in the same
+    /// transaction: an acknowledged payment never lacks its entry on the device's
+    /// timeline. Nothing at all is written when the entry already exists. The event must
+    /// be the caller's ([`StoreError::Backend`] otherwise).
+    async fn insert_payment_with_event(
+        &self,
+        ctx: &LenderCtx,
+        payment: &PaymentRecord,
+        wake_at: Timestamp,
+        event: &TimelineEvent,
+    ) -> StoreResult<PaymentInsert>;
+
     /// One of the caller's ledger entries; `None` for a missing id or another lender's.
     async fn payment(&self, ctx: &LenderCtx, id: PaymentId) -> StoreResult<Option<PaymentRecord>>;
 

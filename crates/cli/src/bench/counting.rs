@@ -109,6 +109,8 @@ counted! {
         -> StoreResult<Vec<ContractFacts>>;
     fn insert_payment(&self, ctx: &LenderCtx, payment: &PaymentRecord, wake_at: Timestamp)
         -> StoreResult<PaymentInsert>;
+    fn insert_payment_with_event(&self, ctx: &LenderCtx, payment: &PaymentRecord,
+        wake_at: Timestamp, event: &TimelineEvent) -> StoreResult<PaymentInsert>;
     fn payment(&self, ctx: &LenderCtx, id: PaymentId) -> StoreResult<Option<PaymentRecord>>;
     fn contract_payments(&self, ctx: &LenderCtx, contract: ContractId)
         -> StoreResult<Vec<PaymentRecord>>;

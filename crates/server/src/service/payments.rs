@@ -249,12 +249,18 @@ impl Service {
         contract: Option<&ContractRecord>,
         now: Timestamp,
     ) -> Result<PaymentOutcome, ServiceError> {
-        match self
-            .store
-            .insert_payment(ctx, &entry, now)
-            .await
-            .map_err(not_found_as_404)?
-        {
+        // The timeline entry goes in the payment's own transaction: an acknowledged
+        // payment is never missing from the device's timeline.
+        let inserted = match contract {
+            Some(c) => {
+                let event = payment_event(ctx, c, &entry, now);
+                self.store
+                    .insert_payment_with_event(ctx, &entry, now, &event)
+                    .await
+            }
+            None => self.store.insert_payment(ctx, &entry, now).await,
+        };
+        match inserted.map_err(not_found_as_404)? {
             PaymentInsert::Existing(existing) => {
                 if existing.request_hash != entry.request_hash {
                     return Err(ServiceError::IdempotencyConflict);
@@ -265,21 +271,17 @@ impl Service {
                     code: None,
                 })
             }
-            PaymentInsert::Inserted => {
-                if let Some(c) = contract {
-                    self.record_payment_event(ctx, c, &entry, now).await?;
-                }
-                Ok(PaymentOutcome {
-                    payment: entry,
-                    replayed: false,
-                    code: None,
-                })
-            }
+            PaymentInsert::Inserted => Ok(PaymentOutcome {
+                payment: entry,
+                replayed: false,
+                code: None,
+            }),
         }
     }
 
-    /// Puts a payment on the device's timeline. Best effort after the payment itself is
-    /// durable: losing this entry to a crash loses an explanation, never money.
+    /// Puts an assigned payment on the device's timeline. Best effort after the
+    /// assignment itself is durable: losing this entry to a crash loses an explanation,
+    /// never money. (A payment recorded matched gets its entry in its own transaction.)
     async fn record_payment_event(
         &self,
         ctx: &LenderCtx,
@@ -287,21 +289,9 @@ impl Service {
         entry: &PaymentRecord,
         now: Timestamp,
     ) -> Result<(), ServiceError> {
-        let Some(device) = self.store.device_unscoped(contract.device_id).await? else {
-            return Ok(());
-        };
-        let (kind, verb) = match entry.kind {
-            EntryKind::Payment => (EventKind::PaymentRecorded, "payment"),
-            EntryKind::Reversal { .. } => (EventKind::PaymentReversed, "reversal"),
-        };
-        let mut e = TimelineEvent::new(&device, now, kind, Actor::ApiKey(ctx.api_key_id));
-        e.detail = Some(format!(
-            "{verb} {} of {} via {}",
-            entry.id,
-            lienlock_domain::Money::new(entry.currency, entry.amount),
-            entry.channel
-        ));
-        self.store.append_events(&[e]).await?;
+        self.store
+            .append_events(&[payment_event(ctx, contract, entry, now)])
+            .await?;
         Ok(())
     }
 
@@ -348,6 +338,35 @@ impl Service {
             .payment(ctx, id)
             .await?
             .ok_or(ServiceError::NotFound)
+    }
+}
+
+/// The timeline entry of a ledger entry on `contract`'s device.
+fn payment_event(
+    ctx: &LenderCtx,
+    contract: &ContractRecord,
+    entry: &PaymentRecord,
+    now: Timestamp,
+) -> TimelineEvent {
+    let (kind, verb) = match entry.kind {
+        EntryKind::Payment => (EventKind::PaymentRecorded, "payment"),
+        EntryKind::Reversal { .. } => (EventKind::PaymentReversed, "reversal"),
+    };
+    TimelineEvent {
+        id: lienlock_domain::EventId::new(),
+        seq: 0,
+        device_id: contract.device_id,
+        lender_id: contract.lender_id,
+        at: now,
+        kind,
+        actor: Actor::ApiKey(ctx.api_key_id),
+        reason: None,
+        detail: Some(format!(
+            "{verb} {} of {} via {}",
+            entry.id,
+            lienlock_domain::Money::new(entry.currency, entry.amount),
+            entry.channel
+        )),
     }
 }
 

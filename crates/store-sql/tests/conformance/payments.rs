@@ -16,7 +16,8 @@ backend_tests!(
     contract_payments_are_ordered_and_scoped,
     reversals_round_trip,
     payers_are_matched_by_imei_within_the_tenant,
-    corrupt_payment_rows_are_reported
+    corrupt_payment_rows_are_reported,
+    a_payment_and_its_timeline_entry_land_together
 );
 
 async fn idempotency_key_returns_the_existing_entry(backend: Backend) {
@@ -466,4 +467,62 @@ async fn corrupt_payment_rows_are_reported(backend: Backend) {
     db.exec_raw("UPDATE payments SET amount = 1, currency = 'XYZ'")
         .await;
     corrupt(store.contract_payments(&ctx, c.id).await.map(drop));
+}
+
+async fn a_payment_and_its_timeline_entry_land_together(backend: Backend) {
+    let Some((_db, store)) = setup(backend).await else {
+        return;
+    };
+    let ctx = lender(&store, "A").await;
+    let other = lender(&store, "B").await;
+    let (device, c) = device_with_contract(&store, &ctx, 1, 5_000).await;
+    let event = |ctx: &lienlock_domain::LenderCtx| {
+        let mut e = lienlock_store::TimelineEvent::new(
+            &device,
+            at(60),
+            lienlock_domain::EventKind::PaymentRecorded,
+            lienlock_store::Actor::ApiKey(ctx.api_key_id),
+        );
+        e.lender_id = ctx.lender_id;
+        e.detail = Some("payment".into());
+        e
+    };
+    let mut p = payment(&ctx, Some(&c), 10_000, 50);
+    p.idempotency_key = Some("req-1".into());
+    assert_eq!(
+        store
+            .insert_payment_with_event(&ctx, &p, at(60), &event(&ctx))
+            .await
+            .unwrap(),
+        PaymentInsert::Inserted
+    );
+    let recorded = |store: DynStore, ctx: lienlock_domain::LenderCtx| async move {
+        store
+            .timeline(&ctx, device.id, None, 100)
+            .await
+            .unwrap()
+            .unwrap()
+            .iter()
+            .filter(|e| e.kind == lienlock_domain::EventKind::PaymentRecorded)
+            .count()
+    };
+    assert_eq!(recorded(store.clone(), ctx).await, 1);
+    // A retry writes nothing, its entry neither.
+    assert_eq!(
+        store
+            .insert_payment_with_event(&ctx, &p, at(70), &event(&ctx))
+            .await
+            .unwrap(),
+        PaymentInsert::Existing(p.clone())
+    );
+    assert_eq!(recorded(store.clone(), ctx).await, 1);
+    // An entry of another lender is refused, and the payment with it.
+    let q = payment(&ctx, Some(&c), 1_000, 80);
+    assert!(matches!(
+        store
+            .insert_payment_with_event(&ctx, &q, at(80), &event(&other))
+            .await,
+        Err(StoreError::Backend(_))
+    ));
+    assert_eq!(store.payment(&ctx, q.id).await.unwrap(), None);
 }
