@@ -5,52 +5,14 @@ mod common;
 
 use common::*;
 use jiff::civil::{date, Date};
-use lienlock_agent::{Agent, CodeRefusal, Enforcement, LockReason, Monotonic};
+use lienlock_agent::{Agent, CodeRefusal, Enforcement, LockReason};
 use lienlock_domain::{LeaseState, Timestamp};
 use lienlock_wire::unlock_code::{end_of_day_utc, CodeError, CodeKey, CodeKind, UnlockCode};
 use lienlock_wire::ReportKind;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 const MINUTE_MS: i64 = 60_000;
-
-/// A monotonic clock the test moves, with a boot id it can change (a reboot).
-#[derive(Debug)]
-struct ManualMonotonic {
-    boot: Mutex<String>,
-    elapsed_ms: AtomicU64,
-}
-
-impl ManualMonotonic {
-    fn new() -> Arc<Self> {
-        Arc::new(Self {
-            boot: Mutex::new("boot-1".into()),
-            elapsed_ms: AtomicU64::new(5_000),
-        })
-    }
-
-    fn reboot(&self, id: &str) {
-        *self.boot.lock().unwrap() = id.into();
-        self.elapsed_ms.store(1_000, Ordering::SeqCst);
-    }
-}
-
-impl Monotonic for ManualMonotonic {
-    fn boot_id(&self) -> String {
-        self.boot.lock().unwrap().clone()
-    }
-
-    fn elapsed(&self) -> Duration {
-        Duration::from_millis(self.elapsed_ms.load(Ordering::SeqCst))
-    }
-}
-
-/// Real time passing: both clocks move.
-fn pass(f: &Fixture, mono: &ManualMonotonic, ms: i64) {
-    f.clock.advance_millis(ms);
-    mono.elapsed_ms.fetch_add(ms as u64, Ordering::SeqCst);
-}
 
 /// An agent holding a lease in `state`, issued at T0 for an hour.
 fn holding(f: &Fixture, mono: &Arc<ManualMonotonic>, state: LeaseState) -> Agent {

@@ -5,52 +5,9 @@
 mod common;
 
 use common::*;
-use lienlock_agent::{Agent, Enforcement, Monotonic, FLOOR_EVERY};
+use lienlock_agent::{Agent, Enforcement, FLOOR_EVERY};
 use lienlock_domain::{Clock, LeaseState};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
-
-/// A monotonic clock the test moves, with a boot id it can change (a reboot).
-#[derive(Debug)]
-struct ManualMonotonic {
-    boot: Mutex<String>,
-    elapsed_ms: AtomicU64,
-}
-
-impl ManualMonotonic {
-    fn new() -> Arc<Self> {
-        Arc::new(Self {
-            boot: Mutex::new("boot-1".into()),
-            elapsed_ms: AtomicU64::new(5_000),
-        })
-    }
-
-    fn advance(&self, ms: i64) {
-        self.elapsed_ms.fetch_add(ms as u64, Ordering::SeqCst);
-    }
-
-    fn reboot(&self, id: &str) {
-        *self.boot.lock().unwrap() = id.into();
-        self.elapsed_ms.store(1_000, Ordering::SeqCst);
-    }
-}
-
-impl Monotonic for ManualMonotonic {
-    fn boot_id(&self) -> String {
-        self.boot.lock().unwrap().clone()
-    }
-
-    fn elapsed(&self) -> Duration {
-        Duration::from_millis(self.elapsed_ms.load(Ordering::SeqCst))
-    }
-}
-
-/// Real time passing: both the wall clock and the monotonic clock move.
-fn pass(f: &Fixture, mono: &ManualMonotonic, ms: i64) {
-    f.clock.advance_millis(ms);
-    mono.advance(ms);
-}
+use std::sync::Arc;
 
 fn agent_with(f: &Fixture, mono: &Arc<ManualMonotonic>, reopen: bool) -> Agent {
     let mut agent = if reopen { f.reopen() } else { f.open() };

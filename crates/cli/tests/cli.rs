@@ -5,7 +5,7 @@ mod common;
 
 use common::{field, once, post, Proc};
 use lienlock_store_sql::testing::{Backend, TestDb};
-use serde_json::{json, Value};
+use serde_json::json;
 use tokio::process::Command;
 
 const BIN: &str = common::BIN;
@@ -83,20 +83,7 @@ async fn serve_ctl_and_agent_processes(backend: Backend) {
         .unwrap()
         .to_owned();
 
-    let mut ctl = vec![
-        "ctl",
-        "bootstrap",
-        "--name",
-        "Acme",
-        "--support-phone",
-        "+1 555 0100",
-        "--support-url",
-        "https://acme.example",
-        "--json",
-    ];
-    ctl.extend(&server_args);
-    let boot: Value = serde_json::from_str(&once(&ctl).await).unwrap();
-    let key = boot["api_key"].as_str().unwrap().to_owned();
+    let key = common::bootstrap(&server_args).await;
 
     let imei = "356938035643809";
     let (status, body) = post(&format!("{url}/v1/devices"), &key, json!({"imei": imei})).await;

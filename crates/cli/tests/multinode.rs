@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{field, get, once, post, Proc};
+use common::{field, get, post, Proc};
 use lienlock_agent::{Agent, AgentConfig, Enforcement, RunPolicy, RunStats};
 use lienlock_domain::{Imei, SystemClock};
 use lienlock_store_sql::testing::{Backend, TestDb};
@@ -162,24 +162,7 @@ async fn three_nodes_on_one_postgres() {
     let (a, key) = node(data, db.url()).await;
     let (b, _) = node(data, db.url()).await;
     let (mut c, _) = node(data, db.url()).await;
-    let boot = once(&[
-        "ctl",
-        "bootstrap",
-        "--name",
-        "Acme",
-        "--support-phone",
-        "+1 555 0100",
-        "--support-url",
-        "https://acme.example",
-        "--json",
-        "--data",
-        data,
-        "--database",
-        db.url(),
-    ])
-    .await;
-    let boot: serde_json::Value = serde_json::from_str(&boot).unwrap();
-    let api = boot["api_key"].as_str().unwrap().to_owned();
+    let api = common::bootstrap(&["--data", data, "--database", db.url()]).await;
 
     // A borrower whose phone the policy locked (set up as the engine leaves it after weeks
     // of arrears and a delivered notice: restricted, contract overdue, nothing due soon).

@@ -7,7 +7,9 @@ use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
-const BIN: &str = env!("CARGO_BIN_EXE_lienlock");
+mod common;
+
+use common::BIN;
 
 /// A `lienlock serve` on a fresh SQLite data directory, killed when dropped.
 struct Server {
@@ -44,26 +46,11 @@ impl Server {
         // Keep reading, so the server never blocks on a full pipe.
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
 
-        let boot = run(&[
-            "ctl",
-            "bootstrap",
-            "--data",
-            data,
-            "--name",
-            "Acme",
-            "--support-phone",
-            "+1 555 0100",
-            "--support-url",
-            "https://acme.example",
-            "--json",
-        ])
-        .await;
-        assert!(boot.status.success(), "{}", text(&boot));
-        let boot: Value = serde_json::from_slice(&boot.stdout).unwrap();
+        let key = common::bootstrap(&["--data", data]).await;
         Self {
             _child: child,
             url,
-            key: boot["api_key"].as_str().unwrap().to_owned(),
+            key,
             _dir: dir,
         }
     }

@@ -358,48 +358,40 @@ fn bind_dispute<'q>(q: Q<'q>, d: &DisputeRecord) -> StoreResult<Q<'q>> {
 /// engine locked without waiting out the notice periods in real time. Returns how many
 /// devices it changed.
 pub async fn lock_by_policy(database: &str, imeis: &[Imei]) -> StoreResult<u64> {
+    // The same two updates on either backend's connection type.
+    macro_rules! lock_all {
+        ($conn:expr) => {{
+            let mut conn = $conn;
+            let mut n = 0;
+            for chunk in imeis.chunks(LOCK_CHUNK) {
+                let (devices, contracts) = lock_statements(chunk.len());
+                n += bind_imeis(sqlx::query(&devices).bind(FULL_LOCK), chunk)
+                    .execute(&mut conn)
+                    .await
+                    .map_err(classify)?
+                    .rows_affected();
+                bind_imeis(sqlx::query(&contracts).bind(NEVER), chunk)
+                    .execute(&mut conn)
+                    .await
+                    .map_err(classify)?;
+            }
+            conn.close().await.map_err(classify)?;
+            Ok(n)
+        }};
+    }
     if database.starts_with("postgres://") || database.starts_with("postgresql://") {
-        let mut conn = sqlx::PgConnection::connect(database)
+        lock_all!(sqlx::PgConnection::connect(database)
             .await
-            .map_err(classify)?;
-        let mut n = 0;
-        for chunk in imeis.chunks(LOCK_CHUNK) {
-            let (devices, contracts) = lock_statements(chunk.len());
-            n += bind_imeis(sqlx::query(&devices).bind(FULL_LOCK), chunk)
-                .execute(&mut conn)
-                .await
-                .map_err(classify)?
-                .rows_affected();
-            bind_imeis(sqlx::query(&contracts).bind(NEVER), chunk)
-                .execute(&mut conn)
-                .await
-                .map_err(classify)?;
-        }
-        conn.close().await.map_err(classify)?;
-        return Ok(n);
+            .map_err(classify)?)
+    } else {
+        let path = database.strip_prefix("sqlite://").unwrap_or(database);
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .busy_timeout(std::time::Duration::from_secs(10));
+        lock_all!(SqliteConnection::connect_with(&options)
+            .await
+            .map_err(classify)?)
     }
-    let path = database.strip_prefix("sqlite://").unwrap_or(database);
-    let options = SqliteConnectOptions::new()
-        .filename(path)
-        .busy_timeout(std::time::Duration::from_secs(10));
-    let mut conn = SqliteConnection::connect_with(&options)
-        .await
-        .map_err(classify)?;
-    let mut n = 0;
-    for chunk in imeis.chunks(LOCK_CHUNK) {
-        let (devices, contracts) = lock_statements(chunk.len());
-        n += bind_imeis(sqlx::query(&devices).bind(FULL_LOCK), chunk)
-            .execute(&mut conn)
-            .await
-            .map_err(classify)?
-            .rows_affected();
-        bind_imeis(sqlx::query(&contracts).bind(NEVER), chunk)
-            .execute(&mut conn)
-            .await
-            .map_err(classify)?;
-    }
-    conn.close().await.map_err(classify)?;
-    Ok(n)
 }
 
 /// IMEIs per statement in [`lock_by_policy`].

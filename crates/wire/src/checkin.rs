@@ -19,8 +19,6 @@ pub enum ReportKind {
     /// The device took an `LC1` unlock code; `value` is its counter. The server marks the
     /// code redeemed, and the lease answering this check-in supersedes it.
     CodeRedeemed,
-    /// The device took an OpenPAYGO token; `value` is its count.
-    OpenPaygoRedeemed,
 }
 
 impl ReportKind {
@@ -29,7 +27,6 @@ impl ReportKind {
         match self {
             ReportKind::ClockSetBack => 1,
             ReportKind::CodeRedeemed => 2,
-            ReportKind::OpenPaygoRedeemed => 3,
         }
     }
 
@@ -38,7 +35,6 @@ impl ReportKind {
         match code {
             1 => Some(ReportKind::ClockSetBack),
             2 => Some(ReportKind::CodeRedeemed),
-            3 => Some(ReportKind::OpenPaygoRedeemed),
             _ => None,
         }
     }

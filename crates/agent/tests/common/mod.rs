@@ -128,3 +128,46 @@ pub fn lock_screen() -> LockScreen {
 pub fn reminder() -> RestrictionProfile {
     RestrictionProfile::new(RestrictionLevel::Reminder, []).unwrap()
 }
+
+/// A monotonic clock the test moves, with a boot id it can change (a reboot).
+#[derive(Debug)]
+pub struct ManualMonotonic {
+    boot: std::sync::Mutex<String>,
+    elapsed_ms: std::sync::atomic::AtomicU64,
+}
+
+impl ManualMonotonic {
+    pub fn new() -> Arc<Self> {
+        Arc::new(Self {
+            boot: std::sync::Mutex::new("boot-1".into()),
+            elapsed_ms: std::sync::atomic::AtomicU64::new(5_000),
+        })
+    }
+
+    pub fn advance(&self, ms: i64) {
+        self.elapsed_ms
+            .fetch_add(ms as u64, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    pub fn reboot(&self, id: &str) {
+        *self.boot.lock().unwrap() = id.into();
+        self.elapsed_ms
+            .store(1_000, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl lienlock_agent::Monotonic for ManualMonotonic {
+    fn boot_id(&self) -> String {
+        self.boot.lock().unwrap().clone()
+    }
+
+    fn elapsed(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.elapsed_ms.load(std::sync::atomic::Ordering::SeqCst))
+    }
+}
+
+/// Real time passing: both the wall clock and the monotonic clock move.
+pub fn pass(f: &Fixture, mono: &ManualMonotonic, ms: i64) {
+    f.clock.advance_millis(ms);
+    mono.advance(ms);
+}

@@ -96,3 +96,22 @@ pub async fn once(args: &[&str]) -> String {
     );
     stdout
 }
+
+/// Creates the lender "Acme" with `lienlock ctl bootstrap` on the server whose data (and
+/// database) `server_args` name, and returns its API key.
+pub async fn bootstrap(server_args: &[&str]) -> String {
+    let mut args = vec![
+        "ctl",
+        "bootstrap",
+        "--name",
+        "Acme",
+        "--support-phone",
+        "+1 555 0100",
+        "--support-url",
+        "https://acme.example",
+        "--json",
+    ];
+    args.extend(server_args);
+    let boot: Value = serde_json::from_str(&once(&args).await).unwrap();
+    boot["api_key"].as_str().unwrap().to_owned()
+}

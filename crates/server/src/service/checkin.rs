@@ -308,7 +308,7 @@ impl Service {
 /// "the phone's clock was set back by 2 h 0 min (seen at device time 1767225000000 ms)".
 fn tamper_detail(t: &lienlock_wire::DeviceReport) -> String {
     match t.kind {
-        ReportKind::CodeRedeemed | ReportKind::OpenPaygoRedeemed => {
+        ReportKind::CodeRedeemed => {
             format!("the phone took code {} at device time {}", t.value, t.at)
         }
         ReportKind::ClockSetBack => {
