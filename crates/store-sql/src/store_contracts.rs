@@ -337,12 +337,15 @@ macro_rules! contracts {
                         None => Err(StoreError::Duplicate("payment id")),
                     };
                 }
+                // The event before the wake-up: its foreign key share-locks the device row,
+                // and a device save locks the device before it updates the contract, so
+                // taking them in the other order here could deadlock with it.
+                if let Some(e) = event {
+                    insert_event(&mut tx, e).await?;
+                }
                 if let Some(contract) = p.contract_id {
                     check_currency(&mut tx, ctx, contract, p.currency).await?;
                     wake_contract(&mut tx, ctx.lender_id, contract, wake_at).await?;
-                }
-                if let Some(e) = event {
-                    insert_event(&mut tx, e).await?;
                 }
                 tx.commit().await.map_err(classify)?;
                 Ok(PaymentInsert::Inserted)
