@@ -36,7 +36,7 @@ pub use config::{AgentConfig, Provisioning};
 pub use enforcement::{decide, with_grant, Enforcement, LockReason};
 pub use error::{AgentError, ErrorCode, LeaseRefusal};
 pub use layout::Layout;
-pub use run::RunExit;
+pub use run::{AgentJob, JobFuture, RunExit};
 pub use schedule::RunPolicy;
 pub use stats::{RunSnapshot, RunStats};
 pub use transport::{DisputeAck, ServerClient, CHECKIN_PATH, DISPUTE_PATH, PUSH_PATH};

@@ -7,9 +7,31 @@ use crate::schedule::{millis_between, Backoff, RunPolicy};
 use crate::stats::RunStats;
 use lienlock_domain::Timestamp;
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use tokio::sync::mpsc;
 use tokio::time::Instant;
+
+/// What an [`AgentJob`] returns: a future borrowing the agent for as long as it runs.
+pub type JobFuture<'a> = Pin<Box<dyn Future<Output = ()> + Send + 'a>>;
+
+/// Work handed to a running agent from outside its loop (a lock-screen app: "refresh",
+/// a typed code, "I already paid"). The loop owns the agent, so rather than sharing it the
+/// app sends the work, which gets the agent between two wakes; the loop then reports any
+/// change the work made at once. The work sends its own answer back (a oneshot channel).
+pub type AgentJob = Box<dyn for<'a> FnOnce(&'a mut Agent) -> JobFuture<'a> + Send>;
+
+/// The next job, or never when there is no job channel or it is closed.
+async fn next_job(jobs: &mut Option<&mut mpsc::Receiver<AgentJob>>) -> AgentJob {
+    match jobs {
+        Some(rx) => match rx.recv().await {
+            Some(job) => job,
+            None => std::future::pending().await,
+        },
+        None => std::future::pending().await,
+    }
+}
 
 /// The next push event, or never when there is no push channel.
 async fn next_push(push: &mut Option<PushChannel>, now: Timestamp) -> PushEvent {
@@ -111,11 +133,38 @@ impl Agent {
     /// Sleeping uses `tokio::time` (real time); every decision uses the agent's clock.
     /// Returns when released or when `shutdown` completes, which also cancels a check-in in
     /// flight (its counter is already persisted, so nothing is reused).
-    pub async fn run_with<F, C>(
+    pub async fn run_with<F, C>(&mut self, policy: RunPolicy, shutdown: F, on_change: C) -> RunExit
+    where
+        F: Future,
+        C: FnMut(&Enforcement),
+    {
+        self.run_loop(policy, shutdown, on_change, None).await
+    }
+
+    /// [`Agent::run_with`], also doing the [`AgentJob`]s that arrive on `jobs` while it
+    /// sleeps, each followed at once by a report of any change. The receiver is borrowed so
+    /// that the caller can go on serving jobs itself after the loop returns (a released
+    /// phone still answers its screen).
+    pub async fn run_with_jobs<F, C>(
+        &mut self,
+        policy: RunPolicy,
+        shutdown: F,
+        on_change: C,
+        jobs: &mut mpsc::Receiver<AgentJob>,
+    ) -> RunExit
+    where
+        F: Future,
+        C: FnMut(&Enforcement),
+    {
+        self.run_loop(policy, shutdown, on_change, Some(jobs)).await
+    }
+
+    async fn run_loop<F, C>(
         &mut self,
         policy: RunPolicy,
         shutdown: F,
         mut on_change: C,
+        mut jobs: Option<&mut mpsc::Receiver<AgentJob>>,
     ) -> RunExit
     where
         F: Future,
@@ -173,10 +222,12 @@ impl Agent {
             }
             let wake = self.next_wake(next_checkin, &policy);
             let now = self.trusted_now();
+            let mut job = None;
             tokio::select! {
                 biased;
                 _ = &mut shutdown => break RunExit::Shutdown,
                 () = tokio::time::sleep_until(wake) => {}
+                j = next_job(&mut jobs) => job = Some(j),
                 event = next_push(&mut push, now) => {
                     match event {
                         // Check in at once: for the change hinted at, or after a
@@ -186,6 +237,13 @@ impl Agent {
                         PushEvent::Unsupported => push = None,
                     }
                     gauges.event(event, push.as_ref().is_some_and(PushChannel::is_connected));
+                }
+            }
+            if let Some(job) = job {
+                tokio::select! {
+                    biased;
+                    _ = &mut shutdown => break RunExit::Shutdown,
+                    () = job(self) => {}
                 }
             }
         };
@@ -218,5 +276,81 @@ impl Agent {
             wake = wake.min(now + millis_between(self.trusted_now(), until));
         }
         wake
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::AgentConfig;
+    use crate::enforcement::LockReason;
+    use lienlock_domain::{Imei, SystemClock};
+    use lienlock_wire::ServerKey;
+    use std::time::Duration;
+    use tokio::sync::oneshot;
+
+    /// Boxes a closure as a job; the bound is what lets the closure borrow the agent.
+    fn job<F>(f: F) -> AgentJob
+    where
+        F: for<'a> FnOnce(&'a mut Agent) -> JobFuture<'a> + Send + 'static,
+    {
+        Box::new(f)
+    }
+
+    #[tokio::test]
+    async fn jobs_get_the_agent_while_it_runs() {
+        let dir = tempfile::tempdir().unwrap();
+        let imei = Imei::from_body("49015420323751").unwrap();
+        let mut agent = Agent::open(
+            AgentConfig {
+                data_dir: dir.path().into(),
+                // Nothing listens there: check-ins fail and back off, the loop goes on.
+                server_url: "http://127.0.0.1:9".into(),
+                server_key: ServerKey::generate().public(),
+                imei,
+            },
+            Arc::new(SystemClock),
+        )
+        .unwrap();
+        let policy = RunPolicy {
+            push: false,
+            ..RunPolicy::default()
+        };
+        let (tx, mut rx) = mpsc::channel(4);
+        let (stop, stopped) = oneshot::channel::<()>();
+        let mut reports = Vec::new();
+        let outside = async move {
+            let (answer, answered) = oneshot::channel();
+            let work = job(move |a| {
+                Box::pin(async move {
+                    let refused = a.enter_code("1234-5678").is_err();
+                    let _ = answer.send((a.imei(), refused));
+                })
+            });
+            tx.send(work).await.unwrap();
+            let got = tokio::time::timeout(Duration::from_secs(10), answered)
+                .await
+                .unwrap()
+                .unwrap();
+            // A closed channel neither stops the loop nor makes it spin.
+            drop(tx);
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            stop.send(()).unwrap();
+            got
+        };
+        let (exit, got) = tokio::join!(
+            agent.run_with_jobs(policy, stopped, |e| reports.push(e.clone()), &mut rx),
+            outside
+        );
+        assert_eq!(exit, RunExit::Shutdown);
+        assert_eq!(got, (imei, true));
+        assert!(matches!(
+            reports.first(),
+            Some(Enforcement::Locked {
+                why: LockReason::NoLease,
+                ..
+            })
+        ));
+        assert_eq!(reports.len(), 1, "nothing changed: {reports:?}");
     }
 }

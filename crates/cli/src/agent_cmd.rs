@@ -1,12 +1,17 @@
 //! `lienlock agent`: one simulated phone.
 
+use crate::phone_ui::{self, Lang, Phone};
 use anyhow::Context;
 use clap::{Args, Subcommand};
-use lienlock_agent::{Agent, AgentConfig, Enforcement, LockReason, SystemMonotonic};
+use lienlock_agent::{
+    Agent, AgentConfig, Enforcement, LockReason, RunExit, RunPolicy, SystemMonotonic,
+};
 use lienlock_domain::{Imei, SystemClock};
 use lienlock_wire::ServerPublicKey;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// Agent commands.
 #[derive(Debug, Subcommand)]
@@ -58,8 +63,15 @@ pub struct RunArgs {
     #[arg(long)]
     imei: Option<Imei>,
     /// Check in once, print the result, and exit.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "ui")]
     once: bool,
+    /// Also serve the phone's screen, as its borrower sees it, on this address (for
+    /// example 127.0.0.1:8090; port 0 picks one). Prints `phone page: URL`.
+    #[arg(long, value_name = "ADDR")]
+    ui: Option<SocketAddr>,
+    /// The screen's language (en, hi, sw, es, pt, id); kept as the phone's setting.
+    #[arg(long, value_enum, requires = "ui")]
+    language: Option<Lang>,
 }
 
 /// A one-line description of what the phone enforces, changing only when the mode does
@@ -207,22 +219,75 @@ pub async fn run(cmd: AgentCommand) -> anyhow::Result<()> {
                 }
                 return Ok(());
             }
-            let mut last = String::new();
+            if let Some(addr) = args.ui {
+                return run_with_page(agent, &args, addr).await;
+            }
+            let mut printer = Printer::new(imei);
             agent
-                .run(crate::serve::shutdown_signal(), |e| {
-                    let line = describe(e);
-                    if line != last {
-                        println!("{imei} {line}");
-                        last = line;
-                    }
-                    for n in new_notices(e, &mut shown) {
-                        println!("{imei} {n}");
-                    }
-                })
+                .run(crate::serve::shutdown_signal(), |e| printer.print(e))
                 .await;
             Ok(())
         }
     }
+}
+
+/// Prints each change of what the phone does, and each notice once.
+struct Printer {
+    imei: Imei,
+    last: String,
+    shown: u64,
+}
+
+impl Printer {
+    fn new(imei: Imei) -> Self {
+        Self {
+            imei,
+            last: String::new(),
+            shown: 0,
+        }
+    }
+
+    fn print(&mut self, e: &Enforcement) {
+        let imei = self.imei;
+        let line = describe(e);
+        if line != self.last {
+            println!("{imei} {line}");
+            self.last = line;
+        }
+        for n in new_notices(e, &mut self.shown) {
+            println!("{imei} {n}");
+        }
+    }
+}
+
+/// `agent run --ui`: the run loop, with the phone's screen served alongside. The page's
+/// buttons reach the agent through the loop's job queue; once the phone is released the
+/// loop ends, and the page stays up (showing the released screen) until Ctrl-C.
+async fn run_with_page(mut agent: Agent, args: &RunArgs, addr: SocketAddr) -> anyhow::Result<()> {
+    let (phone, mut jobs) = Phone::new(&agent, &args.data, args.language);
+    let (bound, page) = phone_ui::serve(phone.clone(), addr, crate::serve::shutdown_signal())
+        .await
+        .with_context(|| format!("cannot serve the phone page on {addr}"))?;
+    println!("phone page: http://{bound}/");
+    let mut printer = Printer::new(agent.imei());
+    let exit = agent
+        .run_with_jobs(
+            RunPolicy::default(),
+            crate::serve::shutdown_signal(),
+            |e| {
+                printer.print(e);
+                phone.request_snapshot();
+            },
+            &mut jobs,
+        )
+        .await;
+    if exit == RunExit::Released {
+        phone.snapshot(&agent);
+        phone_ui::serve_jobs(&mut agent, &mut jobs, crate::serve::shutdown_signal()).await;
+    }
+    // The page stops on the same signal; give open requests a moment.
+    let _ = tokio::time::timeout(Duration::from_secs(2), page).await;
+    Ok(())
 }
 
 /// A timestamp as the borrower reads it (UTC, to the minute).

@@ -1,5 +1,5 @@
 //! `lienlock ctl`: operator tools that work directly on the database, and back-office tools
-//! that go through a server's API (`ctl payments import`).
+//! that go through a server's API (`ctl payments import`, `ctl devices import`).
 
 // Declared here because it is a `ctl` subcommand; the file sits beside the other commands.
 use crate::import;
@@ -16,9 +16,15 @@ pub enum CtlCommand {
     /// Payments, through a server's lender API.
     #[command(subcommand)]
     Payments(import::PaymentsCommand),
+    /// Devices, through a server's lender API.
+    #[command(subcommand)]
+    Devices(import::devices::DevicesCommand),
     /// Offline unlock codes, through a server's lender API.
     #[command(subcommand)]
     Codes(crate::ctl_codes::CodesCommand),
+    /// People who sign in to the lender console.
+    #[command(subcommand)]
+    Users(crate::ctl_users::UsersCommand),
 }
 
 /// `ctl bootstrap`.
@@ -44,7 +50,9 @@ pub struct BootstrapArgs {
 pub async fn run(cmd: CtlCommand) -> anyhow::Result<()> {
     match cmd {
         CtlCommand::Payments(cmd) => import::run(cmd).await,
+        CtlCommand::Devices(cmd) => import::devices::run(cmd).await,
         CtlCommand::Codes(cmd) => crate::ctl_codes::run(cmd).await,
+        CtlCommand::Users(cmd) => crate::ctl_users::run(cmd).await,
         CtlCommand::Bootstrap(a) => {
             let config = a.server.resolve()?;
             let service = crate::serve::service(&config).await?;

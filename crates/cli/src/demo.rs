@@ -3,6 +3,7 @@
 
 use crate::agent_cmd::{describe, new_notices};
 use crate::config::ServerConfig;
+use crate::phone_ui::{self, Lang, Phone};
 use anyhow::{bail, Context};
 use clap::Args;
 use lienlock_agent::{Agent, AgentConfig, RunPolicy};
@@ -78,6 +79,18 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     )
     .await?;
 
+    // A console user, so the lender's side can be seen in a browser too.
+    let console_password = zeroize::Zeroizing::new(lienlock_server::service::random_token());
+    service
+        .add_user(lienlock_server::service::NewUser {
+            lender_id: lender.id,
+            email: "admin@demo-finance.example".into(),
+            name: "Demo Admin".into(),
+            role: lienlock_domain::Role::Admin,
+            password: console_password.clone(),
+        })
+        .await?;
+
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut server_stop = stop_rx.clone();
     let server_shutdown = async move {
@@ -123,6 +136,11 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     println!("  lender       {} ({})", lender.name, lender.id);
     println!("  API key      {}", api_key.as_str());
     println!("  server key   {}", server_key.to_hex());
+    println!(
+        "  console      {url}/console  (admin@demo-finance.example, password {})",
+        console_password.as_str()
+    );
+    println!("  IMEI check   {url}/check");
     println!("  data         {}", args.data.display());
     for (name, imei, id) in &phones {
         println!("  {name}      IMEI {imei}  device {id}");
@@ -149,23 +167,34 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         ..RunPolicy::default()
     };
     let mut tasks = Vec::new();
-    for (name, imei, _) in phones {
+    // Each phone's screen as its borrower sees it, in a language of its own.
+    let languages = [Lang::En, Lang::Sw, Lang::Es, Lang::Hi, Lang::Pt, Lang::Id];
+    for (n, (name, imei, _)) in phones.into_iter().enumerate() {
+        let data_dir = args.data.join("phones").join(&name);
         let mut agent = Agent::open(
             AgentConfig {
-                data_dir: args.data.join("phones").join(&name),
+                data_dir: data_dir.clone(),
                 server_url: url.clone(),
                 server_key,
                 imei,
             },
             Arc::new(SystemClock),
         )?;
+        let (phone, mut jobs) = Phone::new(&agent, &data_dir, Some(languages[n % languages.len()]));
+        let mut page_stop = stop_rx.clone();
+        let page_addr = SocketAddr::new(config.listen.ip(), 0);
+        let (page, _serving) = phone_ui::serve(phone.clone(), page_addr, async move {
+            let _ = page_stop.wait_for(|s| *s).await;
+        })
+        .await?;
+        println!("  {name} screen  http://{page}/");
         let mut stop = stop_rx.clone();
         let policy = policy.clone();
         tasks.push(tokio::spawn(async move {
             let mut last = String::new();
             let mut shown = 0;
             agent
-                .run_with(
+                .run_with_jobs(
                     policy,
                     async move {
                         let _ = stop.wait_for(|s| *s).await;
@@ -179,11 +208,14 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
                         for n in new_notices(e, &mut shown) {
                             println!("[{name}] {n}");
                         }
+                        phone.request_snapshot();
                     },
+                    &mut jobs,
                 )
                 .await
         }));
     }
+    println!();
 
     match args.duration {
         Some(secs) => tokio::select! {

@@ -6,8 +6,10 @@ mod codes;
 mod config;
 mod ctl;
 mod ctl_codes;
+mod ctl_users;
 mod demo;
 mod import;
+mod phone_ui;
 mod serve;
 mod simulate;
 

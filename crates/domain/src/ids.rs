@@ -75,6 +75,10 @@ id_type!(
     ApiKeyId
 );
 id_type!(
+    /// A person who signs in to the lender console.
+    UserId
+);
+id_type!(
     /// A lock, unlock or release command.
     CommandId
 );

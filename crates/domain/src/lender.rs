@@ -1,6 +1,6 @@
 //! Lenders (tenants) and who acts for them.
 
-use crate::ids::{ApiKeyId, LenderId};
+use crate::ids::{ApiKeyId, LenderId, UserId};
 use serde::{Deserialize, Serialize};
 
 /// What a lender's user or API key may do. docs/security.md says what each role is allowed.
@@ -72,6 +72,15 @@ pub struct LenderCtx {
     pub lender_id: LenderId,
     /// What the caller may do.
     pub role: Role,
-    /// The key that authenticated the call, recorded as the actor of what it does.
-    pub api_key_id: ApiKeyId,
+    /// Who authenticated the call, recorded as the actor of what it does.
+    pub principal: Principal,
+}
+
+/// Who acts for a lender: an integration's API key or a person signed in to the console.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Principal {
+    /// A lender's API key.
+    ApiKey(ApiKeyId),
+    /// A console user.
+    User(UserId),
 }

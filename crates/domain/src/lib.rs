@@ -7,6 +7,7 @@
 pub mod code;
 pub mod command;
 pub mod contract;
+pub mod csv;
 pub mod device;
 pub mod ids;
 pub mod imei;
@@ -28,11 +29,11 @@ pub use contract::{
 pub use device::{DeviceState, KeyStatus, LeaseState, TransitionError};
 pub use ids::{
     ApiKeyId, CommandId, ContractId, DeviceId, DisputeId, EventId, LenderId, NoticeId, PaymentId,
-    UnlockCodeId,
+    UnlockCodeId, UserId,
 };
 pub use imei::{Imei, ImeiError};
 pub use ledger::{DueInstallment, EntryKind, Ledger, LedgerEntry, LedgerError, Standing};
-pub use lender::{LenderCtx, Role};
+pub use lender::{LenderCtx, Principal, Role};
 pub use money::{Currency, Money, MoneyError};
 pub use policy::{
     evaluate, explain, AppliedLevel, ComplianceProfile, Dispute, DisputeOpener, Holds, Notice,

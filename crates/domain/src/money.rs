@@ -245,6 +245,37 @@ impl Money {
             .ok_or(MoneyError::Overflow)
     }
 
+    /// The amount for people to read: as [`Display`](fmt::Display), with a comma between
+    /// each group of three digits of the whole part (`KES 1,250.50`, `JPY 1,500`,
+    /// `KES -1,000.00`). The same in every locale; [`Money::parse`] does not take it back.
+    pub fn grouped(&self) -> String {
+        let plain = self.to_string();
+        let (code, amount) = plain.split_once(' ').unwrap_or(("", &plain));
+        let (sign, digits) = match amount.strip_prefix('-') {
+            Some(rest) => ("-", rest),
+            None => ("", amount),
+        };
+        let (whole, frac) = match digits.split_once('.') {
+            Some((w, f)) => (w, Some(f)),
+            None => (digits, None),
+        };
+        let mut out = String::with_capacity(plain.len() + whole.len() / 3);
+        out.push_str(code);
+        out.push(' ');
+        out.push_str(sign);
+        for (i, c) in whole.chars().enumerate() {
+            if i > 0 && (whole.len() - i) % 3 == 0 {
+                out.push(',');
+            }
+            out.push(c);
+        }
+        if let Some(frac) = frac {
+            out.push('.');
+            out.push_str(frac);
+        }
+        out
+    }
+
     fn same_currency(self, other: Money) -> Result<(), MoneyError> {
         if self.currency == other.currency {
             Ok(())
@@ -353,6 +384,27 @@ mod tests {
     }
 
     #[test]
+    fn grouped_for_people() {
+        let jpy = Currency::parse("JPY").unwrap();
+        let kwd = Currency::parse("KWD").unwrap();
+        assert_eq!(Money::new(kes(), 150_000).grouped(), "KES 1,500.00");
+        assert_eq!(Money::new(kes(), 99_999).grouped(), "KES 999.99");
+        assert_eq!(Money::new(kes(), 5).grouped(), "KES 0.05");
+        assert_eq!(Money::new(kes(), -100_000).grouped(), "KES -1,000.00");
+        assert_eq!(
+            Money::new(kes(), 12_345_678_900).grouped(),
+            "KES 123,456,789.00"
+        );
+        assert_eq!(Money::new(jpy, 1_500).grouped(), "JPY 1,500");
+        assert_eq!(Money::new(jpy, 100).grouped(), "JPY 100");
+        assert_eq!(Money::new(kwd, 1_234_567).grouped(), "KWD 1,234.567");
+        assert_eq!(
+            Money::new(jpy, i64::MIN).grouped(),
+            "JPY -9,223,372,036,854,775,808"
+        );
+    }
+
+    #[test]
     fn arithmetic_is_checked() {
         let max = Money::new(kes(), i64::MAX);
         assert_eq!(
@@ -384,6 +436,19 @@ mod tests {
             if minor != i64::MIN {
                 prop_assert_eq!(Money::parse(c, amount), Ok(m));
             }
+        }
+
+        #[test]
+        fn grouped_is_display_with_commas(minor in any::<i64>(), pick in 0usize..KNOWN.len()) {
+            let m = Money::new(Currency::parse(KNOWN[pick].0).unwrap(), minor);
+            let grouped = m.grouped();
+            prop_assert_eq!(grouped.replace(',', ""), m.to_string());
+            // Every group after a comma is three digits, and no group is empty.
+            let whole = grouped.split_once(' ').unwrap().1.trim_start_matches('-');
+            let whole = whole.split('.').next().unwrap();
+            let groups: Vec<&str> = whole.split(',').collect();
+            prop_assert!((1..=3).contains(&groups[0].len()));
+            prop_assert!(groups[1..].iter().all(|g| g.len() == 3));
         }
 
         #[test]

@@ -22,6 +22,8 @@ pub struct AppState {
     pub push: Hub,
     /// Per-client limits of the public endpoints.
     pub limiter: std::sync::Arc<crate::ratelimit::RateLimiter>,
+    /// Failed console sign-ins.
+    pub sign_in: std::sync::Arc<crate::console::SignInThrottle>,
 }
 
 impl AppState {
@@ -36,6 +38,7 @@ impl AppState {
             service,
             push: Hub::new(limits),
             limiter: Default::default(),
+            sign_in: Default::default(),
         }
     }
 }

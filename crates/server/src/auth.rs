@@ -7,7 +7,7 @@ use crate::error::ApiError;
 use crate::service::ServiceError;
 use axum::extract::FromRequestParts;
 use axum::http::{header, request::Parts};
-use lienlock_domain::LenderCtx;
+use lienlock_domain::{LenderCtx, Principal};
 
 /// The authenticated lender of a request.
 #[derive(Debug, Clone, Copy)]
@@ -38,7 +38,7 @@ impl FromRequestParts<AppState> for Lender {
         Ok(Lender(LenderCtx {
             lender_id: record.lender_id,
             role: record.role,
-            api_key_id: record.id,
+            principal: Principal::ApiKey(record.id),
         }))
     }
 }

@@ -29,6 +29,9 @@ pub enum ApiError {
     /// The body is not `application/json`.
     #[error("expected Content-Type: application/json")]
     UnsupportedMediaType,
+    /// The body of a CSV upload is not `text/csv`.
+    #[error("expected Content-Type: text/csv (UTF-8)")]
+    NotCsv,
     /// A query string parameter is invalid.
     #[error("invalid query: {0}")]
     InvalidQuery(String),
@@ -44,6 +47,11 @@ pub enum ApiError {
     /// The route exists but not with this method.
     #[error("method not allowed")]
     MethodNotAllowed,
+    /// A console form without the session's anti-forgery token.
+    #[error(
+        "this form has expired or did not come from this console; reload the page and try again"
+    )]
+    CsrfRejected,
     /// This client asked too often; it may ask again after this many seconds.
     #[error("too many requests; retry in {0} s")]
     RateLimited(u64),
@@ -69,7 +77,7 @@ impl ApiError {
             ApiError::MalformedJson(_) => (StatusCode::BAD_REQUEST, "malformed_json"),
             ApiError::InvalidBody(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_request"),
             ApiError::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
-            ApiError::UnsupportedMediaType => {
+            ApiError::UnsupportedMediaType | ApiError::NotCsv => {
                 (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
             }
             ApiError::InvalidQuery(_) => (StatusCode::BAD_REQUEST, "invalid_query"),
@@ -77,11 +85,15 @@ impl ApiError {
             ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
             ApiError::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
             ApiError::RateLimited(_) => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
+            ApiError::CsrfRejected => (StatusCode::FORBIDDEN, "csrf_rejected"),
             ApiError::Service(e) => match e {
                 S::NotFound => (StatusCode::NOT_FOUND, "not_found"),
                 S::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
+                S::SignInFailed => (StatusCode::UNAUTHORIZED, "sign_in_failed"),
                 S::InvalidImei(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_imei"),
                 S::Invalid { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_request"),
+                S::MalformedCsv(_) => (StatusCode::BAD_REQUEST, "malformed_csv"),
+                S::InvalidCsv(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_csv"),
                 S::ImeiTaken(_) => (StatusCode::CONFLICT, "imei_taken"),
                 S::Transition(t) => match t {
                     TransitionError::Released => (StatusCode::CONFLICT, "device_released"),
@@ -121,7 +133,7 @@ impl ApiError {
     }
 
     /// What the client is told. Internal details of storage failures stay in the log.
-    fn public_message(&self) -> String {
+    pub(crate) fn public_message(&self) -> String {
         match self {
             ApiError::Service(ServiceError::Store(
                 StoreError::Backend(_) | StoreError::Corrupt { .. },

@@ -65,3 +65,26 @@ impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for Path<T>
             .map_err(|_: PathRejection| ApiError::BadPathId)
     }
 }
+
+/// The caller's address; unknown (a router driven without a listener) counts as one client.
+#[derive(Debug, Clone, Copy)]
+pub struct Client(pub std::net::IpAddr);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Client {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(Client(
+            parts
+                .extensions
+                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                .map_or(
+                    std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
+                    |axum::extract::ConnectInfo(a)| a.ip(),
+                ),
+        ))
+    }
+}

@@ -4,6 +4,7 @@
 pub mod apikey;
 pub mod app;
 pub mod auth;
+pub mod console;
 pub mod error;
 pub mod extract;
 pub mod ops;

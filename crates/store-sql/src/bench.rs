@@ -10,7 +10,7 @@
 //! store had written it; a benchmark should still read a sample back to prove that.
 
 use crate::error::{classify, to_i64};
-use crate::rows::{entry_kind_columns, terms_json};
+use crate::rows::{arrears_columns, entry_kind_columns, terms_json};
 use crate::sql;
 use lienlock_domain::{Imei, Timestamp};
 use lienlock_store::{
@@ -25,7 +25,7 @@ use std::path::Path;
 
 /// Rows of one table per `INSERT` statement. Fewer statements is what makes the load fast
 /// (each statement is a round trip to the driver's worker thread); 200 rows of the widest
-/// table (22 columns) stay far below SQLite's 32,766 parameters.
+/// table (25 columns) stay far below SQLite's 32,766 parameters.
 const ROWS_PER_STATEMENT: usize = 200;
 
 /// Rows for one transaction. Parents before children: a contract's device must be in this
@@ -210,6 +210,128 @@ pub async fn next_evaluations(path: &Path, at: Timestamp) -> StoreResult<[i64; 4
     Ok([row.0, row.1, row.2, row.3])
 }
 
+/// Gives `percent` % of the devices in the SQLite database at `path` arrears (and the rest
+/// none), for `bench console`: the oldest overdue installment fell due at `today` (the first
+/// instant of the lender's day) less 1 to `max_days` days, KES 1,000 overdue per 30 days.
+/// Which devices, and how many days, follow from the row number through a multiplicative
+/// hash: every 10,000 consecutive rows hold exactly the share, spread over the table, and
+/// the same database gets the same arrears every time. Returns how many devices owe.
+pub async fn set_arrears(
+    path: &Path,
+    percent: f64,
+    today: Timestamp,
+    max_days: i64,
+) -> StoreResult<u64> {
+    const DAY: i64 = 86_400_000;
+    // 2654435761 is odd and 5761 (its value mod 10,000) is prime to 10,000, so
+    // `rowid * K % 10000` runs through every residue once per 10,000 rows.
+    let sql = "UPDATE devices SET \
+         arrears_since = CASE WHEN rowid * 2654435761 % 10000 < $1 \
+           THEN $2 - (1 + rowid * 2654435761 / 10000 % $3) * $4 END, \
+         arrears_currency = CASE WHEN rowid * 2654435761 % 10000 < $1 THEN 'KES' END, \
+         arrears_amount = CASE WHEN rowid * 2654435761 % 10000 < $1 \
+           THEN 100000 * (1 + (rowid * 2654435761 / 10000 % $3) / 30) ELSE 0 END";
+    let mut conn = bulk_connection(path).await?;
+    sqlx::query(sql)
+        .bind((percent * 100.0).round() as i64)
+        .bind(today.as_millis())
+        .bind(max_days)
+        .bind(DAY)
+        .execute(&mut conn)
+        .await
+        .map_err(classify)?;
+    let (n,): (i64,) =
+        sqlx::query_as("SELECT count(*) FROM devices WHERE arrears_since IS NOT NULL")
+            .fetch_one(&mut conn)
+            .await
+            .map_err(classify)?;
+    close_bulk(conn).await?;
+    Ok(u64::try_from(n).unwrap_or(0))
+}
+
+/// Puts `percent` % of the devices in the SQLite database at `path` in the state `locked`
+/// (locked by the lender), chosen as in [`set_arrears`] but with another multiplier, so
+/// the device list's state filter has a selective state to find. Returns how many.
+pub async fn set_locked(path: &Path, percent: f64) -> StoreResult<u64> {
+    let mut conn = bulk_connection(path).await?;
+    let done = sqlx::query(
+        "UPDATE devices SET state = 'locked' \
+         WHERE state = 'active' AND rowid * 2246822519 % 10000 < $1",
+    )
+    .bind((percent * 100.0).round() as i64)
+    .execute(&mut conn)
+    .await
+    .map_err(classify)?;
+    close_bulk(conn).await?;
+    Ok(done.rows_affected())
+}
+
+/// One connection for a set-based update of a whole benchmark table. The copy it runs on
+/// is thrown away afterwards, so, as in [`BulkLoader`], no journal and no syncing: a
+/// million rows through the write-ahead log would write every page twice.
+async fn bulk_connection(path: &Path) -> StoreResult<SqliteConnection> {
+    let options = SqliteConnectOptions::new()
+        .filename(path)
+        .journal_mode(SqliteJournalMode::Off)
+        .synchronous(SqliteSynchronous::Off)
+        .pragma("cache_size", "-262144");
+    SqliteConnection::connect_with(&options)
+        .await
+        .map_err(classify)
+}
+
+/// Leaves the database in write-ahead-log mode, as the store opens it, and closes.
+async fn close_bulk(mut conn: SqliteConnection) -> StoreResult<()> {
+    sqlx::query("PRAGMA journal_mode = WAL")
+        .execute(&mut conn)
+        .await
+        .map_err(classify)?;
+    conn.close().await.map_err(classify)
+}
+
+/// The id of the device halfway down one lender's device list (SQLite), for a cursor deep
+/// in it: in id order, only `state` when given; with `overdue` (`(after, at_most)` on
+/// `arrears_since`, as `OverdueRange`) the devices in that range in `(arrears_since, id)`
+/// order. `None` when the list is empty.
+pub async fn middle_device(
+    path: &Path,
+    state: Option<&str>,
+    overdue: Option<(Option<Timestamp>, Timestamp)>,
+) -> StoreResult<Option<String>> {
+    let mut filter = String::from("1 = 1");
+    if state.is_some() {
+        filter.push_str(" AND state = $1");
+    }
+    let order = match overdue {
+        Some((after, at_most)) => {
+            filter.push_str(&format!(
+                " AND arrears_since IS NOT NULL AND arrears_since <= {}",
+                at_most.as_millis()
+            ));
+            if let Some(after) = after {
+                filter.push_str(&format!(" AND arrears_since > {}", after.as_millis()));
+            }
+            "arrears_since, id"
+        }
+        None => "id",
+    };
+    let sql = format!(
+        "SELECT id FROM devices WHERE {filter} ORDER BY {order} LIMIT 1 \
+         OFFSET (SELECT count(*) / 2 FROM devices WHERE {filter})"
+    );
+    let options = SqliteConnectOptions::new().filename(path).read_only(true);
+    let mut conn = SqliteConnection::connect_with(&options)
+        .await
+        .map_err(classify)?;
+    let mut q = sqlx::query_as(&sql);
+    if let Some(state) = state {
+        q = q.bind(state);
+    }
+    let id: Option<(String,)> = q.fetch_optional(&mut conn).await.map_err(classify)?;
+    conn.close().await.map_err(classify)?;
+    Ok(id.map(|r| r.0))
+}
+
 /// `insert` (one of the store's single-row `INSERT ... VALUES ($1, ...)` statements) for
 /// `rows` rows: the same column list, `rows` groups of placeholders. Anything after the
 /// first group (an `ON CONFLICT` clause) is dropped: a clash while loading is an error.
@@ -254,6 +376,7 @@ fn key(k: &Option<[u8; 32]>) -> Option<Vec<u8>> {
 }
 
 fn bind_device<'q>(q: Q<'q>, d: &Device) -> StoreResult<Q<'q>> {
+    let (amount, currency, since) = arrears_columns(d.arrears.as_ref());
     Ok(q.bind(d.id.to_string())
         .bind(d.lender_id.to_string())
         .bind(d.imei.as_str().to_owned())
@@ -275,7 +398,10 @@ fn bind_device<'q>(q: Q<'q>, d: &Device) -> StoreResult<Q<'q>> {
         .bind(d.version)
         .bind(i64::from(d.policy_level.code()))
         .bind(to_i64(d.notice_seq, "notice_seq")?)
-        .bind(d.policy_level_since.as_millis()))
+        .bind(d.policy_level_since.as_millis())
+        .bind(amount)
+        .bind(currency)
+        .bind(since))
 }
 
 fn bind_contract<'q>(q: Q<'q>, c: &ContractRecord) -> StoreResult<Q<'q>> {

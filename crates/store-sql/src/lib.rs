@@ -21,6 +21,7 @@ mod sql;
 mod sqlite;
 mod store_batch;
 mod store_codes;
+mod store_console;
 mod store_contracts;
 mod store_facts;
 mod store_impl;

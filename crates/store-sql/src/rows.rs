@@ -7,17 +7,19 @@
 //! panic and never a silently defaulted value.
 
 mod codes;
+mod console;
 mod contracts;
 
 pub(crate) use codes::*;
+pub(crate) use console::*;
 pub(crate) use contracts::*;
 
 use lienlock_domain::{
-    CommandKind, CommandStatus, DeviceState, EventKind, Imei, KeyStatus, PolicySettings,
-    RestrictionLevel, RestrictionProfile, Role, Timestamp,
+    CommandKind, CommandStatus, Currency, DeviceState, EventKind, Imei, KeyStatus, Money,
+    PolicySettings, RestrictionLevel, RestrictionProfile, Role, Timestamp,
 };
 use lienlock_store::{
-    Actor, ApiKeyRecord, Command, Device, Lender, StoreError, StoreResult, TimelineEvent,
+    Actor, ApiKeyRecord, Arrears, Command, Device, Lender, StoreError, StoreResult, TimelineEvent,
 };
 use std::fmt::Display;
 use std::str::FromStr;
@@ -178,11 +180,51 @@ pub(crate) struct DeviceRow {
     policy_level: i64,
     notice_seq: i64,
     policy_level_since: i64,
+    arrears_amount: i64,
+    arrears_currency: Option<String>,
+    arrears_since: Option<i64>,
+}
+
+/// The `devices` columns holding a device's arrears, as written: `(arrears_amount,
+/// arrears_currency, arrears_since)`, `(0, NULL, NULL)` for none.
+pub(crate) fn arrears_columns(a: Option<&Arrears>) -> (i64, Option<String>, Option<i64>) {
+    match a {
+        Some(a) => (
+            a.amount.minor(),
+            Some(a.amount.currency().code().to_owned()),
+            Some(a.since.as_millis()),
+        ),
+        None => (0, None, None),
+    }
 }
 
 impl DeviceRow {
+    /// The arrears columns back as [`Arrears`]; all three set (a positive amount) or none.
+    fn arrears(&self) -> StoreResult<Option<Arrears>> {
+        const T: &str = "devices";
+        let bad = || StoreError::Corrupt {
+            table: T,
+            why: format!(
+                "arrears {} {:?} since {:?}",
+                self.arrears_amount, self.arrears_currency, self.arrears_since
+            ),
+        };
+        match (&self.arrears_currency, self.arrears_since) {
+            (None, None) if self.arrears_amount == 0 => Ok(None),
+            (Some(code), Some(since)) if self.arrears_amount > 0 => {
+                let currency = parse(T, "arrears_currency", code, Currency::parse)?;
+                Ok(Some(Arrears {
+                    amount: Money::new(currency, self.arrears_amount),
+                    since: ts(since),
+                }))
+            }
+            _ => Err(bad()),
+        }
+    }
+
     pub(crate) fn decode(self) -> StoreResult<Device> {
         const T: &str = "devices";
+        let arrears = self.arrears()?;
         Ok(Device {
             id: id(T, "id", &self.id)?,
             lender_id: id(T, "lender_id", &self.lender_id)?,
@@ -220,6 +262,7 @@ impl DeviceRow {
                 })?,
             notice_seq: counter(T, "notice_seq", self.notice_seq)?,
             policy_level_since: ts(self.policy_level_since),
+            arrears,
             last_seen_at: self.last_seen_at.map(ts),
             enrolled_at: ts(self.enrolled_at),
             updated_at: ts(self.updated_at),

@@ -50,15 +50,18 @@ macro_rules! device_cols {
         "id, lender_id, imei, imei2, serial, model, state, key_status, device_key, \
          pending_key, last_counter, pending_counter, retired_key, retired_counter, lease_seq, \
          last_seen_at, enrolled_at, updated_at, version, policy_level, notice_seq, \
-         policy_level_since"
+         policy_level_since, arrears_amount, arrears_currency, arrears_since"
     };
 }
+
+/// The columns of `devices`, in `DeviceRow`'s order.
+pub(crate) const DEVICE_COLS: &str = device_cols!();
 
 pub(crate) const INSERT_DEVICE: &str = concat!(
     "INSERT INTO devices (",
     device_cols!(),
     ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
-     $18, $19, $20, $21, $22)"
+     $18, $19, $20, $21, $22, $23, $24, $25)"
 );
 
 /// Other active enrollments using either of the new device's IMEIs in either column. Run
@@ -130,9 +133,9 @@ pub(crate) fn list_devices(by_state: bool, after: bool) -> &'static str {
 // for one write or many, so one statement covers a whole batch.
 
 /// The devices' rows where the version still matches; returns their ids. Identity columns
-/// (`id`, `lender_id`, `imei`, `imei2`, `enrolled_at`) are never rewritten, and the state is
-/// left to [`SET_DEVICE_STATES_HEAD`]. The version check and the row lock are one statement: of
-/// two writers that read the same version, the second matches no row.
+/// (`id`, `lender_id`, `imei`, `imei2`, `enrolled_at`) are never rewritten, and the state and
+/// the arrears are left to [`SET_DEVICE_STATES_HEAD`]. The version check and the row lock
+/// are one statement: of two writers that read the same version, the second matches no row.
 pub(crate) const UPDATE_DEVICES_HEAD: &str = "WITH v (id, lender_id, version, serial, model, \
      key_status, device_key, pending_key, last_counter, pending_counter, lease_seq, \
      last_seen_at, updated_at, retired_key, retired_counter, policy_level, notice_seq, \
@@ -148,12 +151,21 @@ pub(crate) const UPDATE_DEVICES_TAIL: &str = ") UPDATE devices SET \
      FROM v WHERE devices.id = v.id AND devices.lender_id = v.lender_id \
      AND devices.version = v.version RETURNING devices.id";
 
-/// The state, apart from the rest of the row and only where it changes: three indexes
-/// cover it, and SQLite rewrites an index entry whenever an UPDATE assigns one of its
-/// columns, changed or not. Most saves (check-ins, the scheduler) leave it alone.
-pub(crate) const SET_DEVICE_STATES_HEAD: &str = "WITH v (id, state) AS (";
-pub(crate) const SET_DEVICE_STATES_TAIL: &str = ") UPDATE devices SET state = v.state \
-     FROM v WHERE devices.id = v.id AND devices.state <> v.state";
+/// The state and the arrears, apart from the rest of the row and only where one of them
+/// changes: indexes cover them (three the state, `devices_lender_arrears` the arrears), and
+/// SQLite rewrites an index entry whenever an UPDATE assigns one of its columns, changed or
+/// not. Most saves (check-ins, the scheduler) change neither. One statement for both, as
+/// each changes rarely: a change of one rewrites the other's index entries too, which
+/// costs less than a second round trip on every save.
+pub(crate) const SET_DEVICE_STATES_HEAD: &str =
+    "WITH v (id, state, arrears_amount, arrears_currency, arrears_since) AS (";
+pub(crate) const SET_DEVICE_STATES_TAIL: &str = ") UPDATE devices SET state = v.state, \
+     arrears_amount = v.arrears_amount, arrears_currency = v.arrears_currency, \
+     arrears_since = v.arrears_since \
+     FROM v WHERE devices.id = v.id AND (devices.state <> v.state \
+     OR devices.arrears_amount <> v.arrears_amount \
+     OR devices.arrears_currency IS DISTINCT FROM v.arrears_currency \
+     OR devices.arrears_since IS DISTINCT FROM v.arrears_since)";
 
 /// Takes the device row's write lock without changing it; see `append_events`.
 pub(crate) const TOUCH_DEVICE: &str = "UPDATE devices SET version = version WHERE id = $1";

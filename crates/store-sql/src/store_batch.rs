@@ -21,6 +21,7 @@ macro_rules! batch {
             };
             use std::collections::HashSet;
             use $crate::error::{classify, contract_unique, is_unique_violation, unique_as};
+            use $crate::rows::arrears_columns;
             use $crate::sql;
 
             type Pool = sqlx::Pool<$db>;
@@ -163,7 +164,7 @@ macro_rules! batch {
             }
 
             /// The devices' rows, where the version still matches; returns their ids. The
-            /// state is left to [`set_device_states`].
+            /// state and the arrears are left to [`set_device_states`].
             async fn update_devices(
                 conn: &mut Conn,
                 writes: &[Prepared<'_>],
@@ -199,16 +200,22 @@ macro_rules! batch {
                 Ok(rows.into_iter().map(|(id,)| id).collect())
             }
 
-            /// The states that changed: three indexes cover the column, and SQLite rewrites
-            /// an index entry whenever an UPDATE assigns one of its columns, changed or not.
+            /// The states and arrears that changed: indexes cover those columns, and SQLite
+            /// rewrites an index entry whenever an UPDATE assigns one of its columns, changed
+            /// or not.
             async fn set_device_states(
                 conn: &mut Conn,
                 writes: &[&Prepared<'_>],
             ) -> StoreResult<()> {
                 let mut q = Builder::new(sql::SET_DEVICE_STATES_HEAD);
                 q.push_values(writes, |mut row, p| {
-                    row.push_bind(p.write.device.id.to_string())
-                        .push_bind(p.write.device.state.as_str());
+                    let d = &p.write.device;
+                    let (amount, currency, since) = arrears_columns(d.arrears.as_ref());
+                    row.push_bind(d.id.to_string())
+                        .push_bind(d.state.as_str())
+                        .push_bind(amount)
+                        .push_bind(currency)
+                        .push_bind(since);
                 });
                 q.push(sql::SET_DEVICE_STATES_TAIL);
                 q.build().execute(&mut *conn).await.map_err(|e| {

@@ -26,6 +26,7 @@ macro_rules! impl_store {
         $crate::store_batch::batch!($db, $lock_devices);
         $crate::store_facts::facts!($db);
         $crate::store_codes::codes!($db);
+        $crate::store_console::console!($db);
 
         const _: () = {
             use self::writes::{counters, imei_clash, insert_device, insert_event, insert_key};
@@ -227,6 +228,16 @@ macro_rules! impl_store {
                     ctx: &LenderCtx,
                     query: &DeviceQuery,
                 ) -> StoreResult<Vec<Device>> {
+                    if let Some(range) = query.overdue {
+                        return console::list_overdue(
+                            &self.pool,
+                            ctx,
+                            query,
+                            range,
+                            page(query.limit),
+                        )
+                        .await;
+                    }
                     let sql = sql::list_devices(query.state.is_some(), query.after.is_some());
                     let mut q = sqlx::query_as(sql).bind(ctx.lender_id.to_string());
                     if let Some(state) = query.state {
@@ -569,7 +580,9 @@ macro_rules! impl_store {
                     let ctx = LenderCtx {
                         lender_id: dispute.lender_id,
                         role: lienlock_domain::Role::Support,
-                        api_key_id: ApiKeyId::from_uuid(uuid::Uuid::nil()),
+                        principal: lienlock_domain::Principal::ApiKey(ApiKeyId::from_uuid(
+                            uuid::Uuid::nil(),
+                        )),
                     };
                     notices::open_dispute(&self.pool, &ctx, dispute, event).await
                 }
@@ -667,6 +680,74 @@ macro_rules! impl_store {
                     format: CodeFormat,
                 ) -> StoreResult<()> {
                     codes::set_device_code_format(&self.pool, ctx, device, format).await
+                }
+
+                async fn create_user(&self, user: &lienlock_store::UserRecord) -> StoreResult<()> {
+                    console::create_user(&self.pool, user).await
+                }
+
+                async fn user_by_email_unscoped(
+                    &self,
+                    email: &str,
+                ) -> StoreResult<Option<lienlock_store::UserRecord>> {
+                    console::user_by_email(&self.pool, email).await
+                }
+
+                async fn list_users(
+                    &self,
+                    ctx: &LenderCtx,
+                ) -> StoreResult<Vec<lienlock_store::UserRecord>> {
+                    console::list_users(&self.pool, ctx).await
+                }
+
+                async fn create_session(
+                    &self,
+                    session: &lienlock_store::SessionRecord,
+                ) -> StoreResult<()> {
+                    console::create_session(&self.pool, session).await
+                }
+
+                async fn session_unscoped(
+                    &self,
+                    token_hash: &[u8; 32],
+                ) -> StoreResult<Option<(lienlock_store::SessionRecord, lienlock_store::UserRecord)>>
+                {
+                    console::session(&self.pool, token_hash).await
+                }
+
+                async fn revoke_session(
+                    &self,
+                    token_hash: &[u8; 32],
+                    at: Timestamp,
+                ) -> StoreResult<()> {
+                    console::revoke_session(&self.pool, token_hash, at).await
+                }
+
+                async fn portfolio_counts(
+                    &self,
+                    ctx: &LenderCtx,
+                    now: Timestamp,
+                ) -> StoreResult<lienlock_store::PortfolioCounts> {
+                    console::portfolio_counts(&self.pool, ctx, now).await
+                }
+
+                async fn daily_payments(
+                    &self,
+                    ctx: &LenderCtx,
+                    since: Timestamp,
+                    offset_ms: i64,
+                ) -> StoreResult<Vec<lienlock_store::DailyPayments>> {
+                    console::daily_payments(&self.pool, ctx, since, offset_ms).await
+                }
+
+                async fn lender_events_since(
+                    &self,
+                    ctx: &LenderCtx,
+                    kinds: &[lienlock_domain::EventKind],
+                    since: Timestamp,
+                    limit: u32,
+                ) -> StoreResult<Vec<TimelineEvent>> {
+                    console::lender_events_since(&self.pool, ctx, kinds, since, limit).await
                 }
             }
         };

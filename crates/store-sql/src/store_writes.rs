@@ -11,6 +11,7 @@ macro_rules! writes {
             use lienlock_domain::{ContractId, DeviceId, Imei, LenderId, Timestamp};
             use lienlock_store::{ApiKeyRecord, Command, Device, StoreResult, TimelineEvent};
             use $crate::error::{classify, to_i64, unique_as};
+            use $crate::rows::arrears_columns;
             use $crate::sql;
 
             pub(super) type Conn = <$db as sqlx::Database>::Connection;
@@ -55,6 +56,7 @@ macro_rules! writes {
                 d: &Device,
                 c: &Counters,
             ) -> Result<(), sqlx::Error> {
+                let (amount, currency, since) = arrears_columns(d.arrears.as_ref());
                 sqlx::query(sql::INSERT_DEVICE)
                     .bind(d.id.to_string())
                     .bind(d.lender_id.to_string())
@@ -78,6 +80,9 @@ macro_rules! writes {
                     .bind(i64::from(d.policy_level.code()))
                     .bind(c.notice_seq)
                     .bind(d.policy_level_since.as_millis())
+                    .bind(amount)
+                    .bind(currency)
+                    .bind(since)
                     .execute(conn)
                     .await?;
                 Ok(())

@@ -15,17 +15,19 @@
 //! [`Store::insert_payment`]).
 
 mod codes;
+mod console;
 mod contracts;
 mod records;
 
 pub use codes::*;
+pub use console::*;
 pub use contracts::*;
 pub use records::*;
 
 use async_trait::async_trait;
 use lienlock_domain::{
-    ApiKeyId, CodeFormat, CommandStatus, ContractId, DeviceId, DisputeId, Imei, LenderCtx,
-    LenderId, PaymentId, PolicySettings, Timestamp,
+    ApiKeyId, CodeFormat, CommandStatus, ContractId, DeviceId, DisputeId, EventKind, Imei,
+    LenderCtx, LenderId, PaymentId, PolicySettings, Timestamp,
 };
 
 /// A wake-up hint for devices holding a push connection to some node.
@@ -529,4 +531,55 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// takes over within a tick of the holder's end. So no scheduled work is done twice,
     /// and a node's death stops it for one tick at most. SQLite serves one node: always.
     async fn scheduler_turn(&self) -> StoreResult<bool>;
+
+    // --- The console ---
+
+    /// Adds a console user. [`StoreError::Duplicate`]`("email")` when the address is taken
+    /// (by any lender); [`StoreError::NotFound`]`("lender")` when the lender does not exist.
+    async fn create_user(&self, user: &UserRecord) -> StoreResult<()>;
+
+    /// The user signing in with this (lowercased) address, of whichever lender. Unscoped:
+    /// sign-in is how a person comes to have a lender.
+    async fn user_by_email_unscoped(&self, email: &str) -> StoreResult<Option<UserRecord>>;
+
+    /// The lender's users, by e-mail address.
+    async fn list_users(&self, ctx: &LenderCtx) -> StoreResult<Vec<UserRecord>>;
+
+    /// Records a sign-in.
+    async fn create_session(&self, session: &SessionRecord) -> StoreResult<()>;
+
+    /// The session with this token hash and its user, whatever their state (the caller
+    /// checks expiry, revocation and a disabled user). Unscoped: the cookie is the
+    /// credential.
+    async fn session_unscoped(
+        &self,
+        token_hash: &[u8; 32],
+    ) -> StoreResult<Option<(SessionRecord, UserRecord)>>;
+
+    /// Ends a session (sign-out). Ending an ended or unknown session is not an error.
+    async fn revoke_session(&self, token_hash: &[u8; 32], at: Timestamp) -> StoreResult<()>;
+
+    /// The dashboard's counts: devices by state and by automatic restriction, and devices
+    /// in arrears by how long.
+    async fn portfolio_counts(&self, ctx: &LenderCtx, now: Timestamp)
+        -> StoreResult<PortfolioCounts>;
+
+    /// Payments less reversals received since `since`, summed per day and currency. A day
+    /// is `(received_at + offset_ms) / 86_400_000`: the caller passes its zone's offset.
+    async fn daily_payments(
+        &self,
+        ctx: &LenderCtx,
+        since: Timestamp,
+        offset_ms: i64,
+    ) -> StoreResult<Vec<DailyPayments>>;
+
+    /// The lender's timeline entries of these kinds since `since`, oldest first, at most
+    /// `limit`: what the dashboard's lock, unlock and cure figures are computed from.
+    async fn lender_events_since(
+        &self,
+        ctx: &LenderCtx,
+        kinds: &[EventKind],
+        since: Timestamp,
+        limit: u32,
+    ) -> StoreResult<Vec<TimelineEvent>>;
 }

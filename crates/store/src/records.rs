@@ -3,8 +3,8 @@
 
 use lienlock_domain::{
     ApiKeyId, CommandId, CommandKind, CommandStatus, DeviceId, DeviceState, EventId, EventKind,
-    Imei, KeyStatus, LenderId, PolicySettings, RestrictionLevel, RestrictionProfile, Role,
-    Timestamp,
+    Imei, KeyStatus, LenderId, PolicySettings, Principal, RestrictionLevel, RestrictionProfile,
+    Role, Timestamp, UserId,
 };
 
 use crate::{ContractRecord, NoticeRecord};
@@ -93,6 +93,10 @@ pub struct Device {
     /// The last notice sequence number assigned to this device (0 before the first). The
     /// service bumps it and numbers new notices from it in the same [`DeviceWrite`].
     pub notice_seq: u64,
+    /// What the account owes past its due dates, as the policy engine last saw it; `None`
+    /// when nothing is overdue or there is no active contract. Kept on the device so the
+    /// lock screen and the console's arrears views need no ledger replay.
+    pub arrears: Option<Arrears>,
     /// Last accepted check-in.
     pub last_seen_at: Option<Timestamp>,
     /// When enrolled.
@@ -103,15 +107,63 @@ pub struct Device {
     pub version: i64,
 }
 
+/// A device's arrears: what is overdue on its contract, and since when.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Arrears {
+    /// What is unpaid on the installments already due, in the contract's currency; more
+    /// than zero.
+    pub amount: lienlock_domain::Money,
+    /// The due date of the oldest overdue installment, as its first instant in the
+    /// contract's time zone (the lender's). It is overdue from the next day on, so the
+    /// days overdue are the whole days since then.
+    pub since: Timestamp,
+}
+
+impl Arrears {
+    /// The arrears `standing` shows on a contract with `terms`: `None` when nothing is
+    /// overdue. Whether the contract is still collecting is the caller's question.
+    pub fn of(
+        standing: &lienlock_domain::Standing,
+        terms: &lienlock_domain::ContractTerms,
+    ) -> Option<Self> {
+        if standing.overdue_amount <= 0 {
+            return None;
+        }
+        // Money fills the oldest installments first, so with anything overdue the oldest
+        // unpaid installment is an overdue one.
+        let oldest = standing.oldest_unpaid?;
+        // `None` only for a date at the very edge of the supported calendar, which no
+        // schedule reaches.
+        let since = lienlock_domain::zone::start_of_day(oldest.due, terms.time_zone())?;
+        Some(Self {
+            amount: lienlock_domain::Money::new(terms.currency(), standing.overdue_amount),
+            since,
+        })
+    }
+}
+
 /// A filter and cursor for listing devices.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct DeviceQuery {
     /// Only devices in this state.
     pub state: Option<DeviceState>,
-    /// Only devices created after this one (keyset cursor).
+    /// Only devices created after this one (keyset cursor); with `overdue`, the devices
+    /// after this one in that order.
     pub after: Option<DeviceId>,
     /// At most this many.
     pub limit: u32,
+    /// Only devices in arrears whose oldest overdue installment fell due in this range,
+    /// listed most overdue first (by that date, then id) instead of by id.
+    pub overdue: Option<OverdueRange>,
+}
+
+/// A range of [`Arrears::since`]: later than `after` (when given), no later than `at_most`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OverdueRange {
+    /// Exclusive lower bound.
+    pub after: Option<Timestamp>,
+    /// Inclusive upper bound.
+    pub at_most: Timestamp,
 }
 
 /// Who did something, as recorded on timelines and commands.
@@ -119,6 +171,8 @@ pub struct DeviceQuery {
 pub enum Actor {
     /// A lender's API key.
     ApiKey(ApiKeyId),
+    /// A lender's console user.
+    User(UserId),
     /// The device's own agent.
     Device,
     /// The server's scheduler (a scheduled command coming due).
@@ -129,11 +183,21 @@ pub enum Actor {
     Public,
 }
 
+impl From<Principal> for Actor {
+    fn from(p: Principal) -> Self {
+        match p {
+            Principal::ApiKey(id) => Actor::ApiKey(id),
+            Principal::User(id) => Actor::User(id),
+        }
+    }
+}
+
 impl Actor {
-    /// `api_key:<id>`, `device`, `scheduler`, `operator` or `public`.
+    /// `api_key:<id>`, `user:<id>`, `device`, `scheduler`, `operator` or `public`.
     pub fn to_text(&self) -> String {
         match self {
             Actor::ApiKey(id) => format!("api_key:{id}"),
+            Actor::User(id) => format!("user:{id}"),
             Actor::Device => "device".into(),
             Actor::Scheduler => "scheduler".into(),
             Actor::Operator => "operator".into(),
@@ -148,7 +212,10 @@ impl Actor {
             "scheduler" => Actor::Scheduler,
             "operator" => Actor::Operator,
             "public" => Actor::Public,
-            _ => Actor::ApiKey(s.strip_prefix("api_key:")?.parse().ok()?),
+            _ => match s.strip_prefix("user:") {
+                Some(id) => Actor::User(id.parse().ok()?),
+                None => Actor::ApiKey(s.strip_prefix("api_key:")?.parse().ok()?),
+            },
         })
     }
 }

@@ -5,8 +5,8 @@ use crate::keys::KeyId;
 use lienlock_domain::{DeviceId, Imei, LeaseState, RestrictionProfile, Timestamp};
 use serde::{Deserialize, Serialize};
 
-/// Tag of version 1 of the lease.
-pub const MAGIC: &[u8; 8] = b"LLLSE002";
+/// Tag of version 3 of the lease (version 2 had no `amount_due`).
+pub const MAGIC: &[u8; 8] = b"LLLSE003";
 
 /// What the lock screen shows: who to call and what to do. Each field is at most 512 bytes.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -19,6 +19,8 @@ pub struct LockScreen {
     pub support_url: String,
     /// What to do, in plain words.
     pub message: String,
+    /// What is overdue, formatted for people ("KES 1,500.00"); empty when nothing is.
+    pub amount_due: String,
 }
 
 /// Most notices one lease carries; older undelivered ones wait for the next lease.
@@ -98,7 +100,8 @@ impl Lease {
             .text(&self.lock_screen.lender_name)
             .text(&self.lock_screen.support_phone)
             .text(&self.lock_screen.support_url)
-            .text(&self.lock_screen.message);
+            .text(&self.lock_screen.message)
+            .text(&self.lock_screen.amount_due);
         let notices = &self.notices[..self.notices.len().min(MAX_NOTICES)];
         w.u8(notices.len() as u8);
         for n in notices {
@@ -137,6 +140,7 @@ impl Lease {
             support_phone: r.text("support_phone")?,
             support_url: r.text("support_url")?,
             message: r.text("message")?,
+            amount_due: r.text("amount_due")?,
         };
         let count = usize::from(r.u8()?);
         if count > MAX_NOTICES {
@@ -199,6 +203,7 @@ pub(crate) mod tests {
                 support_phone: "+254 700 000000".into(),
                 support_url: "https://acme.example/pay".into(),
                 message: "Pay the overdue installment to unlock. Emergency calls work.".into(),
+                amount_due: "KES 1,500.00".into(),
             },
             notices: vec![LeaseNotice {
                 seq: 3,
@@ -214,6 +219,15 @@ pub(crate) mod tests {
     fn round_trips() {
         let l = sample();
         assert_eq!(Lease::decode(&l.encode()).unwrap(), l);
+    }
+
+    #[test]
+    fn refuses_a_version_2_lease() {
+        // Version 2 had no `amount_due`; its tag alone must turn it away, before any field
+        // is read in the wrong place.
+        let mut bytes = sample().encode();
+        bytes[..8].copy_from_slice(b"LLLSE002");
+        assert!(matches!(Lease::decode(&bytes), Err(WireError::BadMagic)));
     }
 
     #[test]
@@ -242,7 +256,7 @@ pub(crate) mod tests {
     fn refuses_more_than_max_notices() {
         let mut l = sample();
         let bytes = l.encode();
-        // The notice count is the byte right after the four lock-screen texts; find it by
+        // The notice count is the byte right after the five lock-screen texts; find it by
         // encoding without notices (count byte, then the 8-byte `warn_at` and the 4-byte
         // `codes_through`).
         l.notices.clear();

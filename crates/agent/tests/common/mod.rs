@@ -122,6 +122,7 @@ pub fn lock_screen() -> LockScreen {
         support_phone: "+254 700 000000".into(),
         support_url: "https://acme.example/pay".into(),
         message: "Pay the overdue installment to unlock.".into(),
+        amount_due: "KES 1,500.00".into(),
     }
 }
 

@@ -150,4 +150,18 @@ counted! {
     fn notify_devices(&self, devices: &[DeviceId]) -> StoreResult<()>;
     fn listen_wakes(&self) -> StoreResult<WakeReceiver>;
     fn scheduler_turn(&self) -> StoreResult<bool>;
+    fn create_user(&self, user: &lienlock_store::UserRecord) -> StoreResult<()>;
+    fn user_by_email_unscoped(&self, email: &str)
+        -> StoreResult<Option<lienlock_store::UserRecord>>;
+    fn list_users(&self, ctx: &LenderCtx) -> StoreResult<Vec<lienlock_store::UserRecord>>;
+    fn create_session(&self, session: &lienlock_store::SessionRecord) -> StoreResult<()>;
+    fn session_unscoped(&self, token_hash: &[u8; 32])
+        -> StoreResult<Option<(lienlock_store::SessionRecord, lienlock_store::UserRecord)>>;
+    fn revoke_session(&self, token_hash: &[u8; 32], at: Timestamp) -> StoreResult<()>;
+    fn portfolio_counts(&self, ctx: &LenderCtx, now: Timestamp)
+        -> StoreResult<lienlock_store::PortfolioCounts>;
+    fn daily_payments(&self, ctx: &LenderCtx, since: Timestamp, offset_ms: i64)
+        -> StoreResult<Vec<lienlock_store::DailyPayments>>;
+    fn lender_events_since(&self, ctx: &LenderCtx, kinds: &[lienlock_domain::EventKind],
+        since: Timestamp, limit: u32) -> StoreResult<Vec<TimelineEvent>>;
 }

@@ -13,14 +13,16 @@ use jiff::ToSpan;
 use lienlock_domain::{
     zone, ContractId, ContractState, ContractTerms, Currency, DeviceId, DeviceState, DisputeId,
     EntryKind, Imei, Installment, KeyStatus, LenderId, NoticeId, NoticeKind, PaymentId,
-    RestrictionLevel, ScheduleSpec, TermsSpec, Timestamp,
+    RestrictionLevel, ScheduleSpec, Standing, TermsSpec, Timestamp,
 };
-use lienlock_store::{Actor, ContractRecord, Device, DisputeRecord, NoticeRecord, PaymentRecord};
+use lienlock_store::{
+    Actor, Arrears, ContractRecord, Device, DisputeRecord, NoticeRecord, PaymentRecord,
+};
 use lienlock_store_sql::bench::Batch;
 
 /// Bump whenever what [`Portfolio::generate`] makes changes: a database cached by another
 /// version is rebuilt, not reused.
-pub const GENERATOR: u32 = 1;
+pub const GENERATOR: u32 = 2;
 
 /// The lender's (and the devices') zone: East Africa Time, UTC+3, no daylight saving.
 pub const ZONE: &str = "Africa/Nairobi";
@@ -261,6 +263,13 @@ impl Portfolio {
             .now
             .plus_millis(-(((h >> 8) % (15 * 60)) as i64) * 1000);
         let counter = 100 + (h >> 20) % 5000;
+        // What the engine's last evaluation left on the device, so a pass changes nothing
+        // it would not have changed anyway.
+        let entries: Vec<_> = payments.iter().map(PaymentRecord::ledger_entry).collect();
+        let arrears = Arrears::of(
+            &Standing::compute(&installments, &entries, self.today),
+            &terms,
+        );
         let device = Device {
             id: device_id,
             lender_id: self.lender,
@@ -281,6 +290,7 @@ impl Portfolio {
             policy_level: level,
             policy_level_since: since,
             notice_seq: notices.len() as u64,
+            arrears,
             last_seen_at: Some(last_seen),
             enrolled_at: created_at,
             updated_at: last_seen,

@@ -1,115 +1,10 @@
-//! Reading the statement: RFC 4180 CSV, the header's columns, and each row as a request.
+//! Reading the statement: the header's columns, and each row as a request. The CSV syntax
+//! is read by `lienlock_domain::csv`.
 
 use super::*;
 
-#[derive(Debug, PartialEq)]
-pub(super) struct Record {
-    pub(super) line: usize,
-    pub(super) fields: Vec<String>,
-}
-
-/// A syntax error: nothing after it can be read with confidence, so the whole file is
-/// refused.
-#[derive(Debug, PartialEq)]
-pub(super) struct CsvError {
-    pub(super) line: usize,
-    pub(super) why: String,
-}
-
-/// Reads RFC 4180 CSV: fields separated by commas, records by LF or CRLF; a field in double
-/// quotes may hold commas, line breaks and doubled quotes (`""` is one `"`). Blank lines are
-/// skipped. At most `max_rows` records after the header.
-pub(super) fn parse_csv(text: &str, max_rows: usize) -> Result<Vec<Record>, CsvError> {
-    let mut records = Vec::new();
-    let mut fields = Vec::new();
-    let mut field = String::new();
-    let mut line = 1;
-    let mut start = 1;
-    // Where we are in the current field: at its start, in unquoted text, or just after
-    // the closing quote of a quoted one.
-    let (mut at_start, mut closed) = (true, false);
-    let mut chars = text.chars().peekable();
-    loop {
-        let c = chars.next();
-        let ends_field = match c {
-            None | Some(',' | '\n') => true,
-            Some('\r') => chars.peek() == Some(&'\n'),
-            Some(_) => false,
-        };
-        if closed && !ends_field {
-            return Err(CsvError {
-                line,
-                why: "text after the closing quote of a field".into(),
-            });
-        }
-        match c {
-            Some('"') if at_start => {
-                let opened = line;
-                loop {
-                    match chars.next() {
-                        None => {
-                            return Err(CsvError {
-                                line: opened,
-                                why: "a quoted field is not closed".into(),
-                            })
-                        }
-                        Some('"') if chars.peek() == Some(&'"') => {
-                            chars.next();
-                            field.push('"');
-                        }
-                        Some('"') => break,
-                        Some(c) => {
-                            if c == '\n' {
-                                line += 1;
-                            }
-                            field.push(c);
-                        }
-                    }
-                }
-                (at_start, closed) = (false, true);
-            }
-            Some('"') => {
-                return Err(CsvError {
-                    line,
-                    why: "a quote inside an unquoted field (quote the whole field and \
-                          double the quotes inside it)"
-                        .into(),
-                })
-            }
-            Some(',') => {
-                fields.push(std::mem::take(&mut field));
-                (at_start, closed) = (true, false);
-            }
-            Some('\r') if chars.peek() == Some(&'\n') => {}
-            None | Some('\n') => {
-                let blank = fields.is_empty() && field.is_empty() && at_start;
-                if !blank {
-                    fields.push(std::mem::take(&mut field));
-                    if records.len() > max_rows {
-                        return Err(CsvError {
-                            line: start,
-                            why: format!("more than {max_rows} rows; split the file"),
-                        });
-                    }
-                    records.push(Record {
-                        line: start,
-                        fields: std::mem::take(&mut fields),
-                    });
-                }
-                if c.is_none() {
-                    return Ok(records);
-                }
-                line += 1;
-                start = line;
-                (at_start, closed) = (true, false);
-            }
-            Some(c) => {
-                field.push(c);
-                at_start = false;
-            }
-        }
-    }
-}
+// The reader itself is shared with the server's device import.
+pub(super) use lienlock_domain::csv::parse as parse_csv;
 
 // ---- from rows to requests ----------------------------------------------------------------
 
@@ -254,48 +149,9 @@ pub(super) struct PaymentBody {
     pub(super) external_ref: String,
 }
 
-// ---- sending ------------------------------------------------------------------------------
-
-/// What became of one row.
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn fields(records: &[Record]) -> Vec<Vec<&str>> {
-        records
-            .iter()
-            .map(|r| r.fields.iter().map(String::as_str).collect())
-            .collect()
-    }
-
-    #[test]
-    fn csv_quotes_commas_and_line_endings() {
-        let text = "a,b,c\r\n\"x, y\",\"say \"\"hi\"\"\",\r\n\n\"two\nlines\",2,3\n4,,\"\"";
-        let records = parse_csv(text, 10).unwrap();
-        assert_eq!(
-            fields(&records),
-            [
-                vec!["a", "b", "c"],
-                vec!["x, y", "say \"hi\"", ""],
-                vec!["two\nlines", "2", "3"],
-                vec!["4", "", ""],
-            ]
-        );
-        let lines: Vec<usize> = records.iter().map(|r| r.line).collect();
-        assert_eq!(lines, [1, 2, 4, 6]);
-    }
-
-    #[test]
-    fn csv_syntax_errors_name_their_line() {
-        let err = |text: &str| parse_csv(text, 10).unwrap_err();
-        assert_eq!(err("a\nb\n\"open\n").line, 3);
-        assert!(err("a\n\"open\nstill").why.contains("not closed"));
-        assert_eq!(err("a\nb\"c\n").line, 2);
-        assert!(err("a\n\"x\"y\n").why.contains("after the closing quote"));
-        assert_eq!(parse_csv("h\n1\n2\n3\n", 2).unwrap_err().line, 4);
-        assert_eq!(parse_csv("h\n1\n2\n", 2).unwrap().len(), 3);
-        assert_eq!(parse_csv("", 2).unwrap(), []);
-    }
 
     fn header(names: &str) -> anyhow::Result<Columns> {
         Columns::from_header(&names.split(',').map(str::to_owned).collect::<Vec<_>>())

@@ -3,9 +3,10 @@
 //!
 //! Each row is sent with an idempotency key made from its `external_ref`, so an import that
 //! was interrupted, or run twice, records every payment once: the second time the server
-//! answers "already recorded". The CSV reader is written here rather than taken from a crate:
-//! the format is small and fixed (RFC 4180 quoting, CRLF, a UTF-8 BOM), and this way every
-//! syntax error names its line in words a back office can act on.
+//! answers "already recorded". The CSV reader is `lienlock_domain::csv`, shared with the
+//! server: every syntax error names its line in words a back office can act on.
+//!
+//! `ctl devices import` ([`devices`]) lives here too: it reads its file the same way.
 
 use anyhow::{anyhow, bail, Context};
 use clap::{Args, Subcommand};
@@ -149,8 +150,9 @@ fn read_text(path: &Path) -> anyhow::Result<String> {
     Ok(text)
 }
 
-/// A CSV record and the line it starts on (1 is the first line of the file).
+/// The statement's columns and rows.
 mod csv;
+pub mod devices;
 mod send;
 
 use csv::{parse_csv, Columns, PaymentBody};

@@ -102,6 +102,7 @@ async fn list(
                 state,
                 after,
                 limit,
+                overdue: None,
             },
         )
         .await?;

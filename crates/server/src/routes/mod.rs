@@ -3,6 +3,7 @@
 mod codes;
 mod contracts;
 mod device_api;
+mod device_import;
 mod devices;
 mod disputes;
 mod health;
@@ -19,6 +20,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .merge(health::routes())
         .merge(devices::routes())
+        .merge(device_import::routes())
         .merge(device_api::routes())
         .merge(contracts::routes())
         .merge(payments::routes())
@@ -26,6 +28,7 @@ pub fn router() -> Router<AppState> {
         .merge(codes::routes())
         .merge(push::routes())
         .merge(public::routes())
+        .merge(crate::console::routes())
         .fallback(|| async { ApiError::NoRoute })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
 }

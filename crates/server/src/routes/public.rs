@@ -3,39 +3,19 @@
 
 use crate::app::AppState;
 use crate::error::ApiError;
-use crate::extract::Query;
+use crate::extract::{Client, Query};
 use crate::service::{ImeiStatus, ServiceError};
-use axum::extract::{ConnectInfo, Path, State};
+use axum::extract::{Path, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use serde::Deserialize;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
         .route("/v1/public/imei/{imei}", get(json))
         .route("/check", get(page))
-}
-
-/// The caller's address; unknown (a router driven without a listener) counts as one client.
-struct Client(IpAddr);
-
-impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Client {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(
-        parts: &mut axum::http::request::Parts,
-        _: &S,
-    ) -> Result<Self, Self::Rejection> {
-        Ok(Client(
-            parts
-                .extensions
-                .get::<ConnectInfo<SocketAddr>>()
-                .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |ConnectInfo(a)| a.ip()),
-        ))
-    }
 }
 
 fn view(s: &ImeiStatus) -> serde_json::Value {

@@ -102,7 +102,7 @@ impl Service {
             kind,
             paid_until,
             None,
-            Actor::ApiKey(ctx.api_key_id),
+            Actor::from(ctx.principal),
             Some(reason),
         )
         .await
@@ -145,7 +145,7 @@ impl Service {
                 kind,
                 paid_until,
                 Some(payment.id),
-                Actor::ApiKey(ctx.api_key_id),
+                Actor::from(ctx.principal),
                 None,
             )
             .await?;

@@ -129,7 +129,7 @@ impl Service {
             field: "reason",
             why: e.to_string(),
         })?;
-        let actor = Actor::ApiKey(ctx.api_key_id);
+        let actor = Actor::from(ctx.principal);
         retry_stale(|| async {
             let mut device = self.device(ctx, id).await?;
             let pending = self.store.pending_commands_unscoped(id).await?;
@@ -246,7 +246,7 @@ impl Service {
                 &device,
                 now,
                 EventKind::KeyApproved,
-                &Actor::ApiKey(ctx.api_key_id),
+                &Actor::from(ctx.principal),
             );
             e.reason = Some(reason.to_string());
             e.detail = Some(format!("key {}", hex::encode(key)));

@@ -91,7 +91,7 @@ impl Service {
             &device,
             now,
             EventKind::ContractCreated,
-            Actor::ApiKey(ctx.api_key_id),
+            Actor::from(ctx.principal),
         );
         event.detail = Some(describe_terms(&contract));
         self.store

@@ -73,6 +73,7 @@ impl Service {
             policy_level: RestrictionLevel::None,
             policy_level_since: lienlock_domain::Timestamp::from_millis(0),
             notice_seq: 0,
+            arrears: None,
             last_seen_at: None,
             enrolled_at: now,
             updated_at: now,
@@ -82,7 +83,7 @@ impl Service {
             &device,
             now,
             EventKind::Enrolled,
-            Actor::ApiKey(ctx.api_key_id),
+            Actor::from(ctx.principal),
         );
         event.detail = Some(format!("IMEI {imei}"));
         self.store.enroll_device(ctx, &device, &event).await?;

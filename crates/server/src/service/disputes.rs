@@ -45,7 +45,7 @@ impl Service {
             lender_id: ctx.lender_id,
             device_id: device.id,
             contract_id: contract.map(|c| c.id),
-            opened_by: Actor::ApiKey(ctx.api_key_id),
+            opened_by: Actor::from(ctx.principal),
             reason: why.clone(),
             opened_at: now,
             temporary_unlock_until: until,
@@ -57,7 +57,7 @@ impl Service {
             &device,
             now,
             EventKind::DisputeOpened,
-            Actor::ApiKey(ctx.api_key_id),
+            Actor::from(ctx.principal),
         );
         e.reason = Some(why);
         e.detail = Some(match until {
@@ -111,7 +111,7 @@ impl Service {
         let now = self.clock.now();
         let mut dispute = self.find_dispute(ctx, id).await?;
         dispute.closed_at = Some(now);
-        dispute.closed_by = Some(Actor::ApiKey(ctx.api_key_id));
+        dispute.closed_by = Some(Actor::from(ctx.principal));
         dispute.resolution = Some(resolution.clone());
         self.update(ctx, &dispute, EventKind::DisputeClosed, resolution, now)
             .await?;
@@ -244,7 +244,7 @@ impl Service {
         now: Timestamp,
     ) -> Result<(), ServiceError> {
         let device = self.device(ctx, dispute.device_id).await?;
-        let mut e = TimelineEvent::new(&device, now, kind, Actor::ApiKey(ctx.api_key_id));
+        let mut e = TimelineEvent::new(&device, now, kind, Actor::from(ctx.principal));
         e.reason = Some(why);
         e.detail = Some(match (kind, dispute.temporary_unlock_until) {
             (EventKind::TemporaryUnlock, Some(u)) => format!(

@@ -8,7 +8,7 @@ use lienlock_domain::{
     RestrictionLevel, Standing, Timestamp,
 };
 use lienlock_store::{
-    Actor, ContractFacts, ContractRecord, DeviceWrite, Lender, NoticeRecord, StoreError,
+    Actor, Arrears, ContractFacts, ContractRecord, DeviceWrite, Lender, NoticeRecord, StoreError,
     TimelineEvent,
 };
 use std::collections::hash_map::{Entry, HashMap};
@@ -60,10 +60,11 @@ pub(super) struct CodeBasis {
 }
 
 /// Whether a decision's write changes what the device's next lease says (its state,
-/// restriction level or notices), so the device should be told to check in now.
+/// restriction level, amount due or notices), so the device should be told to check in now.
 fn changes_lease(before: &lienlock_store::Device, write: &DeviceWrite) -> bool {
     write.device.state != before.state
         || write.device.policy_level != before.policy_level
+        || write.device.arrears != before.arrears
         || !write.new_notices.is_empty()
 }
 
@@ -338,6 +339,13 @@ impl Service {
                 write.events.extend(cancel_events);
             }
         }
+        // What the lock screen and the console show as overdue: nothing once the contract
+        // is paid off or the device released.
+        write.device.arrears = if decision.release || write.device.state == DeviceState::Released {
+            None
+        } else {
+            Arrears::of(&decision.standing, &contract.terms)
+        };
         contract.next_evaluation_at = match decision.notice_to_send {
             // The queued notice changes the facts; look again at once.
             Some(_) => Some(now.plus_secs(1)),

@@ -119,6 +119,7 @@ pub(super) fn build(
             support_phone: lender.support_phone.clone(),
             support_url: lender.support_url.clone(),
             message,
+            amount_due: amount_due(device, state),
         },
         notices: owed.notices,
         warn_at: if state == LeaseState::Active {
@@ -129,6 +130,16 @@ pub(super) fn build(
         codes_through: owed.codes_through,
     };
     LeaseEnvelope::seal(&lease, signer)
+}
+
+/// What the lock screen says is overdue ("KES 1,500.00"): the arrears the last evaluation
+/// saw, and nothing once the phone is released (it owes nothing the phone could be held
+/// for).
+fn amount_due(device: &Device, state: LeaseState) -> String {
+    match (state, device.arrears) {
+        (LeaseState::Released, _) | (_, None) => String::new(),
+        (_, Some(a)) => a.amount.grouped(),
+    }
 }
 
 /// The lender's offline policy: its own settings, else its profile's defaults. A profile

@@ -4,7 +4,10 @@
 mod checkin;
 mod codes;
 mod commands;
+mod console_auth;
+mod console_views;
 mod contracts;
+mod device_import;
 mod devices;
 mod disputes;
 mod evaluate;
@@ -13,18 +16,29 @@ mod lease;
 mod lender_policy;
 mod payments;
 mod policy;
+mod portfolio;
 mod push;
 
 pub use codes::{CodeRequest, PaymentCode};
 pub use commands::{resolve_due, CommandRequest};
+pub use console_auth::{
+    max_age, normalize_email, random_token, ConsoleUser, NewUser, SignedIn, MIN_PASSWORD_CHARS,
+    SESSION_SECS,
+};
+pub use console_views::{DeviceOverview, TIMELINE_SHOWN};
 pub use contracts::{ContractRequest, ContractStatus};
+pub use device_import::{
+    DeviceCsv, ImportReport, RowResult, RowStatus, DEVICE_COLUMNS, MAX_IMPORT_ROWS,
+};
 pub use devices::EnrollRequest;
 pub use imei_check::{ImeiStatus, ImeiVerdict, PublicLender};
 pub use lease::LeaseSettings;
 pub use lender_policy::LenderPolicy;
 pub use payments::{PaymentOutcome, PaymentRequest};
+pub use portfolio::{LockFigures, Portfolio, CHART_DAYS, WINDOW_DAYS};
 
 use crate::apikey::ServerSecret;
+use lienlock_domain::csv::CsvError;
 use lienlock_domain::{Clock, ContractError, ImeiError, LedgerError, PolicyError, TransitionError};
 use lienlock_store::{Store, StoreError};
 use lienlock_wire::{ServerKey, WireError};
@@ -41,6 +55,10 @@ pub enum ServiceError {
     /// No such object for this lender (also for other lenders' objects).
     #[error("no such resource")]
     NotFound,
+    /// A console sign-in failed: unknown address, wrong password or disabled user (never
+    /// told apart).
+    #[error("wrong e-mail address or password")]
+    SignInFailed,
     /// The caller's role may not do this.
     #[error("your role may not {0}")]
     Forbidden(&'static str),
@@ -55,6 +73,13 @@ pub enum ServiceError {
         /// What is wrong.
         why: String,
     },
+    /// An uploaded CSV file whose syntax is wrong; nothing was written.
+    #[error("malformed CSV: {0}")]
+    MalformedCsv(CsvError),
+    /// An uploaded CSV file that reads but cannot be used as a whole (no header, missing or
+    /// unknown columns, too many rows); nothing was written.
+    #[error("invalid CSV: {0}")]
+    InvalidCsv(String),
     /// Another active enrollment uses this IMEI.
     #[error("IMEI {0} is already enrolled")]
     ImeiTaken(String),

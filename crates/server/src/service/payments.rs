@@ -359,7 +359,7 @@ fn payment_event(
         lender_id: contract.lender_id,
         at: now,
         kind,
-        actor: Actor::ApiKey(ctx.api_key_id),
+        actor: Actor::from(ctx.principal),
         reason: None,
         detail: Some(format!(
             "{verb} {} of {} via {}",

@@ -4,7 +4,7 @@
 
 use crate::harness::{imei, TestLender, TestServer};
 use lienlock_agent::{Agent, Enforcement};
-use lienlock_domain::{Clock, RestrictionLevel, Timestamp};
+use lienlock_domain::{Clock, Currency, Money, RestrictionLevel, Timestamp};
 use lienlock_store_sql::testing::Backend;
 use serde_json::{json, Value};
 
@@ -470,7 +470,136 @@ async fn lending_policy_is_never_looser_than_its_profile(backend: Backend) {
     s.stop().await;
 }
 
+/// What the lock screen of the lease `agent` holds says is overdue.
+fn amount_due(agent: &Agent) -> String {
+    agent
+        .held_lease()
+        .map(|l| l.lock_screen.amount_due.clone())
+        .expect("the phone holds a lease")
+}
+
+async fn the_lock_screen_shows_what_is_overdue_until_it_is_paid(backend: Backend) {
+    let Some(s) = TestServer::start_at(backend, Timestamp::from_millis(START)).await else {
+        return;
+    };
+    let acme = s.lender("Acme").await;
+    let (device, mut agent) = s.enrolled_phone(&acme, 61).await;
+    contract_for(&s, &acme, &device).await;
+    agent.check_in().await.unwrap();
+    assert_eq!(amount_due(&agent), "", "nothing is due yet");
+    // A second borrower on the same terms, whom the lender releases while in arrears.
+    let (other, mut other_agent) = s.enrolled_phone(&acme, 62).await;
+    let (code, body) = s
+        .post(
+            &acme,
+            "/v1/contracts",
+            json!({
+                "device_id": other,
+                "reference": "LN-1002",
+                "terms": {
+                    "currency": "KES",
+                    "financed": 300_000,
+                    "down_payment": 50_000,
+                    "schedule": {"monthly": {"first_due": "2026-03-10", "day_of_month": 10, "count": 3}},
+                    "time_zone": "Africa/Nairobi"
+                }
+            }),
+        )
+        .await;
+    assert_eq!(code, 201, "{body}");
+
+    // A day at a time to 2026-04-12 in Nairobi: the installments of 10 March and 10 April
+    // are both overdue, and the phone checked in every day.
+    for _ in 0..41 {
+        s.clock.advance_millis(24 * HOUR);
+        tick(&s).await;
+        agent.check_in().await.unwrap();
+        other_agent.check_in().await.unwrap();
+    }
+    let (_, status) = s
+        .get(&acme, &format!("/v1/devices/{device}/contract"))
+        .await;
+    let overdue = status["standing"]["overdue_amount"].as_i64().unwrap();
+    let installments = status["installments"].as_array().unwrap();
+    let first_two: i64 = installments[..2]
+        .iter()
+        .map(|i| i["amount"].as_i64().unwrap())
+        .sum();
+    assert_eq!(overdue, first_two, "{status}");
+    assert_eq!(
+        amount_due(&agent),
+        Money::new(Currency::parse("KES").unwrap(), overdue).grouped()
+    );
+    assert_eq!(amount_due(&agent), "KES 2,000.00");
+    // The device row keeps it, dated from the oldest overdue installment's due date: the
+    // start of 10 March in Nairobi.
+    let row = s
+        .service()
+        .store()
+        .device_unscoped(device.parse().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let arrears = row.arrears.expect("the device row has the arrears");
+    assert_eq!(arrears.amount.minor(), overdue);
+    assert_eq!(
+        arrears.since,
+        Timestamp::from_millis(
+            "2026-03-09T21:00:00Z"
+                .parse::<jiff::Timestamp>()
+                .unwrap()
+                .as_millisecond()
+        )
+    );
+
+    // Part of it paid: the next lease shows the rest.
+    let (code, p) = pay(
+        &s,
+        &acme,
+        "part",
+        json!({"imei": imei(61).as_str(), "amount": 100_000, "currency": "KES"}),
+    )
+    .await;
+    assert_eq!(code, 201, "{p}");
+    tick(&s).await;
+    agent.check_in().await.unwrap();
+    assert_eq!(amount_due(&agent), "KES 1,000.00");
+
+    // The rest paid: nothing is overdue, and the lock screen says nothing is due.
+    let (code, p) = pay(
+        &s,
+        &acme,
+        "rest",
+        json!({"imei": imei(61).as_str(), "amount": overdue - 100_000, "currency": "KES"}),
+    )
+    .await;
+    assert_eq!(code, 201, "{p}");
+    tick(&s).await;
+    agent.check_in().await.unwrap();
+    assert_eq!(amount_due(&agent), "");
+    let row = s
+        .service()
+        .store()
+        .device_unscoped(device.parse().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(row.arrears, None);
+
+    // A released phone owes nothing it could be held for: its lock screen shows no amount.
+    assert_eq!(amount_due(&other_agent), "KES 2,000.00");
+    let (code, body) = s
+        .command(&acme, &other, "release", json!({"reason": "settled"}))
+        .await;
+    assert_eq!(code, 200, "{body}");
+    let out = other_agent.check_in().await.unwrap();
+    assert_eq!(out.enforcement, Enforcement::Free);
+    assert_eq!(amount_due(&other_agent), "");
+    s.stop().await;
+}
+
 lienlock_store_sql::backend_tests!(
+    the_lock_screen_shows_what_is_overdue_until_it_is_paid,
     borrower_falls_behind_is_warned_locked_unlocked_and_freed,
     payments_are_recorded_once_and_unmatched_ones_kept,
     disputes_hold_locks_and_temporary_unlocks_lift_them,

@@ -4,7 +4,9 @@
 mod harness;
 
 mod codes;
+mod console;
 mod contracts;
+mod device_import;
 mod errors;
 mod imei_check;
 mod lifecycle;

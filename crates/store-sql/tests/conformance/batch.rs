@@ -3,8 +3,8 @@
 //! every contract of the lender in.
 
 use crate::fixtures::*;
-use lienlock_domain::{ContractState, DeviceState, EventKind, RestrictionLevel};
-use lienlock_store::{ContractRecord, Device, DeviceWrite, StoreError};
+use lienlock_domain::{ContractState, Currency, DeviceState, EventKind, Money, RestrictionLevel};
+use lienlock_store::{Arrears, ContractRecord, Device, DeviceWrite, StoreError};
 use lienlock_store_sql::backend_tests;
 
 backend_tests!(
@@ -13,7 +13,9 @@ backend_tests!(
     two_writes_of_one_device_in_a_batch_land_once,
     facts_for_a_batch_match_the_per_contract_reads,
     wake_ups_are_served_before_routine_evaluations,
-    a_policy_change_pulls_in_the_lenders_active_contracts
+    a_policy_change_pulls_in_the_lenders_active_contracts,
+    arrears_round_trip_through_both_saves,
+    arrears_are_kept_from_enrollment_and_checked_on_read
 );
 
 /// A scheduler-style write of `d` and its contract: a level, a notice and two events.
@@ -341,4 +343,120 @@ async fn a_policy_change_pulls_in_the_lenders_active_contracts(backend: Backend)
         .map(|c| c.id)
         .collect();
     assert_eq!(due, vec![near.id, far.id]);
+}
+
+fn arrears(currency: &str, minor: i64, since_ms: i64) -> Option<Arrears> {
+    Some(Arrears {
+        amount: Money::new(Currency::parse(currency).unwrap(), minor),
+        since: at(since_ms),
+    })
+}
+
+/// `d` as the store has it now.
+async fn stored(store: &DynStore, d: &Device) -> Device {
+    store.device_unscoped(d.id).await.unwrap().unwrap()
+}
+
+async fn arrears_round_trip_through_both_saves(backend: Backend) {
+    let Some((_db, store)) = setup(backend).await else {
+        return;
+    };
+    let ctx = lender(&store, "A").await;
+    let (d1, c1) = device_with_contract(&store, &ctx, 1, 100).await;
+    let (d2, c2) = device_with_contract(&store, &ctx, 2, 100).await;
+    assert_eq!(d1.arrears, None);
+
+    // One at a time: set, change with the state, change alone, clear (`save` checks each
+    // against what the store reads back).
+    let mut w = write(&d1);
+    w.device.arrears = arrears("KES", 150_000, 1_000);
+    let d1 = save(&store, w).await;
+    let mut w = write(&d1);
+    w.device.arrears = arrears("KES", 300_000, 1_000);
+    w.device.state = DeviceState::Locked;
+    let d1 = save(&store, w).await;
+    let mut w = write(&d1);
+    w.device.arrears = arrears("KES", 300_000, 2_000);
+    let d1 = save(&store, w).await;
+    // A save that leaves the arrears alone keeps them.
+    let mut w = write(&d1);
+    w.device.last_counter = 9;
+    let d1 = save(&store, w).await;
+    assert_eq!(
+        stored(&store, &d1).await.arrears,
+        arrears("KES", 300_000, 2_000)
+    );
+    let mut w = write(&d1);
+    w.device.arrears = None;
+    let d1 = save(&store, w).await;
+
+    // In a batch, next to a write whose read went stale: the fresh one lands its arrears,
+    // the stale one leaves the stored (empty) arrears as they were.
+    let mut fresh = evaluation(&d1, &c1, 9_000);
+    fresh.device.arrears = arrears("UGX", 55_000, 3_000);
+    let mut stale = evaluation(&d2, &c2, 9_000);
+    stale.device.arrears = arrears("KES", 1, 3_000);
+    let mut checkin = write(&d2);
+    checkin.device.last_counter = 7;
+    let d2 = save(&store, checkin).await;
+    let results = store.save_devices(&[fresh.clone(), stale]).await.unwrap();
+    assert!(results[0].is_ok(), "{results:?}");
+    assert!(matches!(results[1], Err(StoreError::Stale)), "{results:?}");
+    assert_landed(&store, &ctx, &fresh).await;
+    assert_eq!(stored(&store, &d2).await, d2);
+
+    // And back to none in a batch, with another device gaining some in the same statement.
+    let d1 = stored(&store, &d1).await;
+    let c1 = reread(&store, &c1).await;
+    let c2 = reread(&store, &c2).await;
+    let mut clear = write(&d1);
+    clear.device.arrears = None;
+    clear.contract = Some(c1);
+    let mut gain = write(&d2);
+    gain.device.arrears = arrears("KES", 42, 4_000);
+    gain.contract = Some(c2);
+    let results = store
+        .save_devices(&[clear.clone(), gain.clone()])
+        .await
+        .unwrap();
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+    for w in [clear, gain] {
+        let mut want = w.device.clone();
+        want.version += 1;
+        assert_eq!(stored(&store, &want).await, want);
+    }
+    assert_eq!(stored(&store, &d1).await.arrears, None);
+}
+
+async fn arrears_are_kept_from_enrollment_and_checked_on_read(backend: Backend) {
+    let Some((db, store)) = setup(backend).await else {
+        return;
+    };
+    let ctx = lender(&store, "A").await;
+    let mut d = device(&ctx, imei(1), None);
+    d.arrears = arrears("KWD", 1_234, 5_000);
+    store
+        .enroll_device(&ctx, &d, &event(&d, EventKind::Enrolled, 1))
+        .await
+        .unwrap();
+    assert_eq!(stored(&store, &d).await, d);
+    // Half-set or impossible columns are corrupt, never read as some or no arrears.
+    for bad in [
+        "UPDATE devices SET arrears_currency = NULL",
+        "UPDATE devices SET arrears_amount = 0, arrears_currency = 'KES'",
+        "UPDATE devices SET arrears_amount = 5, arrears_currency = 'ZZZ'",
+        "UPDATE devices SET arrears_amount = 5, arrears_currency = NULL, arrears_since = NULL",
+    ] {
+        db.exec_raw(bad).await;
+        assert!(
+            matches!(
+                store.device(&ctx, d.id).await,
+                Err(StoreError::Corrupt {
+                    table: "devices",
+                    ..
+                })
+            ),
+            "{bad}"
+        );
+    }
 }

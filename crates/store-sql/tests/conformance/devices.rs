@@ -191,6 +191,7 @@ async fn list_pages_by_cursor_and_state(backend: Backend) {
         state,
         after,
         limit,
+        overdue: None,
     };
     let list = |q: DeviceQuery| {
         let store = store.clone();
@@ -323,7 +324,12 @@ async fn unknown_stored_names_are_corrupt(backend: Backend) {
     );
     db.exec_raw("UPDATE api_keys SET role = 'root'").await;
     corrupt(
-        store.find_api_key(ctx.api_key_id).await.map(drop),
+        {
+            let lienlock_domain::Principal::ApiKey(id) = ctx.principal else {
+                unreachable!("fixtures authenticate by API key")
+            };
+            store.find_api_key(id).await.map(drop)
+        },
         "api_keys",
     );
     // A profile naming a protected capability must never load.

@@ -62,7 +62,7 @@ pub async fn lender(store: &DynStore, name: &str) -> LenderCtx {
     LenderCtx {
         lender_id: lender.id,
         role: Role::Admin,
-        api_key_id: key.id,
+        principal: lienlock_domain::Principal::ApiKey(key.id),
     }
 }
 
@@ -86,6 +86,7 @@ pub fn device(ctx: &LenderCtx, imei: Imei, imei2: Option<Imei>) -> Device {
         policy_level: RestrictionLevel::None,
         policy_level_since: Timestamp::from_millis(0),
         notice_seq: 0,
+        arrears: None,
         last_seen_at: None,
         enrolled_at: at(1),
         updated_at: at(1),

@@ -33,7 +33,7 @@ async fn lender_and_key_round_trip(backend: Backend) {
     let ctx = lienlock_domain::LenderCtx {
         lender_id: second.id,
         role: Role::Auditor,
-        api_key_id: second_key.id,
+        principal: lienlock_domain::Principal::ApiKey(second_key.id),
     };
     assert_eq!(store.lender(&ctx).await.unwrap(), second);
     assert_eq!(

@@ -8,6 +8,7 @@ mod batch;
 mod codes;
 mod commands;
 mod concurrency;
+mod console;
 mod contracts;
 mod devices;
 mod due;

@@ -171,7 +171,7 @@ async fn disputes_open_change_and_close_once(backend: Backend) {
     );
     // One without a contract, opened by support.
     let mut second = dispute(&d, None, 200);
-    second.opened_by = Actor::ApiKey(ctx.api_key_id);
+    second.opened_by = Actor::from(ctx.principal);
     store
         .open_dispute(&ctx, &second, &event(&d, EventKind::CommandScheduled, 200))
         .await
@@ -201,7 +201,7 @@ async fn disputes_open_change_and_close_once(backend: Backend) {
     );
     let mut closed = want.clone();
     closed.closed_at = Some(at(400));
-    closed.closed_by = Some(Actor::ApiKey(ctx.api_key_id));
+    closed.closed_by = Some(Actor::from(ctx.principal));
     closed.resolution = Some("payment found: QX81".into());
     store
         .update_dispute(&ctx, &closed, &event(&d, EventKind::CommandScheduled, 400))

@@ -481,7 +481,7 @@ async fn a_payment_and_its_timeline_entry_land_together(backend: Backend) {
             &device,
             at(60),
             lienlock_domain::EventKind::PaymentRecorded,
-            lienlock_store::Actor::ApiKey(ctx.api_key_id),
+            lienlock_store::Actor::from(ctx.principal),
         );
         e.lender_id = ctx.lender_id;
         e.detail = Some("payment".into());
