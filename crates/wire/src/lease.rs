@@ -8,6 +8,11 @@ use serde::{Deserialize, Serialize};
 /// Tag of version 3 of the lease (version 2 had no `amount_due`).
 pub const MAGIC: &[u8; 8] = b"LLLSE003";
 
+/// Tag of version 2, which had no `amount_due`. Still read (never written): a phone upgraded
+/// while holding a version 2 lease keeps it, and above all a released phone keeps its
+/// release, which no later lease would give back if it never connects again.
+pub const MAGIC_V2: &[u8; 8] = b"LLLSE002";
+
 /// What the lock screen shows: who to call and what to do. Each field is at most 512 bytes.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LockScreen {
@@ -113,7 +118,11 @@ impl Lease {
 
     /// Parses canonical bytes. Does not check the signature: see [`crate::LeaseEnvelope::open`].
     pub fn decode(buf: &[u8]) -> Result<Self, WireError> {
-        let mut r = Reader::new(buf, MAGIC)?;
+        let (mut r, v3) = match Reader::new(buf, MAGIC) {
+            Ok(r) => (r, true),
+            Err(WireError::BadMagic) => (Reader::new(buf, MAGIC_V2)?, false),
+            Err(e) => return Err(e),
+        };
         let key_id = KeyId(r.array()?);
         let device_id = DeviceId::from_bytes(r.array()?);
         let imei = r.imei()?;
@@ -140,7 +149,11 @@ impl Lease {
             support_phone: r.text("support_phone")?,
             support_url: r.text("support_url")?,
             message: r.text("message")?,
-            amount_due: r.text("amount_due")?,
+            amount_due: if v3 {
+                r.text("amount_due")?
+            } else {
+                String::new()
+            },
         };
         let count = usize::from(r.u8()?);
         if count > MAX_NOTICES {
@@ -222,12 +235,27 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn refuses_a_version_2_lease() {
-        // Version 2 had no `amount_due`; its tag alone must turn it away, before any field
-        // is read in the wrong place.
-        let mut bytes = sample().encode();
-        bytes[..8].copy_from_slice(b"LLLSE002");
+    fn still_reads_a_version_2_lease() {
+        // Version 2 is version 3 without `amount_due` (right after `message`).
+        let mut l = sample();
+        l.lock_screen.amount_due = String::new();
+        let v3 = l.encode();
+        let mut v2 = MAGIC_V2.to_vec();
+        let at = v3.len() - (1 + notices_len(&l) + 8 + 4) - 2; // the empty text's length
+        v2.extend_from_slice(&v3[8..at]);
+        v2.extend_from_slice(&v3[at + 2..]);
+        assert_eq!(Lease::decode(&v2).unwrap(), l);
+        // Any other tag is refused before a field is read.
+        let mut bytes = v3.clone();
+        bytes[..8].copy_from_slice(b"LLLSE001");
         assert!(matches!(Lease::decode(&bytes), Err(WireError::BadMagic)));
+    }
+
+    fn notices_len(l: &Lease) -> usize {
+        l.notices
+            .iter()
+            .map(|n| 8 + 2 + n.kind.len() + 2 + n.message.len())
+            .sum()
     }
 
     #[test]
