@@ -23,6 +23,14 @@ fn event(device: &Device, at: Timestamp, kind: EventKind, actor: &Actor) -> Time
     TimelineEvent::new(device, at, kind, actor.clone())
 }
 
+/// A released phone owes nothing it could be held for: its arrears leave the lists and
+/// the dashboard at once rather than at the contract's next evaluation.
+fn release_clears_arrears(device: &mut Device) {
+    if device.state == lienlock_domain::DeviceState::Released {
+        device.arrears = None;
+    }
+}
+
 /// Applies the due commands among `pending` to `device` in order, as of `now`. Pure: returns
 /// the resolutions and timeline events to write with the device. A command that no longer
 /// fits the device's state is superseded, not failed: its time came and the lender's intent
@@ -38,6 +46,7 @@ pub fn resolve_due(
         let (status, kind, detail) = match device.state.apply(cmd.kind) {
             Ok(next) => {
                 device.state = next;
+                release_clears_arrears(device);
                 (
                     CommandStatus::Applied,
                     EventKind::for_applied(cmd.kind),
@@ -171,6 +180,7 @@ impl Service {
                         .state
                         .apply(req.kind)
                         .map_err(ServiceError::Transition)?;
+                    release_clears_arrears(&mut device);
                     cmd.status = CommandStatus::Applied;
                     cmd.resolved_at = Some(now);
                     e.kind = EventKind::for_applied(req.kind);
