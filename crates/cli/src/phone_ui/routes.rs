@@ -48,7 +48,9 @@ async fn security_headers(mut res: Response) -> Response {
     h.insert(CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
     h.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     h.insert(X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    h.insert(REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    // Not `no-referrer`: under it Chromium sends `Origin: null` with the page's own form
+    // posts, which the same-origin check below would refuse (found by the browser test).
+    h.insert(REFERRER_POLICY, HeaderValue::from_static("same-origin"));
     // The state changes under the page; nothing here may be served stale.
     h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     res

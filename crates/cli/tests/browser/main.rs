@@ -8,3 +8,4 @@ mod harness;
 mod server;
 
 mod check_page;
+mod console_flow;

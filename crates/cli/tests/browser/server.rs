@@ -12,6 +12,8 @@ pub struct Server {
     pub url: String,
     /// Acme's API key.
     pub key: String,
+    /// The server's lease-signing public key (hex), which a phone pins.
+    pub server_key: String,
     proc: Proc,
     dir: tempfile::TempDir,
 }
@@ -25,13 +27,86 @@ impl Server {
         let data = data.to_str().unwrap();
         let mut proc = Proc::spawn(&["serve", "--listen", "127.0.0.1:0", "--data", data]);
         let url = field(&proc.wait_for("serving on").await, "serving on");
+        let server_key = proc
+            .wait_for("lease-signing key")
+            .await
+            .rsplit(' ')
+            .next()
+            .unwrap()
+            .to_owned();
         let key = common::bootstrap(&["--data", data]).await;
         Server {
             url,
             key,
+            server_key,
             proc,
             dir,
         }
+    }
+
+    /// The server's data directory.
+    pub fn data(&self) -> String {
+        self.dir.path().join("server").to_str().unwrap().to_owned()
+    }
+
+    /// Adds a console user of Acme with `role` and `password`, as an operator does.
+    pub async fn add_user(&self, email: &str, role: &str, password: &str) {
+        let (status, lender) = common::get(&self.page("/v1/lender"), &self.key).await;
+        assert_eq!(status, 200, "{lender}");
+        let mut child = tokio::process::Command::new(common::BIN)
+            .args([
+                "ctl",
+                "users",
+                "add",
+                "--data",
+                &self.data(),
+                "--lender",
+                lender["id"].as_str().unwrap(),
+                "--email",
+                email,
+                "--name",
+                &format!("Test {role}"),
+                "--role",
+                role,
+                "--password-stdin",
+            ])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        use tokio::io::AsyncWriteExt;
+        let mut stdin = child.stdin.take().unwrap();
+        stdin
+            .write_all(format!("{password}\n").as_bytes())
+            .await
+            .unwrap();
+        drop(stdin);
+        let out = child.wait_with_output().await.unwrap();
+        assert!(out.status.success(), "ctl users add failed");
+    }
+
+    /// Starts a phone for `imei` with its page (`agent run --ui`) in `language`; returns the
+    /// process (killed when dropped) and the page's URL.
+    pub async fn phone(&self, imei: &str, language: &str) -> (Proc, String) {
+        let dir = self.dir.path().join(format!("phone-{imei}"));
+        let mut proc = Proc::spawn(&[
+            "agent",
+            "run",
+            "--data",
+            dir.to_str().unwrap(),
+            "--server",
+            &self.url,
+            "--server-key",
+            &self.server_key,
+            "--imei",
+            imei,
+            "--ui",
+            "127.0.0.1:0",
+            "--language",
+            language,
+        ]);
+        let page = field(&proc.wait_for("phone page:").await, "phone page:");
+        (proc, page)
     }
 
     /// The full URL of `path` (which starts with `/`).
