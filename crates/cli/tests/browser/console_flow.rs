@@ -86,6 +86,10 @@ async fn staff_lock_and_unlock_a_phone_its_borrower_watches() {
     borrower.assert_accessible("phone, active").await;
     borrower.screenshot("phone-active").await;
 
+    // The sign-in form itself.
+    staff.goto(&s.page("/console/sign-in")).await;
+    staff.assert_accessible("console, sign-in").await;
+
     // A wrong password is refused.
     sign_in(&staff, &s, "ana@acme.example", "not the password").await;
     staff
@@ -100,6 +104,8 @@ async fn staff_lock_and_unlock_a_phone_its_borrower_watches() {
     staff.assert_accessible("console, dashboard").await;
     staff.screenshot("console-dashboard").await;
     staff.click("nav a[href='/console/devices']").await;
+    staff.wait_for_text("h1", "Devices", SOON).await;
+    staff.assert_accessible("console, device list").await;
     staff.fill("#q", &phone_imei).await;
     staff.click("#search").await;
     staff
@@ -140,6 +146,14 @@ async fn staff_lock_and_unlock_a_phone_its_borrower_watches() {
             .await;
         borrower.screenshot(&format!("phone-locked-{lang}")).await;
     }
+
+    // The CSV enrollment page (its upload is tested over HTTP in the server's tests).
+    staff.goto(&s.page("/console/import")).await;
+    staff.wait_for_text("h1", "Enroll devices", SOON).await;
+    staff.assert_accessible("console, CSV enrollment").await;
+    staff
+        .goto(&s.page(&format!("/console/devices/{device}")))
+        .await;
 
     // The borrower pays; collections unlock, and the phone follows.
     s.post(
