@@ -9,6 +9,7 @@ use lienlock_domain::{
 };
 use std::time::Instant;
 
+mod console;
 mod counting;
 mod dataset;
 mod portfolio;
@@ -26,6 +27,9 @@ pub enum BenchCommand {
     /// Time from a curing payment's acknowledgement to the locked phone holding an
     /// unlocked lease, over a fleet of real agents (push, or polling with --no-push).
     UnlockLatency(unlock::UnlockArgs),
+    /// The lender console's reads (device list pages, search, dashboard, device page) over
+    /// a SQLite portfolio of many devices.
+    Console(console::ConsoleArgs),
 }
 
 /// `bench policy`.
@@ -50,6 +54,9 @@ pub fn run(cmd: BenchCommand) -> anyhow::Result<()> {
         }),
         BenchCommand::UnlockLatency(a) => tokio::task::block_in_place(|| {
             tokio::runtime::Handle::current().block_on(unlock::run(a))
+        }),
+        BenchCommand::Console(a) => tokio::task::block_in_place(|| {
+            tokio::runtime::Handle::current().block_on(console::run(a))
         }),
     }
 }

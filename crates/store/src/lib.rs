@@ -561,8 +561,11 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
 
     /// The dashboard's counts: devices by state and by automatic restriction, and devices
     /// in arrears by how long.
-    async fn portfolio_counts(&self, ctx: &LenderCtx, now: Timestamp)
-        -> StoreResult<PortfolioCounts>;
+    async fn portfolio_counts(
+        &self,
+        ctx: &LenderCtx,
+        now: Timestamp,
+    ) -> StoreResult<PortfolioCounts>;
 
     /// Payments less reversals received since `since`, summed per day and currency. A day
     /// is `(received_at + offset_ms) / 86_400_000`: the caller passes its zone's offset.
