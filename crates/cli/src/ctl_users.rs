@@ -13,6 +13,18 @@ use zeroize::Zeroizing;
 pub enum UsersCommand {
     /// Add a person who signs in to the lender console.
     Add(AddArgs),
+    /// Stop a person signing in; their open sessions stop working at once.
+    Disable(DisableArgs),
+}
+
+/// `ctl users disable`.
+#[derive(Debug, Args)]
+pub struct DisableArgs {
+    #[command(flatten)]
+    server: ServerArgs,
+    /// The user's sign-in e-mail address.
+    #[arg(long)]
+    email: String,
 }
 
 /// `ctl users add`.
@@ -51,6 +63,22 @@ fn parse_role(s: &str) -> Result<Role, String> {
 pub async fn run(cmd: UsersCommand) -> anyhow::Result<()> {
     match cmd {
         UsersCommand::Add(a) => add(a).await,
+        UsersCommand::Disable(a) => {
+            let config = a.server.resolve()?;
+            let service = crate::serve::service(&config).await?;
+            match service.disable_user(&a.email).await {
+                Ok(()) => {}
+                Err(lienlock_server::ServiceError::NotFound) => {
+                    anyhow::bail!("no console user has the address {}", a.email.trim())
+                }
+                Err(e) => return Err(e).with_context(|| format!("disabling {}", a.email)),
+            }
+            println!(
+                "user <{}> disabled; their sessions have ended",
+                a.email.trim()
+            );
+            Ok(())
+        }
     }
 }
 

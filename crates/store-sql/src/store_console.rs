@@ -23,6 +23,10 @@ pub(crate) const LIST_USERS: &str = concat!(
     " FROM users WHERE lender_id = $1 ORDER BY email"
 );
 
+/// `$1` first, as SQLite numbers parameters in the order they appear.
+pub(crate) const DISABLE_USER: &str = "UPDATE users SET disabled_at = COALESCE(disabled_at, $1) \
+     WHERE email = $2";
+
 pub(crate) const INSERT_SESSION: &str = "INSERT INTO console_sessions \
      (token_hash, user_id, lender_id, csrf_token, created_at, expires_at, revoked_at) \
      VALUES ($1, $2, $3, $4, $5, $6, $7)";
@@ -113,6 +117,20 @@ macro_rules! console {
                     .await
                     .map_err(classify)?;
                 row.map(UserRow::decode).transpose()
+            }
+
+            pub(super) async fn disable_user(
+                pool: &Pool,
+                email: &str,
+                at: Timestamp,
+            ) -> StoreResult<bool> {
+                let done = sqlx::query(q::DISABLE_USER)
+                    .bind(at.as_millis())
+                    .bind(email)
+                    .execute(pool)
+                    .await
+                    .map_err(classify)?;
+                Ok(done.rows_affected() > 0)
             }
 
             pub(super) async fn list_users(

@@ -693,6 +693,14 @@ macro_rules! impl_store {
                     console::user_by_email(&self.pool, email).await
                 }
 
+                async fn disable_user_unscoped(
+                    &self,
+                    email: &str,
+                    at: Timestamp,
+                ) -> StoreResult<bool> {
+                    console::disable_user(&self.pool, email, at).await
+                }
+
                 async fn list_users(
                     &self,
                     ctx: &LenderCtx,

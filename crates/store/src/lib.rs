@@ -542,6 +542,11 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// sign-in is how a person comes to have a lender.
     async fn user_by_email_unscoped(&self, email: &str) -> StoreResult<Option<UserRecord>>;
 
+    /// Disables the user with this (lowercased) address from `at`: they cannot sign in, and
+    /// their open sessions stop working. Unscoped: the operator's command. `false` when no
+    /// such user exists; disabling a disabled user keeps the first time.
+    async fn disable_user_unscoped(&self, email: &str, at: Timestamp) -> StoreResult<bool>;
+
     /// The lender's users, by e-mail address.
     async fn list_users(&self, ctx: &LenderCtx) -> StoreResult<Vec<UserRecord>>;
 

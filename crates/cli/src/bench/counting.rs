@@ -153,6 +153,7 @@ counted! {
     fn create_user(&self, user: &lienlock_store::UserRecord) -> StoreResult<()>;
     fn user_by_email_unscoped(&self, email: &str)
         -> StoreResult<Option<lienlock_store::UserRecord>>;
+    fn disable_user_unscoped(&self, email: &str, at: Timestamp) -> StoreResult<bool>;
     fn list_users(&self, ctx: &LenderCtx) -> StoreResult<Vec<lienlock_store::UserRecord>>;
     fn create_session(&self, session: &lienlock_store::SessionRecord) -> StoreResult<()>;
     fn session_unscoped(&self, token_hash: &[u8; 32])

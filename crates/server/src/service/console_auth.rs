@@ -214,6 +214,21 @@ impl Service {
         Ok(())
     }
 
+    /// Disables a console user (the operator's `lienlock ctl users disable`): they cannot
+    /// sign in, and every session of theirs stops working at its next request.
+    pub async fn disable_user(&self, email: &str) -> Result<(), ServiceError> {
+        let email = normalize_email(email)?;
+        if self
+            .store
+            .disable_user_unscoped(&email, self.clock.now())
+            .await?
+        {
+            Ok(())
+        } else {
+            Err(ServiceError::NotFound)
+        }
+    }
+
     /// The caller's lender's console users.
     pub async fn users(&self, ctx: &LenderCtx) -> Result<Vec<UserRecord>, ServiceError> {
         Ok(self.store.list_users(ctx).await?)

@@ -351,6 +351,24 @@ async fn staff_run_the_day_from_the_console(backend: Backend) {
     assert_eq!(p.status, 403, "{}", p.body);
     assert!(p.body.contains("may not"), "{}", p.body);
     assert_eq!(device_state(&s, &acme, &device).await, "locked");
+
+    // Disabling the auditor ends their open session and their sign-in.
+    s.service()
+        .disable_user("AUDIT@acme.example")
+        .await
+        .unwrap();
+    let p = a.get(&format!("/console/devices/{device}")).await;
+    assert_eq!(p.status, 303);
+    let mut again = Browser::new(&s);
+    assert_eq!(
+        again.sign_in("audit@acme.example", PASSWORD).await.status,
+        401
+    );
+    assert!(s
+        .service()
+        .disable_user("nobody@acme.example")
+        .await
+        .is_err());
     s.stop().await;
 }
 

@@ -91,6 +91,22 @@ async fn users_and_sessions_round_trip(backend: Backend) {
     let (s, _) = store.session_unscoped(&[7; 32]).await.unwrap().unwrap();
     assert_eq!(s.revoked_at, Some(at(20)));
     let _ = Principal::User(ana.id);
+
+    // Disabled from a moment on, once; an unknown address is reported.
+    assert!(store
+        .disable_user_unscoped("ana@a.example", at(40))
+        .await
+        .unwrap());
+    assert!(store
+        .disable_user_unscoped("ana@a.example", at(50))
+        .await
+        .unwrap());
+    assert!(!store
+        .disable_user_unscoped("bob@a.example", at(40))
+        .await
+        .unwrap());
+    let (_, u) = store.session_unscoped(&[7; 32]).await.unwrap().unwrap();
+    assert_eq!(u.disabled_at, Some(at(40)));
 }
 
 fn kes(minor: i64) -> Money {
