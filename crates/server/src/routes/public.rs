@@ -16,6 +16,43 @@ pub(super) fn routes() -> Router<AppState> {
     Router::new()
         .route("/v1/public/imei/{imei}", get(json))
         .route("/check", get(page))
+        .route("/assets/check.css", get(stylesheet))
+        .layer(axum::middleware::map_response(security_headers))
+}
+
+/// The page's own stylesheet: no inline style, so the policy below can forbid it.
+async fn stylesheet() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=300"),
+        ],
+        include_str!("../../assets/check.css"),
+    )
+        .into_response()
+}
+
+/// Nothing on these pages comes from another host or runs inline, and no other site may
+/// frame them (a buyer must see the real answer, not one dressed up by a seller's page).
+async fn security_headers(mut resp: Response) -> Response {
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; \
+             frame-ancestors 'none'",
+        ),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    resp
 }
 
 fn view(s: &ImeiStatus) -> serde_json::Value {
@@ -117,15 +154,7 @@ fn html_page(status: StatusCode, typed: &str, result: &str) -> Response {
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Check a phone before you buy it</title>
-<style>
-body {{ font-family: system-ui, sans-serif; margin: 0 auto; max-width: 40rem; padding: 1rem; color: #111; background: #fff; line-height: 1.5; }}
-label {{ display: block; font-weight: 600; margin-bottom: .25rem; }}
-input {{ font-size: 1.1rem; padding: .5rem; width: 100%; box-sizing: border-box; }}
-button {{ font-size: 1.1rem; padding: .5rem 1rem; margin-top: .5rem; background: #0b4; color: #000; border: 0; }}
-.answer {{ border-left: .4rem solid #555; padding: .25rem 1rem; margin-top: 1rem; }}
-.clear {{ border-color: #0a6a2f; }} .financed {{ border-color: #8a5a00; }} .locked {{ border-color: #a00; }}
-.error {{ color: #a00; font-weight: 600; }}
-</style>
+<link rel="stylesheet" href="/assets/check.css">
 </head>
 <body>
 <main>

@@ -56,6 +56,21 @@ async fn a_buyer_checks_an_imei_before_paying(backend: Backend) {
     assert_eq!(checks.len(), 1, "{t}");
     assert_eq!(checks[0]["actor"], "public");
 
+    // The page's headers: nothing inline or from elsewhere, never framed, and the IMEI in
+    // its address not passed on to the lender's site by a followed link.
+    let resp = s.http.get(format!("{}/check", s.url)).send().await.unwrap();
+    let h = resp.headers();
+    let csp = h["content-security-policy"].to_str().unwrap();
+    assert!(csp.contains("default-src 'self'") && csp.contains("frame-ancestors 'none'"));
+    assert_eq!(h["referrer-policy"], "no-referrer");
+    let css = s
+        .http
+        .get(format!("{}/assets/check.css", s.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(css.headers()["content-type"], "text/css; charset=utf-8");
+
     // The page, without JavaScript: the form, then the answer, escaped.
     let (status, _, page) = public_get(&s, "/check").await;
     assert_eq!(status, 200);
