@@ -108,6 +108,13 @@ async fn staff_lock_and_unlock_a_phone_its_borrower_watches() {
     staff.assert_accessible("console, device list").await;
     staff.fill("#q", &phone_imei).await;
     staff.click("#search").await;
+    // The full list shows the same link: wait for the search's own page before clicking,
+    // or the click can land on the page being replaced.
+    let searched = std::time::Instant::now();
+    while !staff.url().await.contains("q=") {
+        assert!(searched.elapsed() < SOON, "the search never loaded");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     staff
         .click(&format!("a[href='/console/devices/{device}']"))
         .await;
