@@ -7,6 +7,7 @@ pub mod auth;
 pub mod console;
 pub mod error;
 pub mod extract;
+pub mod html;
 pub mod ops;
 pub mod push;
 pub mod ratelimit;

@@ -13,21 +13,7 @@ use std::fmt::Write;
 /// The longest "I already paid" note sent to the lender, in characters.
 pub const MAX_REASON_CHARS: usize = 200;
 
-/// Text made safe for HTML element content and double-quoted attribute values.
-pub fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
+pub use lienlock_server::html::escape as esc;
 
 /// A `tel:` link target for a phone number as a lender typed it: digits and a leading `+`.
 fn tel(number: &str) -> Option<String> {

@@ -2,6 +2,7 @@
 //! screen reader through its title and the per-day titles of its bars.
 
 use super::format::money;
+use crate::html::escape;
 use lienlock_store::DailyPayments;
 use std::fmt::Write;
 
@@ -15,13 +16,6 @@ fn date(day: i64) -> String {
     jiff::Timestamp::from_second(day * 86_400)
         .map(|t| t.strftime("%m-%d").to_string())
         .unwrap_or_default()
-}
-
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }
 
 /// Bars of net payments per day from `first_day` for `days` days, in the currency with the

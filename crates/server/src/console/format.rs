@@ -25,16 +25,8 @@ pub fn money(code: &str, minor: i64) -> String {
     }
 }
 
-/// A policy level in words.
-pub fn level(l: RestrictionLevel) -> &'static str {
-    match l {
-        RestrictionLevel::None => "none",
-        RestrictionLevel::Reminder => "reminder",
-        RestrictionLevel::PersistentBanner => "persistent banner",
-        RestrictionLevel::RestrictedApps => "restricted apps",
-        RestrictionLevel::FullLock => "full lock",
-    }
-}
+/// A policy level in words, as the timeline writes it.
+pub(crate) use crate::service::level_name as level;
 
 /// What the phone does now, as its borrower experiences it: the lender's decision, an
 /// unapproved key, and the policy engine's automatic level together.

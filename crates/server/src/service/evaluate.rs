@@ -382,7 +382,9 @@ impl Failures {
     }
 }
 
-fn level_name(l: RestrictionLevel) -> &'static str {
+/// A restriction level in words, as the timeline's restriction changes write it (the
+/// dashboard reads them back: see `portfolio::restriction_target`).
+pub(crate) fn level_name(l: RestrictionLevel) -> &'static str {
     match l {
         RestrictionLevel::None => "none",
         RestrictionLevel::Reminder => "reminder",

@@ -31,6 +31,7 @@ pub use device_import::{
     DeviceCsv, ImportReport, RowResult, RowStatus, DEVICE_COLUMNS, MAX_IMPORT_ROWS,
 };
 pub use devices::EnrollRequest;
+pub(crate) use evaluate::level_name;
 pub use imei_check::{ImeiStatus, ImeiVerdict, PublicLender};
 pub use lease::LeaseSettings;
 pub use lender_policy::LenderPolicy;

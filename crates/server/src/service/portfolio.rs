@@ -5,7 +5,7 @@
 //! at restricted apps or full lock: that is what its borrower experiences. Days are UTC.
 
 use super::{Service, ServiceError};
-use lienlock_domain::{DeviceId, EventKind, LenderCtx, Timestamp};
+use lienlock_domain::{DeviceId, EventKind, LenderCtx, RestrictionLevel, Timestamp};
 use lienlock_store::{DailyPayments, PortfolioCounts, TimelineEvent};
 use std::collections::HashMap;
 
@@ -82,7 +82,10 @@ pub const LOCK_EVENT_KINDS: [EventKind; 5] = [
 
 /// Whether a restriction level's name (as the engine writes it on the timeline) locks.
 fn locking_level(name: &str) -> bool {
-    matches!(name.trim(), "restricted apps" | "full lock")
+    let name = name.trim();
+    [RestrictionLevel::RestrictedApps, RestrictionLevel::FullLock]
+        .into_iter()
+        .any(|l| super::evaluate::level_name(l) == name)
 }
 
 /// `from → to: why`, as the policy engine writes a restriction change: the target level.
