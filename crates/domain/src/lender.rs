@@ -42,26 +42,6 @@ impl Role {
             _ => return None,
         })
     }
-
-    /// May this role enroll devices?
-    pub fn may_enroll(self) -> bool {
-        matches!(self, Role::Admin | Role::StoreAgent)
-    }
-
-    /// May this role record, reverse and assign payments?
-    pub fn may_record_payments(self) -> bool {
-        matches!(self, Role::Admin | Role::Collections)
-    }
-
-    /// May this role open and settle disputes and grant temporary unlocks?
-    pub fn may_handle_disputes(self) -> bool {
-        matches!(self, Role::Admin | Role::Support | Role::Collections)
-    }
-
-    /// May this role lock, unlock, release, or approve a device key?
-    pub fn may_command(self) -> bool {
-        matches!(self, Role::Admin | Role::Collections)
-    }
 }
 
 /// The authenticated caller of a lender-scoped operation. Every store method that reads or

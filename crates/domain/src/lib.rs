@@ -14,6 +14,7 @@ pub mod imei;
 pub mod ledger;
 pub mod lender;
 pub mod money;
+pub mod permission;
 pub mod policy;
 pub mod profile;
 pub mod text;
@@ -35,6 +36,7 @@ pub use imei::{Imei, ImeiError};
 pub use ledger::{DueInstallment, EntryKind, Ledger, LedgerEntry, LedgerError, Standing};
 pub use lender::{LenderCtx, Principal, Role};
 pub use money::{Currency, Money, MoneyError};
+pub use permission::{Denied, Permission};
 pub use policy::{
     evaluate, explain, AppliedLevel, ComplianceProfile, Dispute, DisputeOpener, Holds, Notice,
     NoticeKind, NoticeWait, OfflinePolicy, Phase, PolicyDecision, PolicyError, PolicyInput,

@@ -238,7 +238,7 @@ struct Action {
 }
 
 fn actions(role: Role) -> Vec<Action> {
-    let cmd = role.may_command();
+    let cmd = role.allows(lienlock_domain::Permission::Command);
     vec![
         Action {
             key: "lock",
@@ -270,7 +270,7 @@ fn actions(role: Role) -> Vec<Action> {
             help: "Opens a dispute and unlocks the phone for the hours given while it is looked into.",
             confirm: "unlock this phone temporarily",
             class: "safe",
-            allowed: role.may_handle_disputes(),
+            allowed: role.allows(lienlock_domain::Permission::HandleDisputes),
         },
         Action {
             key: "code",

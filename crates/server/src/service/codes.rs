@@ -6,6 +6,7 @@
 //! device and no key is ever sent. A code is only money's receipt for the device: the
 //! payment is in the ledger once, whatever happens to its code.
 
+use lienlock_domain::Permission;
 use super::evaluate::Facts;
 use super::{policy, Service, ServiceError};
 use jiff::civil::Date;
@@ -53,9 +54,7 @@ impl Service {
         device: DeviceId,
         req: CodeRequest,
     ) -> Result<UnlockCodeRecord, ServiceError> {
-        if !ctx.role.may_command() {
-            return Err(ServiceError::Forbidden("issue unlock codes"));
-        }
+        ctx.require(Permission::Command)?;
         let reason = lienlock_domain::BoundedText::<500>::parse(&req.reason)
             .map_err(|e| ServiceError::Invalid {
                 field: "reason",

@@ -1,5 +1,6 @@
 //! Lock, unlock, release and key approval; and scheduled commands coming due.
 
+use lienlock_domain::Permission;
 use super::{retry_stale, Service, ServiceError};
 use lienlock_domain::{
     BoundedText, CommandId, CommandKind, CommandStatus, DeviceId, EventKind, KeyStatus, LenderCtx,
@@ -131,9 +132,7 @@ impl Service {
         id: DeviceId,
         req: CommandRequest,
     ) -> Result<(Command, Device), ServiceError> {
-        if !ctx.role.may_command() {
-            return Err(ServiceError::Forbidden("lock, unlock or release devices"));
-        }
+        ctx.require(Permission::Command)?;
         let reason = BoundedText::<500>::parse(&req.reason).map_err(|e| ServiceError::Invalid {
             field: "reason",
             why: e.to_string(),
@@ -225,9 +224,7 @@ impl Service {
         key: [u8; 32],
         reason: &str,
     ) -> Result<Device, ServiceError> {
-        if !ctx.role.may_command() {
-            return Err(ServiceError::Forbidden("approve device keys"));
-        }
+        ctx.require(Permission::Command)?;
         let reason = BoundedText::<500>::parse(reason).map_err(|e| ServiceError::Invalid {
             field: "reason",
             why: e.to_string(),

@@ -1,5 +1,6 @@
 //! Installment contracts: attaching one to a device and reading it back with its standing.
 
+use lienlock_domain::Permission;
 use super::evaluate::Facts;
 use super::{policy, Service, ServiceError};
 use lienlock_domain::{
@@ -39,9 +40,7 @@ impl Service {
         ctx: &LenderCtx,
         req: ContractRequest,
     ) -> Result<ContractRecord, ServiceError> {
-        if !ctx.role.may_enroll() {
-            return Err(ServiceError::Forbidden("create contracts"));
-        }
+        ctx.require(Permission::Enroll)?;
         let terms = ContractTerms::new(req.terms).map_err(ServiceError::Contract)?;
         let reference = req
             .reference

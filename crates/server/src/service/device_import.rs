@@ -6,6 +6,7 @@
 //! refuse it before anything is written. Problems with one row are reported for that row
 //! and do not stop the others.
 
+use lienlock_domain::Permission;
 use super::{EnrollRequest, Service, ServiceError};
 use lienlock_domain::csv::{self, Record};
 use lienlock_domain::{DeviceId, DeviceState, Imei, LenderCtx};
@@ -215,9 +216,7 @@ impl Service {
         ctx: &LenderCtx,
         csv: &str,
     ) -> Result<ImportReport, ServiceError> {
-        if !ctx.role.may_enroll() {
-            return Err(ServiceError::Forbidden("enroll devices"));
-        }
+        ctx.require(Permission::Enroll)?;
         let file = DeviceCsv::read(csv, MAX_IMPORT_ROWS)?;
         let mut report = ImportReport::default();
         for row in file.rows() {

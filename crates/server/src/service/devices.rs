@@ -1,5 +1,6 @@
 //! Enrolling devices and reading them back.
 
+use lienlock_domain::Permission;
 use super::{Service, ServiceError};
 use lienlock_domain::{
     BoundedText, DeviceId, DeviceState, EventKind, Imei, KeyStatus, LenderCtx, RestrictionLevel,
@@ -42,9 +43,7 @@ impl Service {
         ctx: &LenderCtx,
         req: EnrollRequest,
     ) -> Result<Device, ServiceError> {
-        if !ctx.role.may_enroll() {
-            return Err(ServiceError::Forbidden("enroll devices"));
-        }
+        ctx.require(Permission::Enroll)?;
         let imei = parse_imei(&req.imei)?;
         let imei2 = req.imei2.as_deref().map(parse_imei).transpose()?;
         if imei2 == Some(imei) {

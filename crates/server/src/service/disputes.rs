@@ -1,6 +1,7 @@
 //! Disputes ("I paid: receipt ..."): while one is open no automatic restriction starts or
 //! escalates, and support may grant a temporary unlock until a set time.
 
+use lienlock_domain::Permission;
 use super::{Service, ServiceError};
 use lienlock_domain::{BoundedText, DeviceId, DisputeId, EventKind, LenderCtx, Timestamp};
 use lienlock_store::{Actor, DisputeRecord, StoreError, TimelineEvent};
@@ -32,9 +33,7 @@ impl Service {
         why: &str,
         temporary_unlock_until: Option<Timestamp>,
     ) -> Result<DisputeRecord, ServiceError> {
-        if !ctx.role.may_handle_disputes() {
-            return Err(ServiceError::Forbidden("handle disputes"));
-        }
+        ctx.require(Permission::HandleDisputes)?;
         let why = reason("reason", why)?;
         let device = self.device(ctx, device).await?;
         let now = self.clock.now();
@@ -83,9 +82,7 @@ impl Service {
         until: Timestamp,
         why: &str,
     ) -> Result<DisputeRecord, ServiceError> {
-        if !ctx.role.may_handle_disputes() {
-            return Err(ServiceError::Forbidden("handle disputes"));
-        }
+        ctx.require(Permission::HandleDisputes)?;
         let why = reason("reason", why)?;
         let now = self.clock.now();
         let until = Self::check_until(Some(until), now)?;
@@ -104,9 +101,7 @@ impl Service {
         id: DisputeId,
         resolution: &str,
     ) -> Result<DisputeRecord, ServiceError> {
-        if !ctx.role.may_handle_disputes() {
-            return Err(ServiceError::Forbidden("handle disputes"));
-        }
+        ctx.require(Permission::HandleDisputes)?;
         let resolution = reason("resolution", resolution)?;
         let now = self.clock.now();
         let mut dispute = self.find_dispute(ctx, id).await?;

@@ -1,5 +1,6 @@
 //! A lender's compliance profile and policy settings.
 
+use lienlock_domain::Permission;
 use super::{Service, ServiceError};
 use lienlock_domain::{ComplianceProfile, LenderCtx, PolicySettings};
 
@@ -35,9 +36,7 @@ impl Service {
         profile: &str,
         settings: Option<PolicySettings>,
     ) -> Result<LenderPolicy, ServiceError> {
-        if ctx.role != lienlock_domain::Role::Admin {
-            return Err(ServiceError::Forbidden("change the lending policy"));
-        }
+        ctx.require(Permission::ManagePolicy)?;
         let profile = ComplianceProfile::by_name(profile).map_err(ServiceError::Policy)?;
         let effective = settings.unwrap_or(profile.defaults);
         effective.validate().map_err(ServiceError::Policy)?;

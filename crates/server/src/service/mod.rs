@@ -140,6 +140,12 @@ pub enum ServiceError {
     Store(StoreError),
 }
 
+impl From<lienlock_domain::Denied> for ServiceError {
+    fn from(d: lienlock_domain::Denied) -> Self {
+        ServiceError::Forbidden(d.0.describe())
+    }
+}
+
 impl From<StoreError> for ServiceError {
     fn from(e: StoreError) -> Self {
         match e {

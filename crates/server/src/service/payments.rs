@@ -1,6 +1,7 @@
 //! The payments ledger: recording payments exactly once, matching them to contracts,
 //! reversals, and the unmatched list.
 
+use lienlock_domain::Permission;
 use super::{PaymentCode, Service, ServiceError};
 use lienlock_domain::{
     BoundedText, ContractId, Currency, EntryKind, EventKind, Imei, Ledger, LedgerEntry, LenderCtx,
@@ -65,9 +66,7 @@ impl Service {
         request_hash: [u8; 32],
         req: PaymentRequest,
     ) -> Result<PaymentOutcome, ServiceError> {
-        if !ctx.role.may_record_payments() {
-            return Err(ServiceError::Forbidden("record payments"));
-        }
+        ctx.require(Permission::RecordPayments)?;
         if req.amount <= 0 {
             return Err(ServiceError::Invalid {
                 field: "amount",
@@ -162,9 +161,7 @@ impl Service {
         idempotency_key: Option<&str>,
         request_hash: [u8; 32],
     ) -> Result<PaymentOutcome, ServiceError> {
-        if !ctx.role.may_record_payments() {
-            return Err(ServiceError::Forbidden("reverse payments"));
-        }
+        ctx.require(Permission::RecordPayments)?;
         let key = idempotency_key
             .map(|k| text::<200>("Idempotency-Key", k))
             .transpose()?;
@@ -217,6 +214,7 @@ impl Service {
         after: Option<PaymentId>,
         limit: u32,
     ) -> Result<Vec<PaymentRecord>, ServiceError> {
+        ctx.require(Permission::ReadPayments)?;
         Ok(self.store.unmatched_payments(ctx, after, limit).await?)
     }
 
@@ -227,9 +225,7 @@ impl Service {
         payment: PaymentId,
         contract: ContractId,
     ) -> Result<PaymentRecord, ServiceError> {
-        if !ctx.role.may_record_payments() {
-            return Err(ServiceError::Forbidden("assign payments"));
-        }
+        ctx.require(Permission::RecordPayments)?;
         let now = self.clock.now();
         let assigned = self
             .store
