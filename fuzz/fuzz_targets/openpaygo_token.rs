@@ -1,25 +1,53 @@
-//! Any key, starting code, device state and text as an OpenPAYGO token entry: never a
-//! panic. The count is kept below 100,000 because decoding walks the chain from 0.
+//! Any text typed as an OpenPAYGO token on a device with any count (up to 1024: decoding
+//! walks the chain from 0) and used-count mask, in each of the four formats, with a fixed
+//! key and starting code. Never a panic. A token that is accepted is never the count-0
+//! starting code, is within reach of the count, is exactly the token that count and value
+//! encode to, was allowed by the state, and (unless a counter sync, which may be entered
+//! again) leaves a state that no longer accepts it. The reference's list form of the
+//! state decides the same.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use lienlock_wire::openpaygo::{decode_with_state, Format, Key, StartingCode, UsedCounts};
+use lienlock_fuzz_seeds::{openpaygo_key, openpaygo_start, split_openpaygo_input};
+use lienlock_wire::openpaygo::{
+    decode, decode_with_state, encode_at, TokenType, UsedCounts, MAX_TOKEN_JUMP_COUNTER_SYNC,
+};
 
 fuzz_target!(|data: &[u8]| {
-    if data.len() < 25 {
+    let Some((format, max, mask, token)) = split_openpaygo_input(data) else {
         return;
+    };
+    let Ok(token) = std::str::from_utf8(token) else {
+        return;
+    };
+    let (key, start) = (openpaygo_key(), openpaygo_start());
+    let state = UsedCounts::from_parts(max, mask);
+    let Ok(decoded) = decode_with_state(&key, start, state, token, format) else {
+        return;
+    };
+    let listed = decode(&key, start, max, &state.to_list(), token, format);
+    assert_eq!(
+        listed.as_ref(),
+        Ok(&decoded),
+        "list and compact state agree"
+    );
+    let Some(kind) = decoded.kind.accepted() else {
+        assert!(decoded.count.is_none() && decoded.used.is_none());
+        return;
+    };
+    let (count, value) = (decoded.count.unwrap(), decoded.value.unwrap());
+    let used = decoded.used.unwrap();
+    assert_ne!(count, 0, "the starting code is never a token");
+    assert!(u64::from(count) <= u64::from(max) + u64::from(MAX_TOKEN_JUMP_COUNTER_SYNC));
+    assert_eq!(kind, TokenType::at(count, value));
+    assert!(state.accepts(count, kind));
+    assert_eq!(
+        encode_at(&key, start, count, value, format).as_deref(),
+        Ok(token)
+    );
+    assert_eq!(used.max(), max.max(count));
+    if kind != TokenType::CounterSync {
+        // A counter sync may be entered again; any other token works once.
+        assert!(!used.accepts(count, kind), "a token works once");
     }
-    let (head, token) = data.split_at(25);
-    let key = Key::from_bytes(head[..16].try_into().unwrap());
-    let start = u32::from_be_bytes(head[16..20].try_into().unwrap());
-    let count = u32::from_be_bytes(head[20..24].try_into().unwrap()) % 100_000;
-    let format = Format {
-        restricted_digits: head[24] & 1 == 1,
-        extended: head[24] & 2 == 2,
-    };
-    let Ok(start) = StartingCode::new(start) else {
-        return;
-    };
-    let token = String::from_utf8_lossy(token);
-    let _ = decode_with_state(&key, start, UsedCounts::new(count), &token, format);
 });

@@ -6,18 +6,22 @@ use crate::config::{AgentConfig, Provisioning};
 use crate::enforcement::{decide, with_grant, Enforcement};
 use crate::error::{AgentError, LeaseRefusal};
 use crate::judge::{judge, Verdict};
+use crate::keyring::Keyring;
 use crate::layout::Layout;
 use crate::persistent;
+use crate::platform::{Platform, SimulatedPlatform};
 use crate::stats::RunStats;
+use crate::tamper::{PendingSignal, Tamper};
 use crate::transport::{DisputeAck, ServerClient};
-use crate::trusted::{ClockMonotonic, ClockSetBack, Monotonic, TrustedTime};
+use crate::trusted::{ClockMonotonic, ClockSetBack, Monotonic, SetBack, TrustedTime};
 use crate::user;
 use crate::verify::{VerifiedLease, Verifier};
+use lienlock_domain::policy::TamperKind;
 use lienlock_domain::{Clock, Imei, LeaseState, Timestamp};
 use lienlock_wire::unlock_code::CodeKey;
 use lienlock_wire::{
-    CheckIn, DeviceKey, DeviceReport, DisputeRequest, Lease, LeaseEnvelope, ReportKind,
-    ServerPublicKey, SignedCheckIn, SignedDispute, MAX_REPORTS,
+    CheckIn, CheckInVersion, DeviceKey, DeviceReport, DisputeRequest, Lease, LeaseEnvelope,
+    ReportKind, ServerPublicKey, SignedCheckIn, SignedDispute, MAX_REPORTS,
 };
 use std::path::Path;
 use std::sync::Arc;
@@ -41,6 +45,14 @@ pub struct Agent {
     codes: Codes,
     /// What `codes.json` looked like when last read (modified, length).
     codes_stamp: Option<(Option<std::time::SystemTime>, u64)>,
+    /// Tamper signals on their way to the server.
+    tamper: Tamper,
+    /// The server keys trusted (more than the provisioned one after a rotation).
+    keyring: Keyring,
+    /// Where the SIM identity and the integrity checks come from.
+    platform: Arc<dyn Platform>,
+    /// The check-in counter used when the user partition was begun (see `user`).
+    user_since: u64,
     pub(crate) stats: Option<Arc<RunStats>>,
 }
 
@@ -143,11 +155,16 @@ impl Agent {
     ) -> Result<Self, AgentError> {
         let key = persistent::read_identity(&layout)?;
         let counter = persistent::read_counter(&layout)?;
+        let keyring = Keyring::load(&layout, provisioning.server_key)
+            .map_err(|e| AgentError::corrupt(layout.server_keys(), e.to_string()))?;
         let verifier = Verifier {
-            server_key: provisioning.server_key,
+            server_keys: keyring.trusted(),
             imei: provisioning.imei,
             device_key: key.public(),
         };
+        // Before anything writes a lease: a user partition without a lease and without a
+        // record was begun just now.
+        let user_since = user::install_since(&layout, counter);
         let client = ServerClient::new(&provisioning.server_url)?;
         let mut released = persistent::read_released(&layout, &verifier);
         let held = user::read_lease(&layout, &verifier);
@@ -167,9 +184,21 @@ impl Agent {
         // The injected clock stands in for the monotonic clock until `set_monotonic`: right
         // for simulations and tests, where one clock drives server and devices alike.
         let mono = Arc::new(ClockMonotonic(clock.clone()));
-        let time = TrustedTime::load(&layout, clock, mono);
+        let mut time = TrustedTime::load(&layout, clock, mono);
         let codes =
             Codes::load(&layout).map_err(|e| AgentError::corrupt(layout.codes(), e.to_string()))?;
+        let mut tamper = Tamper::load(&layout)
+            .map_err(|e| AgentError::corrupt(layout.tamper(), e.to_string()))?;
+        // Clock set-backs an older agent kept as reports become tamper signals, once.
+        for i in time.legacy_incidents().to_vec() {
+            let at = (i.detected_at, i.detected_at);
+            tamper
+                .raise(&layout, TamperKind::ClockSetBack, at, i.by_ms)
+                .map_err(|e| AgentError::io(layout.tamper(), e))?;
+        }
+        time.clear_legacy(&layout)
+            .map_err(|e| AgentError::io(layout.trusted_time(), e))?;
+        let platform = Arc::new(SimulatedPlatform::new(layout.platform()));
         Ok(Self {
             layout,
             provisioning,
@@ -182,8 +211,19 @@ impl Agent {
             time,
             codes,
             codes_stamp: None,
+            tamper,
+            keyring,
+            platform,
+            user_since,
             stats: None,
         })
+    }
+
+    /// Reads the SIM identity and the integrity checks from `platform` (see [`Platform`]).
+    /// Without it the agent reads the simulated platform's `platform.json` in its data
+    /// directory.
+    pub fn set_platform(&mut self, platform: Arc<dyn Platform>) {
+        self.platform = platform;
     }
 
     /// Uses `mono` as the monotonic clock trusted time counts with (see [`Monotonic`]). A
@@ -198,31 +238,71 @@ impl Agent {
         self.stats = Some(stats);
     }
 
-    /// Looks at the wall clock against trusted time: records a clock set back (reported at
-    /// the next check-in) and keeps the persisted floor current. The run loop calls it at
-    /// every wake; failing to persist is logged, since trusted time itself is unaffected
-    /// while the agent runs.
+    /// Looks at the wall clock against trusted time: a clock set back becomes a tamper
+    /// signal (reported at the next check-in), and the persisted floor is kept current.
+    /// Returns a newly opened incident. Failing to persist is logged, since trusted time
+    /// itself is unaffected while the agent runs.
     pub fn observe_time(&mut self) -> Option<ClockSetBack> {
-        match self.time.observe(&self.layout) {
-            Ok(opened) => {
-                if let Some(i) = opened {
-                    tracing::warn!(
-                        by_ms = i.by_ms,
-                        "the wall clock was set back; trusted time is unaffected"
-                    );
-                }
-                opened
-            }
+        let seen = match self.time.observe(&self.layout) {
+            Ok(seen) => seen,
             Err(e) => {
                 tracing::warn!(error = %e, "cannot record trusted time");
-                None
+                return None;
+            }
+        };
+        let wall = self.time.wall_now();
+        let recorded = match seen {
+            Some(SetBack::Opened(i)) => {
+                tracing::warn!(
+                    by_ms = i.by_ms,
+                    "the wall clock was set back; trusted time is unaffected"
+                );
+                let at = (wall, i.detected_at);
+                self.tamper
+                    .raise(&self.layout, TamperKind::ClockSetBack, at, i.by_ms)
+                    .map(|_| ())
+            }
+            Some(SetBack::Grew(lag)) => {
+                self.tamper
+                    .bump(&self.layout, TamperKind::ClockSetBack, lag)
+            }
+            None => Ok(()),
+        };
+        if let Err(e) = recorded {
+            tracing::warn!(error = %e, "cannot record a tamper signal");
+        }
+        match seen {
+            Some(SetBack::Opened(i)) => Some(i),
+            _ => None,
+        }
+    }
+
+    /// Looks for tampering: the clock ([`Agent::observe_time`]), the SIM card and the
+    /// integrity checks (from the [`Platform`]), and a burst of wrong unlock codes. What it
+    /// finds waits in the persistent partition for the next check-in. The run loop calls it
+    /// at every wake, and [`Agent::check_in`] before each check-in.
+    pub fn observe_device(&mut self) {
+        self.observe_time();
+        self.reload_codes();
+        let at = (self.time.wall_now(), self.trusted_now());
+        let sim = self.platform.sim_identity();
+        let integrity = self.platform.integrity();
+        let results = [
+            self.tamper.observe_sim(&self.layout, sim.as_deref(), at),
+            self.tamper.observe_integrity(&self.layout, integrity, at),
+            self.tamper
+                .observe_wrong_codes(&self.layout, self.codes.wrong_at(), at),
+        ];
+        for r in results {
+            if let Err(e) = r {
+                tracing::warn!(error = %e, "cannot record a tamper signal");
             }
         }
     }
 
-    /// Clock set-backs seen and not yet carried to the server by a check-in.
-    pub fn unreported_clock_set_backs(&self) -> &[ClockSetBack] {
-        self.time.unreported()
+    /// Tamper signals seen and not yet acknowledged by the server, by `seq`.
+    pub fn pending_tamper_signals(&self) -> &[PendingSignal] {
+        self.tamper.pending()
     }
 
     /// Makes the next check-in: increments the counter, persists it, and only then signs,
@@ -231,6 +311,7 @@ impl Agent {
     pub fn build_checkin(&mut self) -> Result<(SignedCheckIn, u64), AgentError> {
         let counter = self.next_counter()?;
         let checkin = CheckIn {
+            version: CheckInVersion::V3,
             imei: self.provisioning.imei,
             device_key: self.key.public(),
             counter,
@@ -241,29 +322,19 @@ impl Agent {
             notice_ack: self.held.as_ref().map_or(0, |h| {
                 h.lease.notices.iter().map(|n| n.seq).max().unwrap_or(0)
             }),
+            server_key_id: Some(self.keyring.newest()),
+            user_since: self.user_since,
             reports: self.reports(),
+            signals: self.tamper.to_wire(),
         };
         Ok((SignedCheckIn::seal(&checkin, &self.key), counter))
     }
 
-    /// What the next check-in reports: codes taken offline first (the server must know of
-    /// them before its lease can supersede them), then clock set-backs, at most
-    /// [`MAX_REPORTS`] in all; the rest wait for the following check-in.
+    /// What the next check-in reports: the codes taken offline (the server must know of
+    /// them before its lease can supersede them), at most [`MAX_REPORTS`]; the rest wait
+    /// for the following check-in. Tampering travels as signals.
     fn reports(&self) -> Vec<DeviceReport> {
-        let mut reports = self.codes.reports(MAX_REPORTS);
-        let room = MAX_REPORTS - reports.len();
-        reports.extend(
-            self.time
-                .unreported()
-                .iter()
-                .take(room)
-                .map(|i| DeviceReport {
-                    kind: ReportKind::ClockSetBack,
-                    at: i.detected_at,
-                    value: i.by_ms,
-                }),
-        );
-        reports
+        self.codes.reports(MAX_REPORTS)
     }
 
     /// Takes the next counter value, persisting it before anything is signed with it, so no
@@ -335,6 +406,16 @@ impl Agent {
                 .map_err(|e| LeaseRefusal::NotStored(e.to_string()))?;
         }
         self.note_server_time(offered.lease.issued_at);
+        // Only now, with the lease stored: a key learned from a lease that was not taken
+        // would be trusted on the word of nothing the device holds.
+        match self
+            .keyring
+            .learn(&self.layout, offered.signer, offered.lease.next_key)
+        {
+            Ok(true) => self.verifier.server_keys = self.keyring.trusted(),
+            Ok(false) => {}
+            Err(e) => tracing::warn!(error = %e, "cannot record the server's keys"),
+        }
         if let Err(e) = self
             .codes
             .reconciled(&self.layout, offered.lease.codes_through)
@@ -346,20 +427,21 @@ impl Agent {
         Ok(LeaseOutcome::Accepted { sequence, state })
     }
 
-    /// One full check-in: build and persist the counter, post, verify and store the answer.
+    /// One full check-in: look for tampering, build and persist the counter, post, verify
+    /// and store the answer.
     pub async fn check_in(&mut self) -> Result<CheckInOutcome, AgentError> {
+        self.observe_device();
         let (signed, counter) = self.build_checkin()?;
         let carried = self.reports();
+        let signals_through = self.tamper.to_wire().iter().map(|s| s.seq).max();
         let envelope = self.client.post_checkin(&signed).await?;
         let lease = self.accept_lease(&envelope, counter)?;
         // The server answered this very check-in, so it has recorded what it carried, and
         // its lease was cut knowing about every code reported: that lease now rules.
-        let set_backs = carried
-            .iter()
-            .filter(|r| r.kind == ReportKind::ClockSetBack)
-            .count();
-        if let Err(e) = self.time.reported(&self.layout, set_backs) {
-            tracing::warn!(error = %e, "cannot record that tamper reports were delivered");
+        if let Some(seq) = signals_through {
+            if let Err(e) = self.tamper.acknowledged(&self.layout, seq) {
+                tracing::warn!(error = %e, "cannot record that tamper signals were delivered");
+            }
         }
         let codes_through = carried
             .iter()
@@ -418,15 +500,22 @@ impl Agent {
             .map(|h| h.lease.device_id)
             .or_else(|| self.codes.device_id())
             .ok_or(CodeRefusal::NotEnrolled)?;
-        let shared = self
-            .key
-            .agree_with_server(&self.provisioning.server_key)
-            .ok_or(CodeRefusal::NotEnrolled)?;
-        let key = CodeKey::agreed(&shared, &device_id);
+        // A code's key comes from the server key: one per key trusted, since during a
+        // rotation the server may mint with the key the phone has only just learned.
+        let keys: Vec<CodeKey> = self
+            .keyring
+            .trusted()
+            .iter()
+            .filter_map(|k| self.key.agree_with_server(k))
+            .map(|shared| CodeKey::agreed(&shared, &device_id))
+            .collect();
+        if keys.is_empty() {
+            return Err(CodeRefusal::NotEnrolled);
+        }
         let now = self.trusted_now();
         match self
             .codes
-            .redeem(&self.layout, text, &key, device_id, now)?
+            .redeem(&self.layout, text, &keys, device_id, now)?
         {
             Ok(grant) => {
                 tracing::info!(counter = grant.counter, until = ?grant.until, "unlock code taken");
@@ -438,7 +527,7 @@ impl Agent {
             Err(e) if e.counts_toward_lockout() => {
                 let retry_in = self
                     .codes
-                    .wrong(&self.layout, self.time.mono())
+                    .wrong(&self.layout, self.time.mono(), now)
                     .map_err(stored)?;
                 tracing::warn!(retry_in_s = retry_in.as_secs(), "wrong unlock code");
                 Err(CodeRefusal::Wrong { retry_in })
@@ -506,9 +595,22 @@ impl Agent {
         self.provisioning.imei
     }
 
-    /// The pinned server key.
+    /// The server key the device trusts now: the provisioned one, or the one a rotation
+    /// moved it to.
     pub fn server_key(&self) -> ServerPublicKey {
-        self.provisioning.server_key
+        self.keyring.current()
+    }
+
+    /// Every server key trusted now: the current one and, while a rotation is announced,
+    /// the next.
+    pub fn trusted_server_keys(&self) -> Vec<ServerPublicKey> {
+        self.keyring.trusted()
+    }
+
+    /// The check-in counter used when the user partition was begun: 0 unless the phone
+    /// was factory reset since it first checked in.
+    pub fn user_since(&self) -> u64 {
+        self.user_since
     }
 
     /// The server base URL.
@@ -550,7 +652,12 @@ fn reconcile(
     have: Provisioning,
     wanted: Provisioning,
 ) -> Result<Provisioning, AgentError> {
-    if have.server_key != wanted.server_key {
+    // A key the device moved to by a rotation is as good as the provisioned one; it stays
+    // the provisioning record's key either way.
+    let rotated_to = Keyring::load(layout, have.server_key)
+        .map(|k| k.trusts(&wanted.server_key))
+        .unwrap_or(false);
+    if have.server_key != wanted.server_key && !rotated_to {
         return Err(AgentError::Provisioning(format!(
             "this device is pinned to server key {}, not {}",
             have.server_key.to_hex(),
@@ -563,6 +670,10 @@ fn reconcile(
             have.imei, wanted.imei
         )));
     }
+    let wanted = Provisioning {
+        server_key: have.server_key,
+        ..wanted
+    };
     if have.server_url != wanted.server_url {
         persistent::write_provisioning(layout, &wanted)?;
     }

@@ -72,7 +72,14 @@ struct Stored {
     /// Wrong codes since the last good one.
     failures: u32,
     lockout: Option<Lockout>,
+    /// Trusted times of the latest wrong codes, oldest first, at most [`MAX_WRONG_KEPT`]:
+    /// what a burst of wrong codes (a tamper signal) is judged on. Kept across good codes.
+    #[serde(default)]
+    wrong_at: Vec<Timestamp>,
 }
+
+/// Wrong-code times kept at most.
+const MAX_WRONG_KEPT: usize = 16;
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 struct Reconciled {
@@ -220,8 +227,23 @@ impl Codes {
         Ok((left > 0).then(|| Duration::from_millis(left)))
     }
 
-    /// Counts a wrong code and starts its wait (persisted before the caller answers).
-    pub(crate) fn wrong(&mut self, layout: &Layout, mono: &dyn Monotonic) -> io::Result<Duration> {
+    /// Trusted times of the latest wrong codes, oldest first.
+    pub(crate) fn wrong_at(&self) -> &[Timestamp] {
+        &self.stored.wrong_at
+    }
+
+    /// Counts a wrong code entered at trusted time `now` and starts its wait (persisted
+    /// before the caller answers).
+    pub(crate) fn wrong(
+        &mut self,
+        layout: &Layout,
+        mono: &dyn Monotonic,
+        now: Timestamp,
+    ) -> io::Result<Duration> {
+        self.stored.wrong_at.push(now);
+        if self.stored.wrong_at.len() > MAX_WRONG_KEPT {
+            self.stored.wrong_at.remove(0);
+        }
         self.stored.failures = self.stored.failures.saturating_add(1);
         let wait = lockout_after(self.stored.failures);
         self.stored.lockout = Some(Lockout {
@@ -232,22 +254,38 @@ impl Codes {
         Ok(wait)
     }
 
-    /// Checks `text` as an `LC1` code of `device_id` and, if it is good and still useful
-    /// at `now`, takes it: the counter, the grant and a cleared lockout are persisted
-    /// before this returns, so no crash lets the code work twice.
+    /// Checks `text` as an `LC1` code of `device_id` under each of `keys` (one per server
+    /// key trusted: while the server's key rotates, a code may come from either) and, if it
+    /// is good and still useful at `now`, takes it: the counter, the grant and a cleared
+    /// lockout are persisted before this returns, so no crash lets the code work twice.
     pub(crate) fn redeem(
         &mut self,
         layout: &Layout,
         text: &str,
-        key: &CodeKey,
+        keys: &[CodeKey],
         device_id: DeviceId,
         now: Timestamp,
     ) -> Result<Result<Grant, CodeError>, CodeRefusal> {
         // A lease's `codes_through` voids every code up to it, entered or not.
-        let mut state = CodeState::new(self.stored.highest.max(self.reconciled.through));
-        let code: UnlockCode = match state.redeem(text, key, &device_id) {
-            Ok(code) => code,
-            Err(e) => return Ok(Err(e)),
+        let base = self.stored.highest.max(self.reconciled.through);
+        let mut wrong = None;
+        let mut taken = None;
+        for key in keys {
+            let mut state = CodeState::new(base);
+            match state.redeem(text, key, &device_id) {
+                Ok(code) => {
+                    taken = Some((code, state));
+                    break;
+                }
+                // Not this key's: perhaps the other's.
+                Err(e) if e.counts_toward_lockout() => wrong = Some(e),
+                Err(e) => return Ok(Err(e)),
+            }
+        }
+        let (code, state): (UnlockCode, CodeState) = match (taken, wrong) {
+            (Some(t), _) => t,
+            (None, Some(e)) => return Ok(Err(e)),
+            (None, None) => return Err(CodeRefusal::NotEnrolled),
         };
         let cap = now.plus_millis(millis(MAX_GRANT) as i64);
         let until = code.runs_until().min(cap);

@@ -11,8 +11,12 @@
 //!                      set-back incidents not yet reported (see `trusted`)
 //!     codes.json       unlock codes taken: highest counter, grants, wrong-code lockout
 //!     codes_reconciled.json  the highest code counter the server acknowledged
+//!     tamper.json      tamper signals not yet delivered, SIM hashes (see `tamper`)
+//!     server_keys.json the server keys trusted after a rotation (see `keyring`)
 //!   user/              wiped by a factory reset
 //!     lease.json       the last accepted lease envelope, re-verified on every load
+//!     install.json     the check-in counter when this partition was begun
+//!   platform.json      the simulated phone's SIM and integrity (see `platform`)
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -87,5 +91,27 @@ impl Layout {
     /// The last accepted lease envelope.
     pub fn lease(&self) -> PathBuf {
         self.user_dir().join("lease.json")
+    }
+
+    /// When the user partition was begun, as a check-in counter (see `user`).
+    pub fn install(&self) -> PathBuf {
+        self.user_dir().join("install.json")
+    }
+
+    /// Tamper signals on their way to the server, and what they are judged against.
+    pub fn tamper(&self) -> PathBuf {
+        self.persistent_dir().join("tamper.json")
+    }
+
+    /// The server keys trusted once a rotation reached the device; absent, the
+    /// provisioned key.
+    pub fn server_keys(&self) -> PathBuf {
+        self.persistent_dir().join("server_keys.json")
+    }
+
+    /// The simulated platform's state (SIM card, root, debugger): not part of either
+    /// partition, it stands for the phone itself.
+    pub fn platform(&self) -> PathBuf {
+        self.root.join("platform.json")
     }
 }

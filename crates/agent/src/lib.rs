@@ -19,12 +19,15 @@ mod config;
 mod enforcement;
 mod error;
 mod judge;
+mod keyring;
 mod layout;
 mod persistent;
+mod platform;
 mod push;
 mod run;
 mod schedule;
 mod stats;
+mod tamper;
 mod transport;
 mod trusted;
 mod user;
@@ -36,9 +39,11 @@ pub use config::{AgentConfig, Provisioning};
 pub use enforcement::{decide, with_grant, Enforcement, LockReason};
 pub use error::{AgentError, ErrorCode, LeaseRefusal};
 pub use layout::Layout;
+pub use platform::{Integrity, Platform, SimulatedPlatform, SimulatedState};
 pub use run::{AgentJob, JobFuture, RunExit};
 pub use schedule::RunPolicy;
 pub use stats::{RunSnapshot, RunStats};
+pub use tamper::{PendingSignal, WRONG_CODES_SIGNAL, WRONG_CODES_WINDOW};
 pub use transport::{DisputeAck, ServerClient, CHECKIN_PATH, DISPUTE_PATH, PUSH_PATH};
 pub use trusted::{
     ClockMonotonic, ClockSetBack, Monotonic, SystemMonotonic, FLOOR_EVERY, SET_BACK_TOLERANCE,

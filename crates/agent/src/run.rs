@@ -184,10 +184,10 @@ impl Agent {
         });
         let mut gauges = Gauges::new(self.stats.clone());
         let exit = loop {
-            self.observe_time();
-            // A code typed on the lock screen is written by another process; a code in
-            // force changes enforcement at once, without waiting for a check-in.
-            self.reload_codes();
+            // The clock, the SIM, root and debuggers, wrong codes. A code typed on the lock
+            // screen is written by another process, and read here too: a code in force
+            // changes enforcement at once, without waiting for a check-in.
+            self.observe_device();
             if self.report(&mut reported, &mut on_change) {
                 gauges.locked(false);
                 break RunExit::Released;

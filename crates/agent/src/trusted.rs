@@ -12,8 +12,8 @@
 //! so a reboot followed by a clock set back gains at most [`FLOOR_EVERY`].
 //!
 //! Whenever the wall clock is found more than [`SET_BACK_TOLERANCE`] behind trusted time, a
-//! *clock set back* incident is recorded (how far back, when) and kept until a check-in has
-//! carried it to the server.
+//! *clock set back* incident opens (how far back, when); the agent turns it into a tamper
+//! signal (see `tamper`), which is kept until a check-in has carried it to the server.
 
 use crate::atomic;
 use crate::layout::Layout;
@@ -123,6 +123,15 @@ pub struct ClockSetBack {
     pub by_ms: i64,
 }
 
+/// What [`TrustedTime::observe`] saw of the wall clock.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum SetBack {
+    /// A new incident opened.
+    Opened(ClockSetBack),
+    /// The open incident's lag grew to this many milliseconds.
+    Grew(i64),
+}
+
 /// What is kept in `persistent/trusted_time.json`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 struct Stored {
@@ -130,10 +139,15 @@ struct Stored {
     anchor: Option<Anchor>,
     /// The highest trusted time handed out (as last written).
     floor: Option<Timestamp>,
-    /// Incidents not yet carried to the server by a check-in, oldest first.
+    /// Incidents an older agent kept for its check-ins (before tamper signals); the agent
+    /// moves them into its tamper signals once and empties this.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     unreported: Vec<ClockSetBack>,
     /// Whether the wall clock is behind right now (an incident is open).
     open: bool,
+    /// The largest lag seen during the open incident, ms.
+    #[serde(default)]
+    open_lag: i64,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -150,9 +164,6 @@ pub(crate) struct TrustedTime {
     mono: Arc<dyn Monotonic>,
     stored: Stored,
 }
-
-/// Incidents kept at most, so a clock that flips back and forth cannot grow the file.
-const MAX_UNREPORTED: usize = 16;
 
 impl TrustedTime {
     /// Loads the persisted state; a missing or unreadable file starts empty (the held
@@ -209,37 +220,36 @@ impl TrustedTime {
         self.save(layout)
     }
 
-    /// Looks at the wall clock: records a clock set back when it lags trusted time by
-    /// more than [`SET_BACK_TOLERANCE`], and persists the floor when it has moved on by
-    /// [`FLOOR_EVERY`]. Returns a newly opened incident.
-    pub(crate) fn observe(&mut self, layout: &Layout) -> io::Result<Option<ClockSetBack>> {
+    /// The wall clock, as the platform tells it (a claim: decisions use trusted time).
+    pub(crate) fn wall_now(&self) -> Timestamp {
+        self.wall.now()
+    }
+
+    /// Looks at the wall clock: opens a clock-set-back incident when it lags trusted time
+    /// by more than [`SET_BACK_TOLERANCE`] (or notes that the open one's lag grew), and
+    /// persists the floor when it has moved on by [`FLOOR_EVERY`].
+    pub(crate) fn observe(&mut self, layout: &Layout) -> io::Result<Option<SetBack>> {
         let trusted = self.now();
         let lag = trusted.as_millis() - self.wall.now().as_millis();
         let mut changed = false;
-        let mut opened = None;
+        let mut seen = None;
         if lag > duration_ms(SET_BACK_TOLERANCE) as i64 {
-            if self.stored.open {
-                if let Some(last) = self.stored.unreported.last_mut() {
-                    if lag > last.by_ms {
-                        last.by_ms = lag;
-                        changed = true;
-                    }
-                }
-            } else {
-                let incident = ClockSetBack {
+            if !self.stored.open {
+                self.stored.open = true;
+                self.stored.open_lag = lag;
+                seen = Some(SetBack::Opened(ClockSetBack {
                     detected_at: trusted,
                     by_ms: lag,
-                };
-                if self.stored.unreported.len() >= MAX_UNREPORTED {
-                    self.stored.unreported.remove(0);
-                }
-                self.stored.unreported.push(incident);
-                self.stored.open = true;
-                opened = Some(incident);
+                }));
+                changed = true;
+            } else if lag > self.stored.open_lag {
+                self.stored.open_lag = lag;
+                seen = Some(SetBack::Grew(lag));
                 changed = true;
             }
         } else if self.stored.open {
             self.stored.open = false;
+            self.stored.open_lag = 0;
             changed = true;
         }
         let stale = self
@@ -253,22 +263,20 @@ impl TrustedTime {
         if changed {
             self.save(layout)?;
         }
-        Ok(opened)
+        Ok(seen)
     }
 
-    /// Incidents a check-in should carry.
-    pub(crate) fn unreported(&self) -> &[ClockSetBack] {
+    /// Incidents an older agent left for its check-ins, to be moved into tamper signals.
+    pub(crate) fn legacy_incidents(&self) -> &[ClockSetBack] {
         &self.stored.unreported
     }
 
-    /// Forgets the first `n` incidents, once a check-in carrying them was answered. An
-    /// incident still open stays open (a new one is not opened for the same lag).
-    pub(crate) fn reported(&mut self, layout: &Layout, n: usize) -> io::Result<()> {
-        let n = n.min(self.stored.unreported.len());
-        if n == 0 {
+    /// Forgets [`Self::legacy_incidents`], once they were moved.
+    pub(crate) fn clear_legacy(&mut self, layout: &Layout) -> io::Result<()> {
+        if self.stored.unreported.is_empty() {
             return Ok(());
         }
-        self.stored.unreported.drain(..n);
+        self.stored.unreported.clear();
         self.save(layout)
     }
 

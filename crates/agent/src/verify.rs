@@ -8,19 +8,23 @@ use lienlock_wire::{Lease, LeaseEnvelope, ServerPublicKey};
 use std::io;
 use std::path::Path;
 
-/// A lease that opened with the pinned key and names this device, with the exact bytes the
-/// server signed (what sequence ties are compared on) and the envelope that carried it.
+/// A lease that opened with a trusted server key and names this device, with the exact
+/// bytes the server signed (what sequence ties are compared on), the envelope that carried
+/// it and the key that signed it.
 #[derive(Clone, Debug)]
 pub(crate) struct VerifiedLease {
     pub lease: Lease,
     pub bytes: Vec<u8>,
     pub envelope: LeaseEnvelope,
+    pub signer: ServerPublicKey,
 }
 
 /// What a lease must match to be for this device from this device's server.
 #[derive(Clone, Debug)]
 pub(crate) struct Verifier {
-    pub server_key: ServerPublicKey,
+    /// The server keys trusted now (see `keyring`): the current one, and the next while a
+    /// rotation is announced.
+    pub server_keys: Vec<ServerPublicKey>,
     pub imei: Imei,
     pub device_key: [u8; 32],
 }
@@ -28,8 +32,8 @@ pub(crate) struct Verifier {
 impl Verifier {
     /// Signature first (nothing unsigned is even looked at), then the device identity.
     pub fn verify(&self, envelope: &LeaseEnvelope) -> Result<VerifiedLease, LeaseRefusal> {
-        let (lease, bytes) = envelope
-            .open(&self.server_key)
+        let (lease, bytes, signer) = envelope
+            .open_trusted(&self.server_keys)
             .map_err(LeaseRefusal::BadEnvelope)?;
         if lease.imei != self.imei {
             return Err(LeaseRefusal::OtherDevice { field: "imei" });
@@ -43,6 +47,7 @@ impl Verifier {
             lease,
             bytes,
             envelope: stripped(envelope),
+            signer,
         })
     }
 

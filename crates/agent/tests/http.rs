@@ -90,6 +90,7 @@ async fn checkin(State(fake): State<Arc<Fake>>, Json(signed): Json<SignedCheckIn
                 notices: Vec::new(),
                 warn_at: now.plus_millis(valid_ms),
                 codes_through: 0,
+                next_key: None,
             };
             Json(LeaseEnvelope::seal(&lease, &fake.key)).into_response()
         }

@@ -26,7 +26,10 @@ fn first_start_creates_the_persistent_partition() {
         names(&layout.persistent_dir()),
         ["counter", "identity.key", "provisioning.json"]
     );
-    assert!(names(&layout.user_dir()).is_empty());
+    // The user partition records only when it was begun: at counter 0, as old as the
+    // identity.
+    assert_eq!(names(&layout.user_dir()), ["install.json"]);
+    assert_eq!(agent.user_since(), 0);
     assert_eq!(agent.counter(), 0);
     assert_eq!(
         agent.enforcement(),
@@ -147,7 +150,18 @@ fn factory_reset_keeps_identity_and_counter_but_drops_the_lease() {
             ..
         }
     ));
-    assert_eq!(agent.build_checkin().unwrap().1, counter + 1);
+    // The new user partition began after `counter` check-ins, and every check-in says so:
+    // that is how the server tells a reset.
+    assert_eq!(agent.user_since(), counter);
+    let (signed, next) = agent.build_checkin().unwrap();
+    assert_eq!(next, counter + 1);
+    assert_eq!(signed.open().unwrap().user_since, counter);
+    drop(agent);
+    assert_eq!(
+        f.reopen().user_since(),
+        counter,
+        "kept until the next reset"
+    );
 }
 
 #[test]

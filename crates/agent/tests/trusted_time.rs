@@ -6,6 +6,7 @@ mod common;
 
 use common::*;
 use lienlock_agent::{Agent, Enforcement, FLOOR_EVERY};
+use lienlock_domain::policy::TamperKind;
 use lienlock_domain::{Clock, LeaseState};
 use std::sync::Arc;
 
@@ -49,15 +50,31 @@ fn a_clock_set_back_does_not_stretch_the_lease_and_is_reported_once() {
     assert!(f.clock.now() < agent.held_lease().unwrap().valid_until);
     assert!(matches!(agent.enforcement(), Enforcement::Locked { .. }));
 
-    // The next check-in carries the incident; once answered it is not carried again.
-    assert_eq!(agent.unreported_clock_set_backs(), &[incident]);
+    // The next check-in carries the incident as a tamper signal; once answered it is not
+    // carried again.
+    let pending = agent.pending_tamper_signals().to_vec();
+    assert_eq!(pending.len(), 1);
+    assert_eq!(pending[0].kind, TamperKind::ClockSetBack);
+    assert_eq!(pending[0].seen_trusted, incident.detected_at);
+    assert_eq!(pending[0].value, 3 * HOUR_MS);
     let (signed, counter) = agent.build_checkin().unwrap();
     let sent = signed.open().unwrap();
-    assert_eq!(sent.reports.len(), 1);
-    assert_eq!(sent.reports[0].value, 3 * HOUR_MS);
-    assert_eq!(sent.reports[0].at, incident.detected_at);
+    assert!(sent.reports.is_empty(), "tampering travels as signals");
+    assert_eq!(sent.signals.len(), 1);
+    assert_eq!(sent.signals[0].kind, TamperKind::ClockSetBack);
+    assert_eq!(sent.signals[0].value, 3 * HOUR_MS);
+    assert_eq!(sent.signals[0].seen_trusted, incident.detected_at);
+    assert_eq!(
+        sent.signals[0].seen_wall,
+        f.clock.now().plus_millis(-11 * 60_000)
+    );
     // Unanswered, it stays: the next check-in carries it again.
-    assert_eq!(agent.unreported_clock_set_backs().len(), 1);
+    assert_eq!(agent.pending_tamper_signals().len(), 1);
+    // The clock set further back raises the waiting signal's value, not a second signal.
+    f.clock.advance_millis(-HOUR_MS);
+    assert!(agent.observe_time().is_none());
+    assert_eq!(agent.pending_tamper_signals().len(), 1);
+    assert!(agent.pending_tamper_signals()[0].value > 3 * HOUR_MS);
     let _ = counter;
 }
 
@@ -91,7 +108,7 @@ fn trusted_time_survives_a_restart_and_a_reboot_never_goes_back() {
         "a reboot plus a set-back gains at most the floor's step"
     );
     // The incident seen before the reboot is still waiting to be reported.
-    assert_eq!(agent.unreported_clock_set_backs().len(), 1);
+    assert_eq!(agent.pending_tamper_signals().len(), 1);
 
     // With the wall clock right again after the reboot, time runs from the wall clock.
     f.clock.set(T0.plus_millis(2 * HOUR_MS));
@@ -111,7 +128,7 @@ fn a_clock_set_forward_or_small_drift_is_not_tampering() {
     // A minute of drift behind is within tolerance.
     f.clock.set(T0.plus_millis(9 * 60_000));
     assert!(agent.observe_time().is_none());
-    assert!(agent.unreported_clock_set_backs().is_empty());
+    assert!(agent.pending_tamper_signals().is_empty());
 }
 
 #[test]

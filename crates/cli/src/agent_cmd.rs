@@ -4,7 +4,8 @@ use crate::phone_ui::{self, Lang, Phone};
 use anyhow::Context;
 use clap::{Args, Subcommand};
 use lienlock_agent::{
-    Agent, AgentConfig, Enforcement, LockReason, RunExit, RunPolicy, SystemMonotonic,
+    Agent, AgentConfig, Enforcement, Layout, LockReason, RunExit, RunPolicy, SimulatedPlatform,
+    SystemMonotonic,
 };
 use lienlock_domain::{Imei, SystemClock};
 use lienlock_wire::ServerPublicKey;
@@ -44,6 +45,30 @@ pub enum AgentCommand {
         #[arg(long)]
         data: PathBuf,
     },
+    /// Change the simulated phone itself: swap its SIM card, root it, attach a debugger.
+    /// The running agent notices at its next wake and reports a tamper signal at its next
+    /// check-in (never the SIM's identity: only that it changed). Prints the state.
+    Platform(PlatformArgs),
+}
+
+/// `agent platform`.
+#[derive(Debug, Args)]
+pub struct PlatformArgs {
+    /// The phone's data directory.
+    #[arg(long)]
+    data: PathBuf,
+    /// Put in a SIM card with this identity (an ICCID, say).
+    #[arg(long, conflicts_with = "no_sim")]
+    sim: Option<String>,
+    /// Take the SIM card out.
+    #[arg(long)]
+    no_sim: bool,
+    /// Whether the platform's integrity checks see the phone rooted.
+    #[arg(long)]
+    rooted: Option<bool>,
+    /// Whether a debugger is attached.
+    #[arg(long)]
+    debugger: Option<bool>,
 }
 
 /// `agent run`.
@@ -197,6 +222,33 @@ pub async fn run(cmd: AgentCommand) -> anyhow::Result<()> {
                 rfc3339(taken.grant.until)
             );
             println!("{} {}", agent.imei(), describe(&taken.enforcement));
+            Ok(())
+        }
+        AgentCommand::Platform(a) => {
+            let platform = SimulatedPlatform::new(Layout::new(&a.data).platform());
+            let mut state = platform.state();
+            if let Some(sim) = a.sim {
+                state.sim = Some(sim);
+            }
+            if a.no_sim {
+                state.sim = None;
+            }
+            if let Some(rooted) = a.rooted {
+                state.integrity.rooted = rooted;
+            }
+            if let Some(debugger) = a.debugger {
+                state.integrity.debugger = debugger;
+            }
+            platform.set(&state).with_context(|| {
+                format!("writing {}", Layout::new(&a.data).platform().display())
+            })?;
+            println!(
+                "{}: SIM {}, rooted {}, debugger {}",
+                a.data.display(),
+                if state.sim.is_some() { "in" } else { "none" },
+                state.integrity.rooted,
+                state.integrity.debugger
+            );
             Ok(())
         }
         AgentCommand::FactoryReset { data } => {

@@ -164,6 +164,7 @@ fn policy(a: PolicyArgs) -> anyhow::Result<()> {
                 entries: &c.entries,
                 notices: &[],
                 disputes: &[],
+                tamper: &[],
                 applied: c.applied,
                 now,
                 device_zone: c.terms.time_zone(),

@@ -27,6 +27,10 @@ pub struct ServerConfig {
     pub checkin_interval_secs: i64,
     /// How often the scheduler looks for due commands, in milliseconds.
     pub scheduler_interval_ms: u64,
+    /// Device requests (check-ins, push subscriptions, disputes) one client address may
+    /// make per second, with ten seconds' worth at once; 0: no limit. Generous because a
+    /// carrier NAT puts many phones behind one address.
+    pub device_rate_per_ip: u32,
     /// Push connections this node holds at most (beyond: `503 push_full`).
     pub push_max_connections: usize,
     /// Push connections one device may hold (a newer one closes the oldest).
@@ -52,6 +56,7 @@ impl Default for ServerConfig {
             push_max_connections: push.total,
             push_per_device: push.per_device,
             push_heartbeat_secs: push.heartbeat.as_secs(),
+            device_rate_per_ip: 100,
         }
     }
 }
@@ -70,6 +75,7 @@ impl std::fmt::Debug for ServerConfig {
             .field("push_max_connections", &self.push_max_connections)
             .field("push_per_device", &self.push_per_device)
             .field("push_heartbeat_secs", &self.push_heartbeat_secs)
+            .field("device_rate_per_ip", &self.device_rate_per_ip)
             .finish()
     }
 }

@@ -3,6 +3,8 @@
 
 // Declared here because it is a `ctl` subcommand; the file sits beside the other commands.
 use crate::import;
+#[path = "ctl_keys.rs"]
+mod ctl_keys;
 
 use crate::ServerArgs;
 use clap::{Args, Subcommand};
@@ -25,6 +27,15 @@ pub enum CtlCommand {
     /// People who sign in to the lender console.
     #[command(subcommand)]
     Users(crate::ctl_users::UsersCommand),
+    /// The audit trail: check its hash chains.
+    #[command(subcommand)]
+    Audit(crate::ctl_audit::AuditCommand),
+    /// Lenders' API keys, made by the operator (lenders manage theirs through the API).
+    #[command(subcommand, name = "api-keys")]
+    ApiKeys(crate::ctl_audit::ApiKeysCommand),
+    /// The server's lease-signing key: rotate, promote, retire.
+    #[command(subcommand)]
+    Keys(ctl_keys::KeysCommand),
 }
 
 /// `ctl bootstrap`.
@@ -53,6 +64,9 @@ pub async fn run(cmd: CtlCommand) -> anyhow::Result<()> {
         CtlCommand::Devices(cmd) => import::devices::run(cmd).await,
         CtlCommand::Codes(cmd) => crate::ctl_codes::run(cmd).await,
         CtlCommand::Users(cmd) => crate::ctl_users::run(cmd).await,
+        CtlCommand::Audit(cmd) => crate::ctl_audit::run(cmd).await,
+        CtlCommand::ApiKeys(cmd) => crate::ctl_audit::run_keys(cmd).await,
+        CtlCommand::Keys(cmd) => ctl_keys::run(cmd).await,
         CtlCommand::Bootstrap(a) => {
             let config = a.server.resolve()?;
             let service = crate::serve::service(&config).await?;
@@ -67,6 +81,9 @@ pub async fn run(cmd: CtlCommand) -> anyhow::Result<()> {
                 },
             )
             .await?;
+            service
+                .audit_operator(Some(lender.id), "ctl bootstrap", &lender.name)
+                .await?;
             if a.json {
                 println!(
                     "{}",

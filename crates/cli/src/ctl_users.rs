@@ -53,7 +53,7 @@ pub struct AddArgs {
     json: bool,
 }
 
-fn parse_role(s: &str) -> Result<Role, String> {
+pub(crate) fn parse_role(s: &str) -> Result<Role, String> {
     Role::parse(s).ok_or_else(|| {
         format!("unknown role {s:?}; one of admin, store_agent, collections, support, auditor")
     })
@@ -67,7 +67,11 @@ pub async fn run(cmd: UsersCommand) -> anyhow::Result<()> {
             let config = a.server.resolve()?;
             let service = crate::serve::service(&config).await?;
             match service.disable_user(&a.email).await {
-                Ok(()) => {}
+                Ok(()) => {
+                    service
+                        .audit_operator(None, "ctl users disable", a.email.trim())
+                        .await?;
+                }
                 Err(lienlock_server::ServiceError::NotFound) => {
                     anyhow::bail!("no console user has the address {}", a.email.trim())
                 }
@@ -106,6 +110,13 @@ async fn add(a: AddArgs) -> anyhow::Result<()> {
             role: a.role,
             password: password.clone(),
         })
+        .await?;
+    service
+        .audit_operator(
+            Some(user.lender_id),
+            "ctl users add",
+            &format!("user {} <{}> ({})", user.id, user.email, user.role.as_str()),
+        )
         .await?;
     let shown = generated.then(|| password.as_str());
     if a.json {

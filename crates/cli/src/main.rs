@@ -5,6 +5,7 @@ mod bench;
 mod codes;
 mod config;
 mod ctl;
+mod ctl_audit;
 mod ctl_codes;
 mod ctl_users;
 mod demo;
@@ -73,6 +74,9 @@ pub struct ServerArgs {
     /// Seconds between device check-ins.
     #[arg(long, env = "LIENLOCK__CHECKIN_INTERVAL_SECS")]
     checkin_interval_secs: Option<i64>,
+    /// Device requests per second one address may make (0: no limit).
+    #[arg(long, env = "LIENLOCK__DEVICE_RATE_PER_IP")]
+    device_rate_per_ip: Option<u32>,
 }
 
 impl ServerArgs {
@@ -93,6 +97,9 @@ impl ServerArgs {
         }
         if let Some(f) = &self.secret_file {
             c.secret_file = Some(f.clone());
+        }
+        if let Some(r) = self.device_rate_per_ip {
+            c.device_rate_per_ip = r;
         }
         if let Some(s) = self.checkin_interval_secs {
             c.checkin_interval_secs = s;

@@ -3,6 +3,7 @@
 use crate::config::ServerConfig;
 use anyhow::Context;
 use lienlock_domain::SystemClock;
+use lienlock_server::service::WebhookSettings;
 use lienlock_server::{secrets, AppState, Service};
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,7 +14,7 @@ pub async fn service(config: &ServerConfig) -> anyhow::Result<Service> {
         std::fs::create_dir_all(&config.data_dir)
             .with_context(|| format!("creating {}", config.data_dir.display()))?;
     }
-    let store = lienlock_store_sql::open(&config.database_url())
+    let (store, webhooks) = lienlock_store_sql::open_with_webhooks(&config.database_url())
         .await
         .context("opening the database")?;
     let signer = secrets::signing_key(&config.signing_key_path())?;
@@ -24,7 +25,8 @@ pub async fn service(config: &ServerConfig) -> anyhow::Result<Service> {
         signer,
         secret,
         config.lease_settings()?,
-    ))
+    )
+    .with_webhooks(webhooks, WebhookSettings::default()))
 }
 
 /// A running server: where it listens, and how to stop it.
@@ -49,7 +51,8 @@ pub async fn start(
     let every = Duration::from_millis(config.scheduler_interval_ms.max(10));
     let handle = tokio::spawn(lienlock_server::serve(
         listener,
-        AppState::with_push(service, config.push_limits()),
+        AppState::with_push(service, config.push_limits())
+            .with_device_rate(config.device_rate_per_ip),
         every,
         shutdown,
     ));

@@ -141,4 +141,69 @@ async fn serve_ctl_and_agent_processes(backend: Backend) {
     server.child.kill().await.unwrap();
 }
 
-lienlock_store_sql::backend_tests!(serve_ctl_and_agent_processes);
+/// `ctl audit verify` passes on an untouched trail (operator and API actions alike) and
+/// fails, naming the row, once a row is edited behind the server's back.
+async fn audit_verify_catches_an_edited_row(backend: Backend) {
+    let Some(db) = TestDb::new(backend).await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("server");
+    let data = data.to_str().unwrap();
+    let server_args = ["--data", data, "--database", db.url()];
+    let key = common::bootstrap(&server_args).await;
+    let mut serve_args = vec!["serve", "--listen", "127.0.0.1:0"];
+    serve_args.extend(server_args);
+    let mut server = Proc::spawn(&serve_args);
+    let url = field(&server.wait_for("serving on").await, "serving on");
+    let (status, body) = post(
+        &format!("{url}/v1/devices"),
+        &key,
+        json!({"imei": "356938035643809"}),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    let device = body["id"].as_str().unwrap();
+    let (status, _) = post(
+        &format!("{url}/v1/devices/{device}/lock"),
+        &key,
+        json!({"reason": "overdue"}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    server.child.kill().await.unwrap();
+
+    let mut verify = vec!["ctl", "audit", "verify"];
+    verify.extend(server_args);
+    let out = once(&verify).await;
+    assert!(out.contains("3 rows verified"), "{out}");
+    assert!(out.ends_with("0 broken\n"), "{out}");
+
+    // The application cannot edit it; the database's owner can, and is caught.
+    let edit = "UPDATE audit_log SET reason = 'paid' WHERE seq = 3";
+    assert!(db.try_exec_raw(edit).await.is_err());
+    match backend {
+        Backend::Sqlite => db.exec_raw("DROP TRIGGER audit_log_no_update").await,
+        Backend::Postgres => {
+            db.exec_raw("DROP TRIGGER audit_log_append_only ON audit_log")
+                .await
+        }
+    }
+    db.exec_raw(edit).await;
+    let out = Command::new(common::BIN)
+        .args(&verify)
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("BROKEN after 2 good rows: row 3 was changed"),
+        "{stdout}"
+    );
+}
+
+lienlock_store_sql::backend_tests!(
+    serve_ctl_and_agent_processes,
+    audit_verify_catches_an_edited_row
+);

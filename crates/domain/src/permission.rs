@@ -104,7 +104,11 @@ impl Role {
             Role::StoreAgent => matches!(p, P::ReadDevices | P::Enroll),
             Role::Collections => matches!(
                 p,
-                P::ReadDevices | P::RecordPayments | P::ReadPayments | P::Command | P::HandleDisputes
+                P::ReadDevices
+                    | P::RecordPayments
+                    | P::ReadPayments
+                    | P::Command
+                    | P::HandleDisputes
             ),
             Role::Support => matches!(p, P::ReadDevices | P::HandleDisputes),
             Role::Auditor => matches!(
@@ -163,7 +167,11 @@ mod tests {
     #[test]
     fn only_admins_manage_keys_policy_and_webhooks() {
         for r in Role::ALL {
-            for p in [Permission::ManageKeys, Permission::ManagePolicy, Permission::ManageWebhooks] {
+            for p in [
+                Permission::ManageKeys,
+                Permission::ManagePolicy,
+                Permission::ManageWebhooks,
+            ] {
                 assert_eq!(r.allows(p), r == Role::Admin, "{r:?} {p:?}");
             }
         }

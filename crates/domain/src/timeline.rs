@@ -48,7 +48,9 @@ pub enum EventKind {
     TemporaryUnlock,
     /// A dispute was closed.
     DisputeClosed,
-    /// The device reported tampering it saw (a clock set back), at a check-in.
+    /// The device reported tampering it saw (a clock set back), at a check-in. Written for
+    /// the reports of agents that send version 2 check-ins; version 3 sends tamper
+    /// signals, recorded as [`EventKind::Tamper`].
     TamperReported,
     /// An offline unlock code was issued (with a payment, or by staff).
     CodeIssued,
@@ -57,6 +59,10 @@ pub enum EventKind {
     /// Someone looked the device's IMEI up in the public check (a buyer, perhaps: the
     /// phone may be for sale).
     ImeiChecked,
+    /// A tamper signal (a changed SIM, a clock set back, root or a debugger, a burst of
+    /// wrong codes, a factory reset), recorded once however often the device repeats it;
+    /// the detail starts with the signal's kind (`sim_changed: ...`).
+    Tamper,
 }
 
 impl EventKind {
@@ -88,6 +94,7 @@ impl EventKind {
             EventKind::CodeIssued => "code_issued",
             EventKind::CodeRedeemed => "code_redeemed",
             EventKind::ImeiChecked => "imei_checked",
+            EventKind::Tamper => "tamper",
         }
     }
 
@@ -97,7 +104,7 @@ impl EventKind {
     }
 
     /// Every kind.
-    pub const ALL: [EventKind; 25] = [
+    pub const ALL: [EventKind; 26] = [
         EventKind::Enrolled,
         EventKind::KeyRegistered,
         EventKind::KeyChangeRequested,
@@ -123,6 +130,7 @@ impl EventKind {
         EventKind::CodeIssued,
         EventKind::CodeRedeemed,
         EventKind::ImeiChecked,
+        EventKind::Tamper,
     ];
 
     /// The timeline entry recorded when a command takes effect.
@@ -145,6 +153,7 @@ mod tests {
             EventKind::Enrolled,
             EventKind::ReplayRefused,
             EventKind::KeyApproved,
+            EventKind::Tamper,
         ] {
             assert_eq!(EventKind::parse(k.as_str()), Some(k));
         }

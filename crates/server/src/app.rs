@@ -24,6 +24,8 @@ pub struct AppState {
     pub limiter: std::sync::Arc<crate::ratelimit::RateLimiter>,
     /// Failed console sign-ins.
     pub sign_in: std::sync::Arc<crate::console::SignInThrottle>,
+    /// Per-address limit of the device endpoints; `None`: no limit.
+    pub device_limiter: Option<std::sync::Arc<crate::ratelimit::RateLimiter>>,
 }
 
 impl AppState {
@@ -39,20 +41,44 @@ impl AppState {
             push: Hub::new(limits),
             limiter: Default::default(),
             sign_in: Default::default(),
+            device_limiter: None,
         }
+    }
+
+    /// Limits each address to `per_sec` device requests a second (ten seconds' worth at
+    /// once); 0 leaves them unlimited.
+    pub fn with_device_rate(mut self, per_sec: u32) -> Self {
+        self.device_limiter = (per_sec > 0)
+            .then(|| std::sync::Arc::new(crate::ratelimit::RateLimiter::per_second(per_sec)));
+        self
     }
 }
 
 /// The router with its middleware, ready to serve.
 pub fn router(state: AppState) -> axum::Router {
     routes::router()
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::audit::layer,
+        ))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(axum::middleware::map_response(nosniff))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }
 
-/// Serves on `listener` until `shutdown` completes, running the scheduler alongside.
-/// In-flight requests finish before this returns.
+/// No response is ever sniffed into another type (JSON rendered as HTML, say); pages set
+/// their own stricter headers besides.
+async fn nosniff(mut resp: axum::response::Response) -> axum::response::Response {
+    resp.headers_mut()
+        .entry(axum::http::header::X_CONTENT_TYPE_OPTIONS)
+        .or_insert(axum::http::HeaderValue::from_static("nosniff"));
+    resp
+}
+
+/// Serves on `listener` until `shutdown` completes, running the scheduler and (when the
+/// service has webhooks) the webhook delivery worker alongside. In-flight requests finish
+/// before this returns.
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
@@ -63,6 +89,10 @@ pub async fn serve(
     let sched = tokio::spawn(scheduler::run(
         state.service.clone(),
         scheduler_every,
+        stop_rx.clone(),
+    ));
+    let webhooks = tokio::spawn(crate::service::run_webhook_worker(
+        state.service.clone(),
         stop_rx.clone(),
     ));
     let relay = tokio::spawn(push::relay(
@@ -83,6 +113,7 @@ pub async fn serve(
         })
         .await;
     let _ = sched.await;
+    let _ = webhooks.await;
     let _ = relay.await;
     result
 }

@@ -32,13 +32,18 @@ impl FromRequestParts<AppState> for Lender {
             .await
             .map_err(|e| ApiError::Service(ServiceError::Store(e)))?
             .ok_or(ApiError::Unauthorized)?;
-        if !key.matches(&record.secret_hmac) || record.revoked_at.is_some() {
+        // A rotated key may still be inside its grace period: `revoked_at` can lie ahead.
+        if !key.matches(&record.secret_hmac)
+            || !crate::service::key_live(&record, service.clock().now())
+        {
             return Err(ApiError::Unauthorized);
         }
-        Ok(Lender(LenderCtx {
+        let ctx = LenderCtx {
             lender_id: record.lender_id,
             role: record.role,
             principal: Principal::ApiKey(record.id),
-        }))
+        };
+        crate::audit::AuditSlot::record(&parts.extensions, &ctx);
+        Ok(Lender(ctx))
     }
 }

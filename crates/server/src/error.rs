@@ -55,17 +55,26 @@ pub enum ApiError {
     /// This client asked too often; it may ask again after this many seconds.
     #[error("too many requests; retry in {0} s")]
     RateLimited(u64),
+    /// The request took longer than the server allows one to take.
+    #[error("the request took too long; retry it")]
+    TimedOut,
 }
 
-/// The JSON body of every error.
-#[derive(Serialize)]
-struct Body<'a> {
+/// The JSON body of every error: `{"error": {"code": ..., "message": ...}}`.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = ErrorBody)]
+pub(crate) struct Body<'a> {
     error: Inner<'a>,
 }
 
-#[derive(Serialize)]
-struct Inner<'a> {
+/// What went wrong.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = ErrorDetail)]
+pub(crate) struct Inner<'a> {
+    /// Stable and meant for programs (`not_found`, `already_locked`, ...; see docs/api.md).
+    #[schema(example = "not_found")]
     code: &'a str,
+    /// For people; may change.
     message: String,
 }
 
@@ -85,6 +94,7 @@ impl ApiError {
             ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
             ApiError::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
             ApiError::RateLimited(_) => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
+            ApiError::TimedOut => (StatusCode::SERVICE_UNAVAILABLE, "timed_out"),
             ApiError::CsrfRejected => (StatusCode::FORBIDDEN, "csrf_rejected"),
             ApiError::Service(e) => match e {
                 S::NotFound => (StatusCode::NOT_FOUND, "not_found"),
@@ -160,6 +170,7 @@ impl IntoResponse for ApiError {
         };
         let retry_after = match &self {
             ApiError::RateLimited(secs) => Some(*secs),
+            ApiError::TimedOut => Some(1),
             _ => None,
         };
         let mut resp = (status, axum::Json(body)).into_response();

@@ -3,11 +3,13 @@
 
 pub mod apikey;
 pub mod app;
+pub mod audit;
 pub mod auth;
 pub mod console;
 pub mod error;
 pub mod extract;
 pub mod html;
+pub mod openapi;
 pub mod ops;
 pub mod push;
 pub mod ratelimit;

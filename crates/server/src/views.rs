@@ -4,6 +4,7 @@
 use lienlock_domain::Timestamp;
 use lienlock_store::{Command, Device, Lender, TimelineEvent};
 use serde::Serialize;
+use utoipa::ToSchema;
 
 /// RFC 3339 text of a timestamp (UTC, millisecond precision).
 pub fn rfc3339(t: Timestamp) -> String {
@@ -13,20 +14,33 @@ pub fn rfc3339(t: Timestamp) -> String {
 }
 
 /// A device.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Device)]
 pub struct DeviceView {
+    #[schema(format = "uuid")]
     id: String,
+    /// 15 digits.
     imei: String,
+    /// The second IMEI of a dual-SIM phone.
+    #[schema(required)]
     imei2: Option<String>,
+    #[schema(required)]
     serial: Option<String>,
+    #[schema(required)]
     model: Option<String>,
+    /// `active`, `locked` or `released`.
     state: &'static str,
+    /// `unregistered`, `bound` or `change_pending`.
     key_status: &'static str,
     /// The key awaiting approval (hex), to be named when approving it.
+    #[schema(required)]
     pending_key: Option<String>,
     lease_sequence: u64,
+    #[schema(required, format = DateTime)]
     last_seen_at: Option<String>,
+    #[schema(format = DateTime)]
     enrolled_at: String,
+    #[schema(format = DateTime)]
     updated_at: String,
 }
 
@@ -50,25 +64,35 @@ impl From<&Device> for DeviceView {
 }
 
 /// A page of devices.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct DevicePage {
     /// The devices.
     pub devices: Vec<DeviceView>,
     /// Pass as `after` for the next page; null on the last page.
+    #[schema(required)]
     pub next_cursor: Option<String>,
 }
 
 /// A command.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Command)]
 pub struct CommandView {
+    #[schema(format = "uuid")]
     id: String,
+    #[schema(format = "uuid")]
     device_id: String,
+    /// `lock`, `unlock` or `release`.
     kind: &'static str,
     reason: String,
+    /// `pending`, `applied`, `superseded` or `cancelled`.
     status: &'static str,
+    /// Who asked: `api_key:<id>`, `user:<id>`, `scheduler`, `operator`, ...
     requested_by: String,
+    #[schema(format = DateTime)]
     requested_at: String,
+    #[schema(format = DateTime)]
     effective_at: String,
+    #[schema(required, format = DateTime)]
     resolved_at: Option<String>,
 }
 
@@ -89,7 +113,7 @@ impl From<&Command> for CommandView {
 }
 
 /// The answer to a command: the command and the device as it stands now.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct CommandResult {
     /// The command.
     pub command: CommandView,
@@ -98,14 +122,22 @@ pub struct CommandResult {
 }
 
 /// A timeline entry.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Event)]
 pub struct EventView {
+    /// Position on the timeline; pass the last one seen as `after`.
     seq: i64,
+    #[schema(format = "uuid")]
     id: String,
+    #[schema(format = DateTime)]
     at: String,
+    /// What happened (`enrolled`, `locked`, `payment_recorded`, ...).
     kind: &'static str,
+    /// Who did it.
     actor: String,
+    #[schema(required)]
     reason: Option<String>,
+    #[schema(required)]
     detail: Option<String>,
 }
 
@@ -124,22 +156,26 @@ impl From<&TimelineEvent> for EventView {
 }
 
 /// A page of timeline entries.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct TimelinePage {
     /// The entries, oldest first.
     pub events: Vec<EventView>,
     /// Pass as `after` for the next page; null on the last page.
+    #[schema(required)]
     pub next_cursor: Option<i64>,
 }
 
 /// The caller's lender.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Lender)]
 pub struct LenderView {
+    #[schema(format = "uuid")]
     id: String,
     name: String,
     support_phone: String,
     support_url: String,
     lock_message: String,
+    #[schema(value_type = crate::openapi::RestrictionProfileSchema)]
     lock_profile: lienlock_domain::RestrictionProfile,
 }
 
@@ -157,16 +193,20 @@ impl From<&Lender> for LenderView {
 }
 
 /// One installment and how much of it is paid.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Installment)]
 pub struct InstallmentView {
     number: u32,
+    /// The due date in the lender's time zone.
+    #[schema(format = Date)]
     due: String,
     amount: i64,
     paid: i64,
 }
 
 /// Where the account stands.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Standing)]
 pub struct StandingView {
     total_due: i64,
     total_paid: i64,
@@ -174,36 +214,50 @@ pub struct StandingView {
     overdue_amount: i64,
     days_overdue: i32,
     credit: i64,
+    #[schema(required, format = Date)]
     next_due: Option<String>,
     paid_off: bool,
 }
 
 /// What the policy engine says now.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = PolicyStatus)]
 pub struct PolicyStatusView {
+    /// `current`, `due_soon`, `overdue`, `lock_notice_due`, `lock_eligible`, `locked`,
+    /// `paid_off` or `closed`.
     phase: &'static str,
+    #[schema(value_type = crate::openapi::RestrictionLevelSchema)]
     restriction_level: lienlock_domain::RestrictionLevel,
     explanation: String,
+    #[schema(required, format = DateTime)]
     next_evaluation_at: Option<String>,
 }
 
 /// A contract with its schedule, standing and status. Amounts are minor units of
 /// `currency`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Contract)]
 pub struct ContractView {
+    #[schema(format = "uuid")]
     id: String,
+    #[schema(format = "uuid")]
     device_id: String,
+    #[schema(required)]
     reference: Option<String>,
+    /// `active`, `paid_off`, `cancelled` or `written_off`.
     state: &'static str,
+    /// ISO 4217 code.
     currency: String,
     financed: i64,
     down_payment: i64,
     fees: i64,
     amount_owed: i64,
+    /// IANA name.
     time_zone: String,
     installments: Vec<InstallmentView>,
     standing: StandingView,
     status: PolicyStatusView,
+    #[schema(format = DateTime)]
     created_at: String,
 }
 
@@ -254,24 +308,37 @@ impl From<&crate::service::ContractStatus> for ContractView {
 }
 
 /// A ledger entry.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Payment)]
 pub struct PaymentView {
+    #[schema(format = "uuid")]
     id: String,
+    /// `payment` or `reversal`.
     kind: &'static str,
+    /// The payment a reversal takes back.
+    #[schema(required, format = "uuid")]
     reverses: Option<String>,
+    #[schema(required, format = "uuid")]
     contract_id: Option<String>,
     matched: bool,
+    #[schema(required)]
     payer_hint: Option<String>,
+    /// Minor units; positive (for a reversal, how much it takes back).
     amount: i64,
     currency: String,
+    #[schema(format = DateTime)]
     received_at: String,
+    #[schema(format = DateTime)]
     recorded_at: String,
     channel: String,
+    #[schema(required)]
     external_ref: Option<String>,
     /// The offline unlock code for the borrower's receipt: absent on reversals and
     /// unmatched payments; `null`, with `code_note` saying why, when none was issued.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<CodeView>)]
     code: Option<Option<CodeView>>,
+    /// Why a payment came with no code.
     #[serde(skip_serializing_if = "Option::is_none")]
     code_note: Option<String>,
 }
@@ -293,21 +360,33 @@ impl PaymentView {
 }
 
 /// An offline unlock code as issued.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = UnlockCode)]
 pub struct CodeView {
+    #[schema(format = "uuid")]
     id: String,
+    #[schema(format = "uuid")]
     device_id: String,
+    /// `lc1` or `openpaygo`.
     format: &'static str,
     counter: u32,
+    /// `unlock` or `extend_until`.
     kind: &'static str,
+    #[schema(format = Date)]
     paid_until: String,
     /// Until when the phone runs once the code is entered (the end of `paid_until`, UTC).
+    #[schema(format = DateTime)]
     runs_until: String,
+    /// What the borrower types.
     code: String,
+    #[schema(required, format = "uuid")]
     payment_id: Option<String>,
+    #[schema(format = DateTime)]
     issued_at: String,
     issued_by: String,
+    #[schema(required)]
     reason: Option<String>,
+    #[schema(required, format = DateTime)]
     redeemed_at: Option<String>,
 }
 
@@ -357,18 +436,28 @@ impl From<&lienlock_store::PaymentRecord> for PaymentView {
 }
 
 /// A dispute.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Dispute)]
 pub struct DisputeView {
+    #[schema(format = "uuid")]
     id: String,
+    #[schema(format = "uuid")]
     device_id: String,
+    #[schema(required, format = "uuid")]
     contract_id: Option<String>,
+    /// Who opened it (`device` when the borrower did, from the phone).
     opened_by: String,
     reason: String,
+    #[schema(format = DateTime)]
     opened_at: String,
     open: bool,
+    #[schema(required, format = DateTime)]
     temporary_unlock_until: Option<String>,
+    #[schema(required, format = DateTime)]
     closed_at: Option<String>,
+    #[schema(required)]
     closed_by: Option<String>,
+    #[schema(required)]
     resolution: Option<String>,
 }
 
@@ -391,13 +480,17 @@ impl From<&lienlock_store::DisputeRecord> for DisputeView {
 }
 
 /// A notice queued for a device.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Notice)]
 pub struct NoticeView {
     seq: u64,
+    /// `due_reminder`, `overdue_reminder`, `lock_notice` or `second_lock_notice`.
     kind: String,
     message: String,
+    #[schema(format = DateTime)]
     created_at: String,
     /// When the device acknowledged showing it; only then does it count as delivered.
+    #[schema(required, format = DateTime)]
     delivered_at: Option<String>,
 }
 

@@ -19,6 +19,7 @@ mod postgres;
 mod rows;
 mod sql;
 mod sqlite;
+mod store_audit;
 mod store_batch;
 mod store_codes;
 mod store_console;
@@ -26,6 +27,8 @@ mod store_contracts;
 mod store_facts;
 mod store_impl;
 mod store_notices;
+mod store_tamper;
+mod store_webhooks;
 mod store_writes;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -34,19 +37,28 @@ mod wakes;
 pub use postgres::{connect_postgres, PgStore};
 pub use sqlite::{open_sqlite, SqliteStore};
 
-use lienlock_store::{Store, StoreError};
+use lienlock_store::{Store, StoreError, WebhookStore};
 use std::path::Path;
 use std::sync::Arc;
 
 /// Opens the store named by `database`: a PostgreSQL URL (`postgres://` or `postgresql://`),
 /// `sqlite://PATH`, or a plain file path for SQLite.
 pub async fn open(database: &str) -> Result<Arc<dyn Store>, StoreError> {
+    Ok(open_with_webhooks(database).await?.0)
+}
+
+/// [`open`], with the same store's webhook endpoints and deliveries (one pool serves both).
+pub async fn open_with_webhooks(
+    database: &str,
+) -> Result<(Arc<dyn Store>, Arc<dyn WebhookStore>), StoreError> {
     if database.starts_with("postgres://") || database.starts_with("postgresql://") {
-        return Ok(Arc::new(connect_postgres(database).await?));
+        let store = Arc::new(connect_postgres(database).await?);
+        return Ok((store.clone(), store));
     }
     let path = database.strip_prefix("sqlite://").unwrap_or(database);
     if path.is_empty() {
         return Err(StoreError::Backend("no SQLite database path given".into()));
     }
-    Ok(Arc::new(open_sqlite(Path::new(path)).await?))
+    let store = Arc::new(open_sqlite(Path::new(path)).await?);
+    Ok((store.clone(), store))
 }

@@ -164,3 +164,9 @@ crate::store_impl::impl_store!(
     listen: listen,
     scheduler_turn: scheduler_turn,
 );
+
+crate::store_webhooks::impl_webhooks!(
+    store: PgStore,
+    db: sqlx::Postgres,
+    claim: crate::store_webhooks::CLAIM_POSTGRES,
+);

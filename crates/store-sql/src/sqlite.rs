@@ -194,6 +194,12 @@ crate::store_impl::impl_store!(
     scheduler_turn: scheduler_turn,
 );
 
+crate::store_webhooks::impl_webhooks!(
+    store: SqliteStore,
+    db: sqlx::Sqlite,
+    claim: crate::store_webhooks::CLAIM_SQLITE,
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;

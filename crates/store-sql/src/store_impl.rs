@@ -27,6 +27,8 @@ macro_rules! impl_store {
         $crate::store_facts::facts!($db);
         $crate::store_codes::codes!($db);
         $crate::store_console::console!($db);
+        $crate::store_audit::audit!($db);
+        $crate::store_tamper::tamper!($db);
 
         const _: () = {
             use self::writes::{counters, imei_clash, insert_device, insert_event, insert_key};
@@ -63,6 +65,21 @@ macro_rules! impl_store {
 
                 async fn scheduler_turn(&self) -> StoreResult<bool> {
                     $turn(self).await
+                }
+
+                async fn record_tamper_unscoped(
+                    &self,
+                    signals: &[(lienlock_store::TamperRecord, TimelineEvent)],
+                    wake_at: Timestamp,
+                ) -> StoreResult<usize> {
+                    tamper::record(&self.pool, signals, wake_at).await
+                }
+
+                async fn tamper_unscoped(
+                    &self,
+                    devices: &[DeviceId],
+                ) -> StoreResult<Vec<lienlock_store::TamperRecord>> {
+                    tamper::of_devices(&self.pool, devices).await
                 }
 
                 async fn ping(&self) -> StoreResult<()> {
@@ -756,6 +773,61 @@ macro_rules! impl_store {
                     limit: u32,
                 ) -> StoreResult<Vec<TimelineEvent>> {
                     console::lender_events_since(&self.pool, ctx, kinds, since, limit).await
+                }
+
+                async fn append_audit(
+                    &self,
+                    entry: lienlock_domain::audit::AuditEntry,
+                ) -> StoreResult<lienlock_domain::audit::AuditRecord> {
+                    audit::append(&self.pool, entry).await
+                }
+
+                async fn audit_rows(
+                    &self,
+                    chain: &str,
+                    after_seq: i64,
+                    limit: u32,
+                ) -> StoreResult<Vec<lienlock_domain::audit::AuditRecord>> {
+                    audit::rows(&self.pool, chain, after_seq, limit).await
+                }
+
+                async fn audit_head(&self, chain: &str) -> StoreResult<Option<(i64, [u8; 32])>> {
+                    audit::head(&self.pool, chain).await
+                }
+
+                async fn audit_chains(&self) -> StoreResult<Vec<String>> {
+                    audit::chains(&self.pool).await
+                }
+
+                async fn list_api_keys(&self, ctx: &LenderCtx) -> StoreResult<Vec<ApiKeyRecord>> {
+                    audit::keys(&self.pool, ctx).await
+                }
+
+                async fn create_api_key(
+                    &self,
+                    ctx: &LenderCtx,
+                    key: &ApiKeyRecord,
+                ) -> StoreResult<()> {
+                    audit::create_key(&self.pool, ctx, key).await
+                }
+
+                async fn revoke_api_key(
+                    &self,
+                    ctx: &LenderCtx,
+                    id: ApiKeyId,
+                    at: Timestamp,
+                ) -> StoreResult<bool> {
+                    audit::revoke_key(&self.pool, ctx, id, at).await
+                }
+
+                async fn rotate_api_key(
+                    &self,
+                    ctx: &LenderCtx,
+                    old: ApiKeyId,
+                    new: &ApiKeyRecord,
+                    old_until: Timestamp,
+                ) -> StoreResult<bool> {
+                    audit::rotate_key(&self.pool, ctx, old, new, old_until).await
                 }
             }
         };

@@ -121,6 +121,14 @@ impl TestDb {
     /// # Panics
     /// If the SQL fails.
     pub async fn exec_raw(&self, sql: &str) {
+        self.try_exec_raw(sql)
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    }
+
+    /// [`Self::exec_raw`], returning the database's error instead of panicking: for tests
+    /// that expect the database itself to refuse.
+    pub async fn try_exec_raw(&self, sql: &str) -> Result<(), String> {
         let result = match &self.place {
             Place::Sqlite { path, .. } => {
                 let options = sqlx::sqlite::SqliteConnectOptions::new().filename(path);
@@ -134,7 +142,7 @@ impl TestDb {
                 sqlx::raw_sql(sql).execute(&mut conn).await.map(drop)
             }
         };
-        result.unwrap_or_else(|e| panic!("{sql}: {e}"));
+        result.map_err(|e| e.to_string())
     }
 }
 

@@ -18,11 +18,13 @@ mod codes;
 mod console;
 mod contracts;
 mod records;
+mod webhooks;
 
 pub use codes::*;
 pub use console::*;
 pub use contracts::*;
 pub use records::*;
+pub use webhooks::*;
 
 use async_trait::async_trait;
 use lienlock_domain::{
@@ -532,6 +534,24 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// and a node's death stops it for one tick at most. SQLite serves one node: always.
     async fn scheduler_turn(&self) -> StoreResult<bool>;
 
+    // ----- tamper signals -----
+
+    /// Records tamper signals, each with its timeline event, in one transaction: a signal
+    /// already recorded (same device, device key, kind and `seq`) is skipped with its
+    /// event, so a signal the device sends again lands once, even from two concurrent
+    /// check-ins. When any is new, the device's active contract is woken at `wake_at` (as
+    /// a payment wakes it), since the lender's policy may restrict for it. Returns how many
+    /// were new. Device path: no tenant scope; each record and event names its device.
+    async fn record_tamper_unscoped(
+        &self,
+        signals: &[(TamperRecord, TimelineEvent)],
+        wake_at: Timestamp,
+    ) -> StoreResult<usize>;
+
+    /// The tamper signals recorded for these devices, by device, then oldest first. For
+    /// the policy engine: no tenant scope.
+    async fn tamper_unscoped(&self, devices: &[DeviceId]) -> StoreResult<Vec<TamperRecord>>;
+
     // --- The console ---
 
     /// Adds a console user. [`StoreError::Duplicate`]`("email")` when the address is taken
@@ -590,4 +610,80 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         since: Timestamp,
         limit: u32,
     ) -> StoreResult<Vec<TimelineEvent>>;
+    // ----- the audit trail -----
+
+    /// Appends an entry to the end of its chain (`entry.chain`), hashing it onto the chain's
+    /// last row, in one transaction. Appends to one chain are serialized, across nodes too.
+    async fn append_audit(
+        &self,
+        entry: lienlock_domain::audit::AuditEntry,
+    ) -> StoreResult<lienlock_domain::audit::AuditRecord>;
+
+    /// Rows of a chain in order, after `after_seq`, at most `limit`. Not tenant-scoped: the
+    /// service passes the caller's own lender id as the chain, and the operator any chain.
+    async fn audit_rows(
+        &self,
+        chain: &str,
+        after_seq: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<lienlock_domain::audit::AuditRecord>>;
+
+    /// A chain's head: its last row's seq and hash; `None` for an empty chain.
+    async fn audit_head(&self, chain: &str) -> StoreResult<Option<(i64, [u8; 32])>>;
+
+    /// Every chain that has a head or a row. Operator only.
+    async fn audit_chains(&self) -> StoreResult<Vec<String>>;
+
+    // ----- the lender's own API keys -----
+
+    /// The caller's keys, revoked ones too, oldest first.
+    async fn list_api_keys(&self, ctx: &LenderCtx) -> StoreResult<Vec<ApiKeyRecord>>;
+
+    /// Adds a key for the caller's lender (`key.lender_id` must be the caller's).
+    async fn create_api_key(&self, ctx: &LenderCtx, key: &ApiKeyRecord) -> StoreResult<()>;
+
+    /// Ends one of the caller's keys at `at` (or earlier, if it already ends earlier).
+    /// `false` when the caller has no such key or it already ended by then.
+    async fn revoke_api_key(
+        &self,
+        ctx: &LenderCtx,
+        id: ApiKeyId,
+        at: Timestamp,
+    ) -> StoreResult<bool>;
+
+    /// Replaces one of the caller's keys: adds `new` and ends `old` at `old_until`, in one
+    /// transaction. `false` (and nothing written) when `old` is not the caller's live key.
+    async fn rotate_api_key(
+        &self,
+        ctx: &LenderCtx,
+        old: ApiKeyId,
+        new: &ApiKeyRecord,
+        old_until: Timestamp,
+    ) -> StoreResult<bool>;
+}
+
+/// A tamper signal as recorded: reported by a device (a changed SIM, a clock set back, root
+/// or a debugger, wrong codes) or seen by the server (a factory reset). Its identity is
+/// `(device_id, device_key, kind, seq)`: recorded once, however often the device repeats it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TamperRecord {
+    /// Owner of the device.
+    pub lender_id: LenderId,
+    /// The device.
+    pub device_id: DeviceId,
+    /// The device key that reported it (the bound key).
+    pub device_key: [u8; 32],
+    /// What it says.
+    pub kind: lienlock_domain::policy::TamperKind,
+    /// The device's number for it; for a factory reset, the check-in counter at which the
+    /// new user partition began.
+    pub seq: i64,
+    /// The device's wall clock when it was first seen (a claim).
+    pub seen_wall: Timestamp,
+    /// The device's trusted time when it was first seen (a claim).
+    pub seen_trusted: Timestamp,
+    /// Kind-specific value (see `lienlock_wire::TamperSignal::value`).
+    pub value: i64,
+    /// Server time when recorded: what the policy engine counts from.
+    pub recorded_at: Timestamp,
 }

@@ -107,14 +107,28 @@ impl LeaseEnvelope {
     /// and `key_id` fields are never trusted: the key id inside the signed bytes must match
     /// the pinned key.
     pub fn open(&self, pinned: &ServerPublicKey) -> Result<(Lease, Vec<u8>), WireError> {
+        self.open_trusted(std::slice::from_ref(pinned))
+            .map(|(lease, bytes, _)| (lease, bytes))
+    }
+
+    /// [`LeaseEnvelope::open`] for a device that trusts several keys (while the server's key
+    /// rotates): the signature must verify with one of `trusted`, and the key id inside the
+    /// signed bytes must be that key's. Returns the key that signed.
+    pub fn open_trusted(
+        &self,
+        trusted: &[ServerPublicKey],
+    ) -> Result<(Lease, Vec<u8>, ServerPublicKey), WireError> {
         let bytes = unb64(&self.lease, "lease")?;
         let sig = unb64(&self.signature, "signature")?;
-        pinned.verify(&bytes, &sig)?;
+        let signer = trusted
+            .iter()
+            .find(|k| k.verify(&bytes, &sig).is_ok())
+            .ok_or(WireError::BadSignature)?;
         let lease = Lease::decode(&bytes)?;
-        if lease.key_id != pinned.id() {
+        if lease.key_id != signer.id() {
             return Err(WireError::UnknownKey(lease.key_id.to_string()));
         }
-        Ok((lease, bytes))
+        Ok((lease, bytes, *signer))
     }
 }
 
@@ -166,6 +180,19 @@ mod tests {
     }
 
     #[test]
+    fn several_trusted_keys_each_open_their_own_leases() {
+        let (key, env, lease) = signed();
+        let other = ServerKey::generate();
+        let (opened, _, signer) = env.open_trusted(&[other.public(), key.public()]).unwrap();
+        assert_eq!((opened, signer), (lease, key.public()));
+        assert_eq!(
+            env.open_trusted(&[other.public()]).unwrap_err(),
+            WireError::BadSignature
+        );
+        assert_eq!(env.open_trusted(&[]).unwrap_err(), WireError::BadSignature);
+    }
+
+    #[test]
     fn lease_naming_another_key_id_is_refused_even_if_signed() {
         let key = ServerKey::generate();
         let lease = sample(); // key_id is not this key's
@@ -180,13 +207,17 @@ mod tests {
     fn checkin_signature_is_checked_against_named_key() {
         let key = DeviceKey::generate();
         let c = CheckIn {
+            version: crate::CheckInVersion::V3,
             imei: lienlock_domain::Imei::parse("490154203237518").unwrap(),
             device_key: key.public(),
             counter: 1,
             device_time: lienlock_domain::Timestamp::from_millis(5),
             held_lease_seq: 0,
             notice_ack: 0,
+            server_key_id: None,
+            user_since: 0,
             reports: Vec::new(),
+            signals: Vec::new(),
         };
         let sealed = SignedCheckIn::seal(&c, &key);
         assert_eq!(sealed.open().unwrap(), c);

@@ -33,10 +33,24 @@ impl fmt::Debug for KeyId {
 }
 
 /// The server's lease-signing key. Its `Debug` never shows the secret.
+///
+/// While the key rotates it also carries its companions (see [`ServerKey::with_next`] and
+/// [`ServerKey::with_previous`]): the *next* key, whose public half every lease it signs
+/// announces, and the *previous* key, kept after a promotion to lead devices that still
+/// trust only it to this one. [`ServerKey::for_device`] picks which key signs a device's
+/// lease and which one the lease announces. Everything else (`sign`, `id`, `public`, the
+/// unlock-code agreement) is this, the current, key.
 #[derive(Clone)]
 pub struct ServerKey {
     key: SigningKey,
     id: KeyId,
+    rotation: Option<Box<Rotation>>,
+}
+
+#[derive(Clone, Default)]
+struct Rotation {
+    next: Option<ServerKey>,
+    previous: Option<ServerKey>,
 }
 
 impl ServerKey {
@@ -49,7 +63,68 @@ impl ServerKey {
     pub fn from_secret(seed: [u8; 32]) -> Self {
         let key = SigningKey::from_bytes(&seed);
         let id = KeyId::of(&key.verifying_key());
-        Self { key, id }
+        Self {
+            key,
+            id,
+            rotation: None,
+        }
+    }
+
+    /// This key with `next` as the key it will be replaced by: leases this key signs
+    /// announce `next` (see [`ServerKey::for_device`]). A next key equal to this one is
+    /// ignored.
+    pub fn with_next(mut self, next: ServerKey) -> Self {
+        if next.id != self.id {
+            self.rotation.get_or_insert_with(Default::default).next = Some(next.bare());
+        }
+        self
+    }
+
+    /// This key with `previous` as the key it replaced: devices that still trust only
+    /// `previous` get leases signed by it that announce this key. Equal keys are ignored.
+    pub fn with_previous(mut self, previous: ServerKey) -> Self {
+        if previous.id != self.id {
+            self.rotation.get_or_insert_with(Default::default).previous = Some(previous.bare());
+        }
+        self
+    }
+
+    /// The next key, if one is being rolled out.
+    pub fn next(&self) -> Option<&ServerKey> {
+        self.rotation.as_ref().and_then(|r| r.next.as_ref())
+    }
+
+    /// The key this one replaced, while it is kept.
+    pub fn previous(&self) -> Option<&ServerKey> {
+        self.rotation.as_ref().and_then(|r| r.previous.as_ref())
+    }
+
+    /// Which key signs the lease of a device that trusts `trusted` (its newest trusted key,
+    /// from its check-in; `None` for an agent too old to say), and which key that lease
+    /// announces:
+    ///
+    /// - the device trusts only the previous key: the previous key signs, announcing this
+    ///   one (and the device moves on at its next check-in);
+    /// - otherwise (this key, the next one, an old agent, a key unknown here): this key
+    ///   signs, announcing the next key if there is one, except to an old agent, which
+    ///   could not read the announcement.
+    pub fn for_device(&self, trusted: Option<KeyId>) -> (&ServerKey, Option<ServerPublicKey>) {
+        let Some(trusted) = trusted else {
+            return (self, None);
+        };
+        if let Some(prev) = self.previous().filter(|p| p.id == trusted) {
+            return (prev, Some(self.public()));
+        }
+        (self, self.next().map(ServerKey::public))
+    }
+
+    /// The key alone, without companions.
+    fn bare(&self) -> ServerKey {
+        ServerKey {
+            key: self.key.clone(),
+            id: self.id,
+            rotation: None,
+        }
     }
 
     /// The 32-byte secret seed, for writing to a key file.
@@ -81,7 +156,14 @@ impl ServerKey {
 
 impl fmt::Debug for ServerKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "ServerKey({}, secret hidden)", self.id)
+        write!(f, "ServerKey({}, secret hidden", self.id)?;
+        if let Some(next) = self.next() {
+            write!(f, ", next {}", next.id)?;
+        }
+        if let Some(prev) = self.previous() {
+            write!(f, ", previous {}", prev.id)?;
+        }
+        f.write_str(")")
     }
 }
 
@@ -123,6 +205,11 @@ impl ServerPublicKey {
     /// 64 hex characters.
     pub fn to_hex(&self) -> String {
         hex::encode(self.key.as_bytes())
+    }
+
+    /// The 32 bytes.
+    pub fn to_bytes(&self) -> [u8; 32] {
+        self.key.to_bytes()
     }
 
     /// The key's id.
@@ -255,6 +342,37 @@ mod tests {
                 .unwrap()
         );
         assert_eq!(format!("{on_server:?}"), "SharedSecret(..)");
+    }
+
+    #[test]
+    fn a_rotating_key_signs_with_what_the_device_trusts_and_announces_the_next() {
+        let old = ServerKey::generate();
+        let current = ServerKey::generate();
+        let next = ServerKey::generate();
+        let key = current
+            .clone()
+            .with_next(next.clone())
+            .with_previous(old.clone());
+        let debug = format!("{key:?}");
+        assert!(debug.contains(&next.id().to_string()) && debug.contains("secret hidden"));
+        assert!(!debug.contains(&hex::encode(current.secret())));
+        // A device on the current key (or one that already learned the next) gets the
+        // current key's signature and the next key's announcement.
+        for trusted in [current.id(), next.id()] {
+            let (signer, announced) = key.for_device(Some(trusted));
+            assert_eq!(signer.id(), current.id());
+            assert_eq!(announced, Some(next.public()));
+        }
+        // One that missed the promotion is led through by the old key.
+        let (signer, announced) = key.for_device(Some(old.id()));
+        assert_eq!(signer.id(), old.id());
+        assert_eq!(announced, Some(current.public()));
+        // An agent too old to say what it trusts gets no announcement it could not read.
+        let (signer, announced) = key.for_device(None);
+        assert_eq!((signer.id(), announced), (current.id(), None));
+        // Without a rotation nothing is announced.
+        assert_eq!(current.for_device(Some(current.id())).1, None);
+        assert!(current.clone().with_next(current.clone()).next().is_none());
     }
 
     #[test]

@@ -1,12 +1,17 @@
 //! The lease: the server's signed statement of what a device may do until when.
 
 use crate::codec::{Reader, WireError, Writer};
-use crate::keys::KeyId;
+use crate::keys::{KeyId, ServerPublicKey};
 use lienlock_domain::{DeviceId, Imei, LeaseState, RestrictionProfile, Timestamp};
 use serde::{Deserialize, Serialize};
 
-/// Tag of version 3 of the lease (version 2 had no `amount_due`).
+/// Tag of version 3 of the lease (version 2 had no `amount_due`). Written for every lease
+/// that announces no key, so agents that read only version 3 keep working.
 pub const MAGIC: &[u8; 8] = b"LLLSE003";
+
+/// Tag of version 4: version 3 followed by the 32-byte public half of the server's next
+/// lease-signing key. Written only for a lease that announces one.
+pub const MAGIC_V4: &[u8; 8] = b"LLLSE004";
 
 /// Tag of version 2, which had no `amount_due`. Still read (never written): a phone upgraded
 /// while holding a version 2 lease keeps it, and above all a released phone keeps its
@@ -83,13 +88,21 @@ pub struct Lease {
     /// so they are void, and codes a phone that stays online never needed cannot pile up past
     /// the 32-code window.
     pub codes_through: u32,
+    /// The server's next lease-signing key, announced under the signature of the key the
+    /// device already trusts, so the device can trust it too before the server switches to
+    /// it (version 4; `None` writes version 3).
+    pub next_key: Option<ServerPublicKey>,
 }
 
 impl Lease {
     /// The canonical bytes that are signed and sent.
     pub fn encode(&self) -> Vec<u8> {
         let (level, mask) = self.profile.to_wire();
-        let mut w = Writer::new(MAGIC);
+        let mut w = Writer::new(if self.next_key.is_some() {
+            MAGIC_V4
+        } else {
+            MAGIC
+        });
         w.bytes(&self.key_id.0)
             .bytes(&self.device_id.to_bytes())
             .bytes(self.imei.as_bytes())
@@ -113,15 +126,19 @@ impl Lease {
             w.u64(n.seq).text(&n.kind).text(&n.message);
         }
         w.i64(self.warn_at.as_millis()).u32(self.codes_through);
+        if let Some(k) = &self.next_key {
+            w.bytes(&k.to_bytes());
+        }
         w.finish()
     }
 
     /// Parses canonical bytes. Does not check the signature: see [`crate::LeaseEnvelope::open`].
     pub fn decode(buf: &[u8]) -> Result<Self, WireError> {
-        let (mut r, v3) = match Reader::new(buf, MAGIC) {
-            Ok(r) => (r, true),
-            Err(WireError::BadMagic) => (Reader::new(buf, MAGIC_V2)?, false),
-            Err(e) => return Err(e),
+        // (amount_due, next_key) by version; any other tag is refused.
+        let (mut r, v3, v4) = match buf.get(..8) {
+            Some(tag) if tag == MAGIC_V4 => (Reader::new(buf, MAGIC_V4)?, true, true),
+            Some(tag) if tag == MAGIC_V2 => (Reader::new(buf, MAGIC_V2)?, false, false),
+            _ => (Reader::new(buf, MAGIC)?, true, false),
         };
         let key_id = KeyId(r.array()?);
         let device_id = DeviceId::from_bytes(r.array()?);
@@ -172,6 +189,16 @@ impl Lease {
         }
         let warn_at = Timestamp::from_millis(r.i64()?);
         let codes_through = r.u32()?;
+        let next_key = if v4 {
+            Some(
+                ServerPublicKey::from_bytes(&r.array()?).map_err(|_| WireError::Invalid {
+                    field: "next_key",
+                    why: "not an Ed25519 public key".into(),
+                })?,
+            )
+        } else {
+            None
+        };
         r.end()?;
         Ok(Self {
             key_id,
@@ -189,6 +216,7 @@ impl Lease {
             notices,
             warn_at,
             codes_through,
+            next_key,
         })
     }
 }
@@ -225,6 +253,7 @@ pub(crate) mod tests {
             }],
             warn_at: Timestamp::from_millis(1_700_432_000_000),
             codes_through: 4,
+            next_key: None,
         }
     }
 
@@ -249,6 +278,47 @@ pub(crate) mod tests {
         let mut bytes = v3.clone();
         bytes[..8].copy_from_slice(b"LLLSE001");
         assert!(matches!(Lease::decode(&bytes), Err(WireError::BadMagic)));
+    }
+
+    #[test]
+    fn a_lease_announcing_a_key_is_version_4_and_version_3_otherwise() {
+        let mut l = sample();
+        let v3 = l.encode();
+        assert_eq!(&v3[..8], MAGIC);
+        let next = crate::ServerKey::generate().public();
+        l.next_key = Some(next);
+        let v4 = l.encode();
+        assert_eq!(&v4[..8], MAGIC_V4);
+        assert_eq!(v4.len(), v3.len() + 32);
+        assert_eq!(&v4[8..v3.len()], &v3[8..], "version 3 followed by the key");
+        assert_eq!(Lease::decode(&v4).unwrap(), l);
+        // Version 4 without its key is truncated; version 3 with one has trailing bytes.
+        assert_eq!(
+            Lease::decode(&v4[..v4.len() - 1]),
+            Err(WireError::Truncated)
+        );
+        let mut v3_long = v4.clone();
+        v3_long[..8].copy_from_slice(MAGIC);
+        assert_eq!(Lease::decode(&v3_long), Err(WireError::Trailing(32)));
+        // A key that is not a curve point is refused.
+        let not_a_point = (2u8..=255)
+            .map(|b| {
+                let mut k = [0u8; 32];
+                k[0] = b;
+                k
+            })
+            .find(|k| ServerPublicKey::from_bytes(k).is_err())
+            .unwrap();
+        let mut bad = v4;
+        let at = bad.len() - 32;
+        bad[at..].copy_from_slice(&not_a_point);
+        assert!(matches!(
+            Lease::decode(&bad),
+            Err(WireError::Invalid {
+                field: "next_key",
+                ..
+            })
+        ));
     }
 
     fn notices_len(l: &Lease) -> usize {

@@ -14,7 +14,10 @@ pub mod openpaygo;
 pub mod push;
 pub mod unlock_code;
 
-pub use checkin::{CheckIn, DeviceReport, ReportKind, MAX_REPORTS};
+pub use checkin::{
+    signal_code, CheckIn, CheckInVersion, DeviceReport, ReportKind, TamperSignal, MAX_REPORTS,
+    MAX_SIGNALS,
+};
 pub use codec::WireError;
 pub use dispute::{DisputeRequest, SignedDispute};
 pub use envelope::{LeaseEnvelope, SignedCheckIn};

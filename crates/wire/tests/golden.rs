@@ -1,10 +1,11 @@
 //! The worked example of docs/protocol.md, byte for byte. If an encoding changes, this test
 //! fails until the document (and the version tag) are updated with it.
 
+use lienlock_domain::policy::TamperKind;
 use lienlock_domain::{DeviceId, Imei, LeaseState, RestrictionProfile, Timestamp};
 use lienlock_wire::{
-    CheckIn, DeviceKey, DeviceReport, Lease, LeaseEnvelope, LeaseNotice, LockScreen, ReportKind,
-    ServerKey, SignedCheckIn,
+    CheckIn, CheckInVersion, DeviceKey, DeviceReport, Lease, LeaseEnvelope, LeaseNotice,
+    LockScreen, ReportKind, ServerKey, SignedCheckIn, TamperSignal,
 };
 
 fn hex(bytes: &[u8]) -> String {
@@ -19,19 +20,46 @@ fn server_key() -> ServerKey {
     ServerKey::from_secret([0x22; 32])
 }
 
+fn next_server_key() -> ServerKey {
+    ServerKey::from_secret([0x33; 32])
+}
+
+/// Version 3: trusts the server key, its user partition as old as its identity, one
+/// tamper signal (the SIM changed).
 fn checkin() -> CheckIn {
     CheckIn {
+        version: CheckInVersion::V3,
         imei: Imei::parse("490154203237518").unwrap(),
         device_key: device_key().public(),
         counter: 7,
         device_time: Timestamp::from_millis(1_767_225_600_000),
         held_lease_seq: 3,
         notice_ack: 2,
+        server_key_id: Some(server_key().id()),
+        user_since: 0,
+        reports: Vec::new(),
+        signals: vec![TamperSignal {
+            kind: TamperKind::SimChanged,
+            seq: 1,
+            seen_wall: Timestamp::from_millis(1_767_225_000_000),
+            seen_trusted: Timestamp::from_millis(1_767_225_060_000),
+            value: 0,
+        }],
+    }
+}
+
+/// Version 2, as agents not yet upgraded still send it.
+fn checkin_v2() -> CheckIn {
+    CheckIn {
+        version: CheckInVersion::V2,
+        server_key_id: None,
+        signals: Vec::new(),
         reports: vec![DeviceReport {
             kind: ReportKind::ClockSetBack,
             at: Timestamp::from_millis(1_767_225_000_000),
             value: 7_200_000,
         }],
+        ..checkin()
     }
 }
 
@@ -66,17 +94,47 @@ fn lease() -> Lease {
         warn_at: Timestamp::from_millis(1_767_657_601_000),
         // Two codes were issued before this lease.
         codes_through: 2,
+        next_key: None,
     }
 }
 
 #[test]
 fn checkin_bytes_and_envelope_match_the_document() {
     let bytes = checkin().encode();
-    assert_eq!(bytes.len(), CheckIn::LEN + CheckIn::REPORT_LEN);
+    assert_eq!(bytes.len(), CheckIn::LEN + CheckIn::SIGNAL_LEN);
     let sealed = SignedCheckIn::seal(&checkin(), &device_key());
     assert_eq!(hex(&bytes), CHECKIN_HEX);
     assert_eq!(sealed.body, CHECKIN_BODY);
     assert_eq!(sealed.signature, CHECKIN_SIGNATURE);
+    assert_eq!(sealed.open().unwrap(), checkin());
+}
+
+#[test]
+fn the_version_2_checkin_of_the_document_still_reads() {
+    let bytes = checkin_v2().encode();
+    assert_eq!(bytes.len(), CheckIn::LEN_V2 + CheckIn::REPORT_LEN);
+    assert_eq!(hex(&bytes), CHECKIN_V2_HEX);
+    let sealed = SignedCheckIn::seal(&checkin_v2(), &device_key());
+    assert_eq!(sealed.body, CHECKIN_V2_BODY);
+    assert_eq!(sealed.open().unwrap(), checkin_v2());
+}
+
+#[test]
+fn a_lease_announcing_the_next_key_matches_the_document() {
+    let mut lease = lease();
+    lease.next_key = Some(next_server_key().public());
+    let bytes = lease.encode();
+    assert_eq!(
+        next_server_key().public().to_hex(),
+        NEXT_KEY_HEX,
+        "the next key's public half"
+    );
+    assert_eq!(&bytes[..8], b"LLLSE004");
+    assert_eq!(hex(&bytes[8..238]), LEASE_HEX[16..]);
+    assert_eq!(hex(&bytes[238..]), NEXT_KEY_HEX);
+    let env = LeaseEnvelope::seal(&lease, &server_key());
+    assert_eq!(env.signature, LEASE_V4_SIGNATURE);
+    assert_eq!(env.open(&server_key().public()).unwrap().0, lease);
 }
 
 #[test]
@@ -89,10 +147,15 @@ fn lease_bytes_and_envelope_match_the_document() {
     assert_eq!(env.open(&server_key().public()).unwrap().0, lease());
 }
 
-const CHECKIN_HEX: &str = "4c4c43484b303032343930313534323033323337353138d04ab232742bb4ab3a1368bd4615e4e6d0224ab71a016baf8520a332c977873700000000000000070000019b76daa8000000000000000003000000000000000201010000019b76d1804000000000006ddd00";
-const CHECKIN_BODY: &str = "TExDSEswMDI0OTAxNTQyMDMyMzc1MTjQSrIydCu0qzoTaL1GFeTm0CJKtxoBa6+FIKMyyXeHNwAAAAAAAAAHAAABm3baqAAAAAAAAAAAAwAAAAAAAAACAQEAAAGbdtGAQAAAAAAAbd0A";
+const CHECKIN_V2_HEX: &str = "4c4c43484b303032343930313534323033323337353138d04ab232742bb4ab3a1368bd4615e4e6d0224ab71a016baf8520a332c977873700000000000000070000019b76daa8000000000000000003000000000000000201010000019b76d1804000000000006ddd00";
+const CHECKIN_V2_BODY: &str = "TExDSEswMDI0OTAxNTQyMDMyMzc1MTjQSrIydCu0qzoTaL1GFeTm0CJKtxoBa6+FIKMyyXeHNwAAAAAAAAAHAAABm3baqAAAAAAAAAAAAwAAAAAAAAACAQEAAAGbdtGAQAAAAAAAbd0A";
+const CHECKIN_HEX: &str = "4c4c43484b303033343930313534323033323337353138d04ab232742bb4ab3a1368bd4615e4e6d0224ab71a016baf8520a332c977873700000000000000070000019b76daa800000000000000000300000000000000021325b850c28719160000000000000000000101000000010000019b76d180400000019b76d26aa00000000000000000";
+const CHECKIN_BODY: &str = "TExDSEswMDM0OTAxNTQyMDMyMzc1MTjQSrIydCu0qzoTaL1GFeTm0CJKtxoBa6+FIKMyyXeHNwAAAAAAAAAHAAABm3baqAAAAAAAAAAAAwAAAAAAAAACEyW4UMKHGRYAAAAAAAAAAAABAQAAAAEAAAGbdtGAQAAAAZt20mqgAAAAAAAAAAA=";
 const CHECKIN_SIGNATURE: &str =
-    "TXYZPCf8RUYu4zpLNnFSjmPUI9TtHYsCAjmr8LJbvaMGS+bMfw6toXfh7RYLX5z9l4xcL5WsSzy79wsSQ8qYDg==";
+    "6+48eJmGqAYzW5JX2yE5qMq+WIvypb03fsW7ol8ei8zZG6TSDP+3JKckaaO7d8NYUK0Qn9APcOoBdooqE/QQAA==";
+const NEXT_KEY_HEX: &str = "17cb79fb2b4120f2b1ec65e4198d6e08b28e813feb01e4a400839b85e18080ce";
+const LEASE_V4_SIGNATURE: &str =
+    "Mj9scnoW25sYMEsNNgc0/nONgEUseTpz46YQdzsXnGpZbMXXYmU/1Ri47RrwXyyywgDQJ1RuIJRP9rzxhkiXAw==";
 const LEASE_HEX: &str = "4c4c4c53453030331325b850c2871916019b7a4c000070008000000000000001343930313534323033323337353138d04ab232742bb4ab3a1368bd4615e4e6d0224ab71a016baf8520a332c97787370000000000000004020000019b76daabe80000019b9ae72fe80000019b76e867880000000000000007040000003f000441636d6500072b323534373030001168747470733a2f2f612e6578616d706c65000e50617920746f20756e6c6f636b2e000c4b455320312c3530302e3030010000000000000003000b6c6f636b5f6e6f74696365000d5061792062792038204a616e2e0000019b909a77e800000002";
 const LEASE_BODY: &str = "TExMU0UwMDMTJbhQwocZFgGbekwAAHAAgAAAAAAAAAE0OTAxNTQyMDMyMzc1MTjQSrIydCu0qzoTaL1GFeTm0CJKtxoBa6+FIKMyyXeHNwAAAAAAAAAEAgAAAZt22qvoAAABm5rnL+gAAAGbduhniAAAAAAAAAAHBAAAAD8ABEFjbWUABysyNTQ3MDAAEWh0dHBzOi8vYS5leGFtcGxlAA5QYXkgdG8gdW5sb2NrLgAMS0VTIDEsNTAwLjAwAQAAAAAAAAADAAtsb2NrX25vdGljZQANUGF5IGJ5IDggSmFuLgAAAZuQmnfoAAAAAg==";
 const LEASE_SIGNATURE: &str =

@@ -94,6 +94,7 @@ impl Fixture {
             notices: Vec::new(),
             warn_at: now.plus_millis(HOUR_MS),
             codes_through: 0,
+            next_key: None,
         }
     }
 

@@ -150,6 +150,9 @@ counted! {
     fn notify_devices(&self, devices: &[DeviceId]) -> StoreResult<()>;
     fn listen_wakes(&self) -> StoreResult<WakeReceiver>;
     fn scheduler_turn(&self) -> StoreResult<bool>;
+    fn record_tamper_unscoped(&self, signals: &[(lienlock_store::TamperRecord, TimelineEvent)],
+        wake_at: Timestamp) -> StoreResult<usize>;
+    fn tamper_unscoped(&self, devices: &[DeviceId]) -> StoreResult<Vec<lienlock_store::TamperRecord>>;
     fn create_user(&self, user: &lienlock_store::UserRecord) -> StoreResult<()>;
     fn user_by_email_unscoped(&self, email: &str)
         -> StoreResult<Option<lienlock_store::UserRecord>>;
@@ -165,4 +168,15 @@ counted! {
         -> StoreResult<Vec<lienlock_store::DailyPayments>>;
     fn lender_events_since(&self, ctx: &LenderCtx, kinds: &[lienlock_domain::EventKind],
         since: Timestamp, limit: u32) -> StoreResult<Vec<TimelineEvent>>;
+    fn append_audit(&self, entry: lienlock_domain::audit::AuditEntry)
+        -> StoreResult<lienlock_domain::audit::AuditRecord>;
+    fn audit_rows(&self, chain: &str, after_seq: i64, limit: u32)
+        -> StoreResult<Vec<lienlock_domain::audit::AuditRecord>>;
+    fn audit_head(&self, chain: &str) -> StoreResult<Option<(i64, [u8; 32])>>;
+    fn audit_chains(&self) -> StoreResult<Vec<String>>;
+    fn list_api_keys(&self, ctx: &LenderCtx) -> StoreResult<Vec<ApiKeyRecord>>;
+    fn create_api_key(&self, ctx: &LenderCtx, key: &ApiKeyRecord) -> StoreResult<()>;
+    fn revoke_api_key(&self, ctx: &LenderCtx, id: ApiKeyId, at: Timestamp) -> StoreResult<bool>;
+    fn rotate_api_key(&self, ctx: &LenderCtx, old: ApiKeyId, new: &ApiKeyRecord,
+        old_until: Timestamp) -> StoreResult<bool>;
 }

@@ -3,6 +3,7 @@
 use super::notice::{Dispute, Notice, NoticeKind};
 use super::profiles::ComplianceProfile;
 use super::settings::PolicySettings;
+use super::tamper::TamperFact;
 use crate::contract::{ContractState, ContractTerms};
 use crate::ledger::{LedgerEntry, Standing};
 use crate::profile::RestrictionLevel;
@@ -42,6 +43,8 @@ pub struct PolicyInput<'a> {
     pub notices: &'a [Notice],
     /// Disputes, open or closed, any order.
     pub disputes: &'a [Dispute],
+    /// Tamper signals recorded for the device during the contract, any order.
+    pub tamper: &'a [TamperFact],
     /// The automatic restriction currently in force.
     pub applied: AppliedLevel,
     /// The time of evaluation.
@@ -148,6 +151,10 @@ pub struct Holds {
     pub quiet_hours_until: Option<Timestamp>,
     /// Graduated escalation: the next level may start at this time.
     pub next_step_at: Option<Timestamp>,
+    /// A tamper signal the lender restricts for is held at the banner until its tamper
+    /// notice has been acknowledged and its period has run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tamper_notice: Option<NoticeWait>,
 }
 
 /// What the engine decided.

@@ -37,7 +37,7 @@
 //! contract's overrides are set when it is created, and evaluated at once.
 
 use super::decision::{Holds, NoticeWait, Phase, PolicyDecision, PolicyInput};
-use super::facts::{dispute_facts, Effective, NoticeFacts, DAY_MS};
+use super::facts::{dispute_facts, tamper_facts, Effective, NoticeFacts, TamperFacts, DAY_MS};
 use super::notice::NoticeKind;
 use crate::contract::ContractState;
 use crate::ledger::Standing;
@@ -71,15 +71,19 @@ impl Wake {
 /// The rules, in order:
 /// 1. Cancelled or written off: nothing enforced. Paid off (by state or by the ledger):
 ///    release for ever.
-/// 2. Nothing overdue: no restriction, whatever was in force before (a payment that cures
-///    the arrears lifts everything at once).
+/// 2. Nothing overdue: no restriction for arrears, whatever was in force before (a payment
+///    that cures the arrears lifts everything at once; a tamper signal, 4a, is cured by any
+///    standing payment received after it).
 /// 3. Otherwise the days overdue pick a level: none during the grace days, then reminder,
 ///    persistent banner, restricted apps, full lock at their thresholds (profile floors
 ///    applied).
 /// 4. Restricted apps and full lock need a lock notice *acknowledged by the device* at least
 ///    the notice period earlier (and, where required, a second one), queued no earlier than
 ///    the day the current arrears reached the lock-notice threshold; else the level stays at
-///    the banner.
+///    the banner. (4a) A tamper signal the lender restricts for (and the profile allows),
+///    not cured by a standing payment received since, raises the target to the profile's
+///    tamper cap (at most restricted apps, whatever the arrears); restricted apps need a
+///    tamper notice acknowledged at least the notice period earlier, else the banner.
 /// 5. A temporary unlock caps the level at a reminder. An open dispute stops any increase
 ///    beyond a reminder (a level already in force stays until support grants an unlock).
 /// 6. Increases are graduated: one level at a time, each held for the minimum hours.
@@ -176,8 +180,18 @@ pub fn evaluate(input: &PolicyInput<'_>) -> PolicyDecision {
     if target >= L::RestrictedApps && !lock_ready {
         target = L::PersistentBanner;
     }
+    // 4a. Tamper signals.
+    let tamper = tamper_facts(input);
+    let tamper_wait = match tamper_target(&tamper, input, &eff, &mut wake) {
+        Some((level, wait)) => {
+            target = target.max(level);
+            wait
+        }
+        None => None,
+    };
     let mut holds = Holds {
         notice: notice_wait,
+        tamper_notice: tamper_wait,
         ..Holds::default()
     };
 
@@ -262,6 +276,14 @@ pub fn evaluate(input: &PolicyInput<'_>) -> PolicyDecision {
     {
         notice = Some(NoticeKind::DueReminder);
     }
+    // The tamper notice goes before any reminder, after the arrears' lock notices.
+    let tamper_notice_due = tamper.open_since.is_some()
+        && !tamper.notice.created
+        && input.profile.tamper_cap() >= L::RestrictedApps
+        && !hold_lock_notices;
+    if tamper_notice_due && !notice.is_some_and(|k| k.is_lock_notice()) {
+        notice = Some(NoticeKind::TamperNotice);
+    }
 
     decision.phase = if overdue {
         if level >= L::RestrictedApps {
@@ -273,6 +295,9 @@ pub fn evaluate(input: &PolicyInput<'_>) -> PolicyDecision {
         } else {
             Phase::Overdue
         }
+    } else if level >= L::RestrictedApps {
+        // Restricted for a tamper signal while the account is current.
+        Phase::Locked
     } else if days_to_next_due.is_some_and(|k| (0..=due_soon_window).contains(&k)) {
         Phase::DueSoon
     } else {
@@ -329,6 +354,36 @@ fn lock_notice_wait(
         wait = wait.or(second);
     }
     wait
+}
+
+/// The level open tamper signals aim for, and what holds it below restricted apps; `None`
+/// when no signal counts. Registers the end of the tamper notice's period as a wake-up.
+fn tamper_target(
+    tamper: &TamperFacts,
+    input: &PolicyInput<'_>,
+    eff: &Effective,
+    wake: &mut Wake,
+) -> Option<(RestrictionLevel, Option<NoticeWait>)> {
+    use RestrictionLevel as L;
+    tamper.open_since?;
+    let cap = input.profile.tamper_cap();
+    if cap < L::RestrictedApps {
+        return Some((cap, None));
+    }
+    let kind = NoticeKind::TamperNotice;
+    let wait = match tamper.notice.delivered {
+        None if tamper.notice.created => NoticeWait::NotDelivered { kind },
+        None => NoticeWait::NotSent { kind },
+        Some(at) => {
+            let ready = at.plus_millis(eff.notice_ms);
+            if input.now >= ready {
+                return Some((cap, None));
+            }
+            wake.at(ready);
+            NoticeWait::Period { kind, until: ready }
+        }
+    };
+    Some((L::PersistentBanner, Some(wait)))
 }
 
 /// The next level up (full lock is the top).

@@ -4,7 +4,7 @@
 //! only decisions someone looks at pay for their explanation.
 
 use super::decision::{NoticeWait, Phase, PolicyDecision, PolicyInput};
-use super::facts::{dispute_facts, Effective, LockNoticeFacts, NoticeFacts};
+use super::facts::{dispute_facts, tamper_facts, Effective, LockNoticeFacts, NoticeFacts};
 use super::notice::NoticeKind;
 use crate::contract::ContractState;
 use crate::money::Money;
@@ -64,6 +64,7 @@ pub fn explain(input: &PolicyInput<'_>, decision: &PolicyDecision) -> String {
             overdue_parts(input, decision, &mut parts);
         }
     }
+    tamper_parts(input, decision, &mut parts);
     if let Some(kind) = decision.notice_to_send {
         parts.push(format!("{} queued now", notice_name(kind)));
     }
@@ -176,6 +177,51 @@ fn notice_name(kind: NoticeKind) -> &'static str {
         NoticeKind::OverdueReminder => "overdue reminder",
         NoticeKind::LockNotice => "lock notice",
         NoticeKind::SecondLockNotice => "second lock notice",
+        NoticeKind::TamperNotice => "tamper notice",
+    }
+}
+
+/// What open tamper signals do to the decision, if any counts.
+fn tamper_parts(input: &PolicyInput<'_>, decision: &PolicyDecision, parts: &mut Vec<String>) {
+    let facts = tamper_facts(input);
+    let Some(since) = facts.open_since else {
+        return;
+    };
+    let kinds: Vec<&str> = input
+        .tamper
+        .iter()
+        .filter(|f| f.recorded_at >= since && f.recorded_at <= input.now)
+        .filter(|f| input.settings.tamper.action(f.kind) == super::TamperAction::Restrict)
+        .map(|f| f.kind.as_str())
+        .collect();
+    parts.push(format!(
+        "tamper signal ({}) recorded {}: the lender restricts for it until a payment comes",
+        kinds.join(", "),
+        ago(input.now, since)
+    ));
+    if !decision.standing.is_overdue() {
+        match decision.level {
+            RestrictionLevel::None => {}
+            RestrictionLevel::Reminder => parts.push("reminder shown".into()),
+            RestrictionLevel::PersistentBanner => parts.push("persistent banner shown".into()),
+            RestrictionLevel::RestrictedApps | RestrictionLevel::FullLock => {
+                parts.push("apps restricted".into())
+            }
+        }
+    }
+    if let Some(text) = notice_status(NoticeKind::TamperNotice, facts.notice, input.now) {
+        parts.push(text);
+    }
+    match decision.holds.tamper_notice {
+        Some(NoticeWait::Period { until, .. }) => {
+            parts.push(format!(
+                "no restriction for it before {}",
+                when(input, until)
+            ));
+        }
+        Some(_) if decision.notice_to_send != Some(NoticeKind::TamperNotice) => parts
+            .push("no restriction for it until the device acknowledges the tamper notice".into()),
+        _ => {}
     }
 }
 

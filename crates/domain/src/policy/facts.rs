@@ -5,6 +5,7 @@ use super::decision::PolicyInput;
 use super::notice::{Dispute, Notice, NoticeKind};
 use super::profiles::ComplianceProfile;
 use super::settings::{PolicySettings, QuietHours, ReminderDays};
+use super::tamper::{paid_after, TamperAction};
 use crate::ledger::Standing;
 use crate::time::Timestamp;
 use crate::zone;
@@ -135,7 +136,10 @@ impl NoticeFacts {
             let slot = match n.kind {
                 NoticeKind::LockNotice => &mut f.first,
                 NoticeKind::SecondLockNotice => &mut f.second,
-                NoticeKind::DueReminder | NoticeKind::OverdueReminder => continue,
+                // Tamper notices are about the signals, not the arrears (see `tamper_facts`).
+                NoticeKind::DueReminder
+                | NoticeKind::OverdueReminder
+                | NoticeKind::TamperNotice => continue,
             };
             // Nothing overdue, or queued before the window: does not count.
             if !matches!(window_start, Some(start) if n.created_at >= start) {
@@ -152,6 +156,57 @@ impl NoticeFacts {
         }
         f
     }
+}
+
+/// What the tamper signals say at `now`.
+#[derive(Clone, Copy, Debug, Default)]
+pub(super) struct TamperFacts {
+    /// When the earliest signal still counting against the device was recorded: set to
+    /// `restrict`, allowed by the profile, and not cured by a standing payment since.
+    pub open_since: Option<Timestamp>,
+    /// The tamper notices queued since then.
+    pub notice: LockNoticeFacts,
+}
+
+/// Reads the tamper signals and tamper notices once.
+pub(super) fn tamper_facts(input: &PolicyInput<'_>) -> TamperFacts {
+    let now = input.now;
+    let mut facts = TamperFacts::default();
+    if input.tamper.is_empty()
+        || input.profile.tamper_cap() == crate::profile::RestrictionLevel::None
+    {
+        return facts;
+    }
+    for f in input.tamper {
+        if f.recorded_at > now
+            || input.settings.tamper.action(f.kind) != TamperAction::Restrict
+            || paid_after(input.entries, f.recorded_at, now)
+        {
+            continue;
+        }
+        facts.open_since = Some(
+            facts
+                .open_since
+                .map_or(f.recorded_at, |t| t.min(f.recorded_at)),
+        );
+    }
+    let Some(since) = facts.open_since else {
+        return facts;
+    };
+    // Only a notice given about these signals counts: one from before them warned of
+    // nothing that is happening now.
+    for n in input.notices.iter().filter(|n| {
+        n.kind == NoticeKind::TamperNotice && n.created_at >= since && n.created_at <= now
+    }) {
+        facts.notice.created = true;
+        if let Some(at) = n.delivered_at.map(|d| d.max(n.created_at)) {
+            if at <= now {
+                let slot = &mut facts.notice.delivered;
+                *slot = Some(slot.map_or(at, |e| e.min(at)));
+            }
+        }
+    }
+    facts
 }
 
 /// Whether a dispute is open at `now`, and the latest end of a temporary unlock in force.

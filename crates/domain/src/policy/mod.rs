@@ -1,8 +1,8 @@
 //! The policy engine and what configures it.
 //!
-//! `(contract, payments, delivered notices, disputes, now, policy) -> decision`: a pure
-//! function ([`evaluate`]) the scheduler runs whenever a contract's `next_evaluation` comes,
-//! plus [`explain`] to put a decision into words. Lenders configure [`PolicySettings`] within
+//! `(contract, payments, delivered notices, disputes, tamper signals, now, policy) ->
+//! decision`: a pure function ([`evaluate`]) the scheduler runs whenever a contract's
+//! `next_evaluation` comes, plus [`explain`] to put a decision into words. Lenders configure [`PolicySettings`] within
 //! the floors of a [`ComplianceProfile`] they pick.
 
 mod decision;
@@ -13,6 +13,7 @@ mod notice;
 mod offline;
 mod profiles;
 mod settings;
+mod tamper;
 
 #[cfg(test)]
 mod proptests;
@@ -28,3 +29,4 @@ pub use profiles::{ComplianceProfile, DEFAULT_PROFILE, IN_RBI_2026_DRAFT};
 pub use settings::{
     PolicyError, PolicyOverrides, PolicySettings, QuietHours, ReminderDays, MAX_DAYS, MAX_HOURS,
 };
+pub use tamper::{TamperAction, TamperFact, TamperKind, TamperPolicy};

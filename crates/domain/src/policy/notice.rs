@@ -18,6 +18,10 @@ pub enum NoticeKind {
     LockNotice,
     /// The second warning, where the profile requires one.
     SecondLockNotice,
+    /// The warning that a tamper signal the lender restricts for will restrict the device
+    /// unless a payment comes (or the lender lifts it). Gates a tamper restriction as the
+    /// lock notice gates one for arrears.
+    TamperNotice,
 }
 
 impl NoticeKind {
@@ -28,6 +32,7 @@ impl NoticeKind {
             NoticeKind::OverdueReminder => "overdue_reminder",
             NoticeKind::LockNotice => "lock_notice",
             NoticeKind::SecondLockNotice => "second_lock_notice",
+            NoticeKind::TamperNotice => "tamper_notice",
         }
     }
 
@@ -38,13 +43,17 @@ impl NoticeKind {
             "overdue_reminder" => NoticeKind::OverdueReminder,
             "lock_notice" => NoticeKind::LockNotice,
             "second_lock_notice" => NoticeKind::SecondLockNotice,
+            "tamper_notice" => NoticeKind::TamperNotice,
             _ => return None,
         })
     }
 
     /// Whether this notice warns of a lock (and so gates one).
     pub fn is_lock_notice(self) -> bool {
-        matches!(self, NoticeKind::LockNotice | NoticeKind::SecondLockNotice)
+        matches!(
+            self,
+            NoticeKind::LockNotice | NoticeKind::SecondLockNotice | NoticeKind::TamperNotice
+        )
     }
 }
 
@@ -137,6 +146,7 @@ mod tests {
             NoticeKind::OverdueReminder,
             NoticeKind::LockNotice,
             NoticeKind::SecondLockNotice,
+            NoticeKind::TamperNotice,
         ] {
             assert_eq!(NoticeKind::parse(k.as_str()), Some(k));
         }

@@ -4,7 +4,7 @@
 //! early.
 
 use super::settings::{PolicyError, PolicySettings, QuietHours, ReminderDays};
-use crate::profile::Capability;
+use crate::profile::{Capability, RestrictionLevel};
 use serde::Serialize;
 
 /// A set of floors on [`PolicySettings`] plus the promises the server keeps for it.
@@ -41,6 +41,10 @@ pub struct ComplianceProfile {
     /// Capabilities no restriction may touch. Every one of them is a protected
     /// [`Capability`], so no [`RestrictionProfile`](crate::RestrictionProfile) can block it.
     pub never_restricted: &'static [Capability],
+    /// The highest level a tamper signal set to `restrict` may bring a device to, whatever
+    /// the arrears (never above restricted apps, whatever this says); `None` forbids
+    /// `restrict` altogether, and settings asking for it are refused.
+    pub max_tamper_level: RestrictionLevel,
     /// Settings a new lender on this profile starts with.
     pub defaults: PolicySettings,
 }
@@ -78,6 +82,7 @@ pub const DEFAULT_PROFILE: ComplianceProfile = ComplianceProfile {
     required_quiet_hours: NIGHT,
     max_unlock_delay_secs: 60,
     never_restricted: PROTECTED,
+    max_tamper_level: RestrictionLevel::RestrictedApps,
     defaults: PolicySettings {
         reminder_days_before: REMIND_3_1_0,
         overdue_reminder_every_days: 3,
@@ -92,6 +97,7 @@ pub const DEFAULT_PROFILE: ComplianceProfile = ComplianceProfile {
         min_hours_per_level: 24,
         quiet_hours: EVENING_TO_MORNING,
         offline: super::OfflinePolicy::DEFAULT,
+        tamper: super::TamperPolicy::NOTIFY,
     },
 };
 
@@ -116,6 +122,8 @@ pub const IN_RBI_2026_DRAFT: ComplianceProfile = ComplianceProfile {
     required_quiet_hours: NIGHT,
     max_unlock_delay_secs: 3600,
     never_restricted: PROTECTED,
+    // The draft allows no restriction before 90 days past due, whatever else happened.
+    max_tamper_level: RestrictionLevel::None,
     defaults: PolicySettings {
         reminder_days_before: REMIND_3_1_0,
         overdue_reminder_every_days: 7,
@@ -130,6 +138,7 @@ pub const IN_RBI_2026_DRAFT: ComplianceProfile = ComplianceProfile {
         min_hours_per_level: 24,
         quiet_hours: EVENING_TO_MORNING,
         offline: super::OfflinePolicy::DEFAULT,
+        tamper: super::TamperPolicy::NOTIFY,
     },
 };
 
@@ -210,6 +219,18 @@ impl ComplianceProfile {
                 return Err(self.looser(field, format!("at least {min}"), got.to_string()));
             }
         }
+        if self.max_tamper_level == RestrictionLevel::None {
+            if let Some(kind) = settings.tamper.first_restricting() {
+                return Err(PolicyError::LooserThanProfile {
+                    profile: self.name,
+                    field: tamper_field(kind),
+                    required: "notify (this profile allows no restriction for a tamper \
+                               signal)"
+                        .into(),
+                    got: "restrict".into(),
+                });
+            }
+        }
         if !settings.quiet_hours.covers(self.required_quiet_hours) {
             return Err(self.looser(
                 "quiet_hours",
@@ -220,6 +241,12 @@ impl ComplianceProfile {
         Ok(())
     }
 
+    /// The level a `restrict` tamper signal aims for under this profile: restricted apps,
+    /// or less where the profile says so.
+    pub fn tamper_cap(&self) -> RestrictionLevel {
+        self.max_tamper_level.min(RestrictionLevel::RestrictedApps)
+    }
+
     fn looser(&self, field: &'static str, required: String, got: String) -> PolicyError {
         PolicyError::LooserThanProfile {
             profile: self.name,
@@ -227,6 +254,17 @@ impl ComplianceProfile {
             required,
             got,
         }
+    }
+}
+
+/// The settings field naming `kind`'s action, for error messages.
+fn tamper_field(kind: super::TamperKind) -> &'static str {
+    match kind {
+        super::TamperKind::SimChanged => "tamper.sim_changed",
+        super::TamperKind::ClockSetBack => "tamper.clock_set_back",
+        super::TamperKind::DebugOrRoot => "tamper.debug_or_root",
+        super::TamperKind::WrongCodes => "tamper.wrong_codes",
+        super::TamperKind::FactoryReset => "tamper.factory_reset",
     }
 }
 
@@ -275,6 +313,28 @@ mod tests {
         s.restricted_apps_after_days = 120;
         s.full_lock_after_days = 150;
         assert_eq!(rbi.check(&s), Ok(()), "stricter is fine");
+    }
+
+    #[test]
+    fn a_profile_that_forbids_tamper_restrictions_refuses_them() {
+        let rbi = ComplianceProfile::by_name("in-rbi-2026-draft").unwrap();
+        let mut s = rbi.defaults;
+        s.tamper.sim_changed = super::super::TamperAction::Restrict;
+        assert!(matches!(
+            rbi.check(&s),
+            Err(PolicyError::LooserThanProfile {
+                field: "tamper.sim_changed",
+                ..
+            })
+        ));
+        let mut s = DEFAULT_PROFILE.defaults;
+        s.tamper.sim_changed = super::super::TamperAction::Restrict;
+        assert_eq!(DEFAULT_PROFILE.check(&s), Ok(()));
+        assert_eq!(
+            DEFAULT_PROFILE.tamper_cap(),
+            RestrictionLevel::RestrictedApps
+        );
+        assert_eq!(rbi.tamper_cap(), RestrictionLevel::None);
     }
 
     #[test]

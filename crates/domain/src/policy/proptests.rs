@@ -65,6 +65,7 @@ fn any_settings() -> impl Strategy<Value = PolicySettings> {
                     min_hours_per_level: step,
                     quiet_hours: QuietHours::from_minutes(qs, qe),
                     offline: OfflinePolicy::DEFAULT,
+                    tamper: TamperPolicy::NOTIFY,
                 }
             },
         )
@@ -675,4 +676,184 @@ fn the_quiet_gap_property_sees_long_gaps_and_lives_still_lock() {
         "only {} early checks",
         life.early_checks
     );
+}
+
+/// Tamper signals over a scenario: (kind, recorded this long before now), which kinds the
+/// lender restricts for (a bit each), a tamper notice (queued this long before now,
+/// acknowledged this long after), and whether the scenario's payments (made now, so after
+/// every signal, which they would cure) are moved to before the signals instead.
+type Tampering = (Vec<(usize, i64)>, u8, Option<(i64, Option<i64>)>, bool);
+
+fn any_tampering() -> impl Strategy<Value = Tampering> {
+    (
+        prop::collection::vec(
+            (
+                0..TamperKind::ALL.len(),
+                prop_oneof![2 => 6 * DAY..30 * DAY, 1 => 1..6 * DAY],
+            ),
+            0..4,
+        ),
+        any::<u8>(),
+        prop::option::weighted(0.7, (0..6 * DAY, prop::option::weighted(0.8, 0..2 * DAY))),
+        prop::bool::weighted(0.7),
+    )
+}
+
+fn with_tampering(s: &Scenario, t: &Tampering) -> World {
+    let mut w = build(s);
+    let now = w.now;
+    if t.3 {
+        for e in &mut w.entries {
+            e.received_at = now.plus_millis(-31 * DAY);
+        }
+    }
+    for (k, back) in &t.0 {
+        w.tamper.push(TamperFact {
+            kind: TamperKind::ALL[*k],
+            recorded_at: now.plus_millis(-back),
+        });
+    }
+    for (i, kind) in TamperKind::ALL.into_iter().enumerate() {
+        if t.1 & (1 << i) != 0 {
+            w.settings.tamper.set(kind, TamperAction::Restrict);
+        }
+    }
+    if let Some((back, ack)) = t.2 {
+        let created = now.plus_millis(-back);
+        w.notice(
+            NoticeKind::TamperNotice,
+            created,
+            ack.map(|a| created.plus_millis(a)),
+        );
+    }
+    w
+}
+
+/// The earliest signal still counting against the device, computed here apart from the
+/// engine: restricted for, and no payment after it that a reversal did not take back.
+fn open_since(w: &World) -> Option<Timestamp> {
+    use crate::ledger::EntryKind;
+    w.tamper
+        .iter()
+        .filter(|f| f.recorded_at <= w.now)
+        .filter(|f| w.settings.tamper.action(f.kind) == TamperAction::Restrict)
+        .filter(|f| {
+            !w.entries.iter().any(|p| {
+                let reversed: i64 = w
+                    .entries
+                    .iter()
+                    .filter(|r| r.kind == EntryKind::Reversal { of: p.id })
+                    .map(|r| r.amount)
+                    .sum();
+                p.kind == EntryKind::Payment
+                    && p.received_at > f.recorded_at
+                    && p.received_at <= w.now
+                    && p.amount > reversed
+            })
+        })
+        .map(|f| f.recorded_at)
+        .min()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2048))]
+
+    /// Tamper signals never break a promise: no full lock for a signal, no restriction for
+    /// one under a profile that forbids it, restricted apps only after a tamper notice
+    /// acknowledged the notice hours before (and never starting in quiet hours, never
+    /// during a dispute, never above a reminder during a temporary unlock, one level at a
+    /// time), and a standing payment after every signal leaves the decision as if there had
+    /// been none.
+    #[test]
+    fn tamper_signals_keep_the_promises(s in any_scenario(), t in any_tampering(), pay in 1i64..5_000) {
+        let w = with_tampering(&s, &t);
+        let d = w.eval();
+        let without = {
+            let mut v = w.clone();
+            v.tamper.clear();
+            v.eval()
+        };
+        let (st, p, now) = (&w.settings, w.profile, w.now);
+        let cap = p.tamper_cap();
+        prop_assert!(d.level <= without.level.max(cap), "{:?} vs {:?}", d.level, without.level);
+        prop_assert!(d.level <= next_level(w.applied.level));
+        if d.level == L::FullLock {
+            let full = st.full_lock_after_days.max(p.min_full_lock_after_days);
+            prop_assert!(d.standing.days_overdue >= i32::from(full));
+        }
+        if cap == L::None {
+            prop_assert_eq!(d, without);
+        }
+        if d.level >= L::RestrictedApps && without.level < L::RestrictedApps {
+            let since = open_since(&w);
+            prop_assert!(since.is_some());
+            let hours = st.notice_min_hours_before_lock.max(p.min_notice_hours_before_lock);
+            let latest = now.plus_millis(-i64::from(hours) * HOUR);
+            prop_assert!(w.notices.iter().any(|n| n.kind == NoticeKind::TamperNotice
+                && since.is_some_and(|t| n.created_at >= t)
+                && n.created_at <= now
+                && n.delivered_at.is_some_and(|a| a.max(n.created_at) <= latest)));
+            prop_assert_eq!(d.phase, Phase::Locked);
+        }
+        if d.level >= L::RestrictedApps && d.level > w.applied.level {
+            let local = zone::local(now, &w.device_zone);
+            let minute =
+                u16::try_from(local.hour()).unwrap() * 60 + u16::try_from(local.minute()).unwrap();
+            prop_assert!(!st.quiet_hours.contains(minute) && !p.required_quiet_hours.contains(minute));
+        }
+        if w.disputes.iter().any(|x| x.is_open_at(now)) {
+            prop_assert!(d.level <= w.applied.level.max(L::Reminder));
+            prop_assert!(!d.notice_to_send.is_some_and(NoticeKind::is_lock_notice));
+        }
+        if w.disputes.iter().any(|x| x.unlock_in_force_at(now).is_some()) {
+            prop_assert!(d.level <= L::Reminder);
+        }
+        if open_since(&w).is_none() {
+            prop_assert_eq!(d.level, without.level);
+        }
+        prop_assert!(!explain(&w.input(), &d).is_empty());
+
+        // A payment now, after every signal, cures them all.
+        let mut paid = w.clone();
+        paid.pay(pay);
+        let mut plain = paid.clone();
+        plain.tamper.clear();
+        prop_assert_eq!(paid.eval().level, plain.eval().level);
+        prop_assert_eq!(paid.eval().holds.tamper_notice, None);
+    }
+
+    /// With tamper signals too, nothing changes before `next_evaluation`.
+    #[test]
+    fn with_tamper_signals_nothing_changes_before_next_evaluation(
+        s in any_scenario(),
+        t in any_tampering(),
+        picks in prop::collection::vec(0.0..1.0f64, 4),
+    ) {
+        let mut w = with_tampering(&s, &t);
+        as_known_now(&mut w);
+        check_quiet_gap(&mut w, &picks)?;
+    }
+}
+
+#[test]
+fn the_tamper_scenarios_reach_tamper_restrictions() {
+    // Guards the property above against passing vacuously.
+    use proptest::strategy::ValueTree;
+    use proptest::test_runner::TestRunner;
+    let mut runner = TestRunner::deterministic();
+    let (mut restricted, mut held) = (0, 0);
+    for _ in 0..3000 {
+        let s = any_scenario().new_tree(&mut runner).unwrap().current();
+        let t = any_tampering().new_tree(&mut runner).unwrap().current();
+        let w = with_tampering(&s, &t);
+        let d = w.eval();
+        let mut plain = w.clone();
+        plain.tamper.clear();
+        let without = plain.eval().level;
+        restricted += usize::from(d.level >= L::RestrictedApps && without < L::RestrictedApps);
+        held += usize::from(d.holds.tamper_notice.is_some());
+    }
+    eprintln!("{restricted} tamper restrictions, {held} held by the tamper notice");
+    assert!(restricted >= 10, "only {restricted} tamper restrictions");
+    assert!(held >= 100, "only {held} holds");
 }

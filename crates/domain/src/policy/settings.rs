@@ -270,6 +270,11 @@ pub struct PolicySettings {
     /// warning before that. Absent in settings saved before it existed: the default.
     #[serde(default)]
     pub offline: super::OfflinePolicy,
+    /// What each kind of tamper signal does: `notify` (the default) or `restrict`, which
+    /// the compliance profile may forbid. Absent in settings saved before it existed:
+    /// notify only.
+    #[serde(default)]
+    pub tamper: super::TamperPolicy,
 }
 
 impl PolicySettings {
@@ -369,6 +374,8 @@ impl PolicySettings {
             quiet_hours: o.quiet_hours.unwrap_or(self.quiet_hours),
             // The lease is the phone's, not the contract's: no per-contract override.
             offline: self.offline,
+            // Tamper signals are about the phone too.
+            tamper: self.tamper,
         }
     }
 }

@@ -20,6 +20,7 @@ pub(super) struct World {
     pub entries: Vec<LedgerEntry>,
     pub notices: Vec<Notice>,
     pub disputes: Vec<Dispute>,
+    pub tamper: Vec<TamperFact>,
     pub applied: AppliedLevel,
     pub now: Timestamp,
     pub device_zone: TimeZone,
@@ -59,6 +60,7 @@ impl World {
             entries: vec![],
             notices: vec![],
             disputes: vec![],
+            tamper: vec![],
             applied: AppliedLevel::NONE,
             now: Timestamp::from_millis(0),
             device_zone,
@@ -76,6 +78,7 @@ impl World {
             entries: &self.entries,
             notices: &self.notices,
             disputes: &self.disputes,
+            tamper: &self.tamper,
             applied: self.applied,
             now: self.now,
             device_zone: &self.device_zone,
@@ -751,4 +754,109 @@ fn phases_round_trip() {
     ] {
         assert_eq!(Phase::parse(p.as_str()), Some(p));
     }
+}
+
+/// A current account, a SIM change the lender restricts for: reminder, banner, the tamper
+/// notice, restricted apps only after it was acknowledged 48 hours earlier and never in
+/// quiet hours, never a full lock; any standing payment since lifts it, a reversed one
+/// does not.
+#[test]
+fn a_restrict_tamper_signal_restricts_a_current_account_within_the_promises() {
+    let mut w = World::new();
+    w.pay(100_000); // the first installment, due today: the account is current
+    w.settings.tamper.sim_changed = TamperAction::Restrict;
+    w.now = w.day(1, "10:00");
+    w.tamper.push(TamperFact {
+        kind: TamperKind::SimChanged,
+        recorded_at: w.now,
+    });
+    let d = w.eval();
+    assert_eq!(d.level, L::Reminder, "graduated: one level at a time");
+    assert_eq!(d.notice_to_send, Some(NoticeKind::TamperNotice));
+    assert!(
+        w.explain().contains("tamper signal (sim_changed)"),
+        "{}",
+        w.explain()
+    );
+    w.apply(&d, HOUR);
+    let mut first_restricted = None;
+    for hour in 1..(6 * 24) {
+        w.now = w.day(1, "10:00").plus_millis(hour * HOUR);
+        let d = w.eval();
+        assert!(
+            d.level <= L::RestrictedApps,
+            "never a full lock for a signal"
+        );
+        assert_eq!(d.notice_to_send, None, "the tamper notice goes once");
+        if d.level >= L::RestrictedApps && first_restricted.is_none() {
+            first_restricted = Some(w.now);
+            assert_eq!(d.phase, Phase::Locked);
+            let local = zone::local(w.now, &w.device_zone);
+            assert!(
+                (8..20).contains(&local.hour()),
+                "not in quiet hours: {local}"
+            );
+        }
+        w.apply(&d, HOUR);
+    }
+    let acked = w.notices[0].delivered_at.unwrap();
+    let at = first_restricted.expect("restricted in the end");
+    assert!(at >= acked.plus_millis(48 * HOUR), "notice period kept");
+    assert!(w.explain().contains("apps restricted"), "{}", w.explain());
+
+    // A payment that is reversed does not lift it; one that stands does.
+    let p = w.pay(1);
+    let now = w.now;
+    w.entries
+        .push(LedgerEntry::reversal(PaymentId::new(), now, 1, p));
+    assert_eq!(w.eval().level, L::RestrictedApps);
+    w.now = w.now.plus_millis(60_000);
+    w.pay(500);
+    let d = w.eval();
+    assert_eq!((d.level, d.phase), (L::None, Phase::Current));
+    assert_eq!(d.holds.tamper_notice, None);
+}
+
+/// `notify` (the default) changes nothing; a profile that forbids tamper restrictions
+/// ignores a `restrict` saved anyway; an open dispute holds it, a temporary unlock caps it.
+#[test]
+fn tamper_signals_without_restrict_or_under_a_forbidding_profile_change_nothing() {
+    let mut w = World::new();
+    w.pay(100_000);
+    w.now = w.day(1, "10:00");
+    let before = w.eval();
+    w.tamper.push(TamperFact {
+        kind: TamperKind::FactoryReset,
+        recorded_at: w.now,
+    });
+    assert_eq!(w.eval(), before, "notify: the timeline only");
+    w.settings.tamper.factory_reset = TamperAction::Restrict;
+    w.profile = &IN_RBI_2026_DRAFT;
+    let rbi_before = {
+        let mut v = w.clone();
+        v.tamper.clear();
+        v.eval()
+    };
+    assert_eq!(
+        w.eval(),
+        rbi_before,
+        "the profile's cap applies at evaluation too"
+    );
+
+    w.profile = &DEFAULT_PROFILE;
+    w.applied(L::PersistentBanner, w.now.plus_millis(-3 * DAY));
+    let now = w.now;
+    w.notice(NoticeKind::TamperNotice, now, Some(now));
+    w.now = w.now.plus_millis(3 * DAY);
+    w.dispute(w.now.plus_millis(-HOUR), None, None);
+    let d = w.eval();
+    assert_eq!(d.level, L::PersistentBanner, "an open dispute holds it");
+    assert!(d.holds.dispute);
+    w.disputes.clear();
+    w.dispute(
+        w.now.plus_millis(-HOUR),
+        Some(w.now.plus_millis(-HOUR)),
+        Some(w.now.plus_millis(DAY)),
+    );
+    assert_eq!(w.eval().level, L::Reminder, "a temporary unlock caps it");
 }

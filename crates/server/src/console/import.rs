@@ -60,8 +60,14 @@ fn page(session: &Session, error: Option<String>, report: Option<&ImportReport>)
     }
 }
 
-pub(super) async fn form(session: Session) -> Response {
-    render(StatusCode::OK, &page(&session, None, None))
+pub(super) async fn form(session: Session) -> Result<Response, ConsoleError> {
+    // The form is no use to a role that may not enroll; say so rather than offer it.
+    session
+        .0
+        .ctx
+        .require(lienlock_domain::Permission::Enroll)
+        .map_err(|d| ConsoleError(ApiError::Service(d.into())))?;
+    Ok(render(StatusCode::OK, &page(&session, None, None)))
 }
 
 pub(super) async fn upload(

@@ -8,6 +8,7 @@
 //! nothing from another host, no framing.
 
 mod assets;
+mod audit;
 mod auth;
 mod chart;
 mod dashboard;
@@ -15,47 +16,100 @@ mod devices;
 mod format;
 mod import;
 mod throttle;
+mod webhooks;
 
 pub use throttle::SignInThrottle;
 
 use crate::app::AppState;
 use crate::error::ApiError;
+use crate::routes::{Access, Routes};
 use crate::service::ConsoleUser;
 use askama::Template;
 use axum::extract::FromRequestParts;
+use axum::http::Method;
 use axum::http::{header, request::Parts, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use axum::Router;
+use lienlock_domain::Permission;
 use subtle::ConstantTimeEq;
 
 /// The session cookie's name.
 pub const SESSION_COOKIE: &str = "lienlock_session";
 
-pub(crate) fn routes() -> Router<AppState> {
-    Router::new()
-        .route(
-            "/console",
-            get(|| async { Redirect::to("/console/dashboard") }),
+pub(crate) fn routes() -> Routes {
+    let read = Access::Console(Permission::ReadDevices);
+    let home = || async { Redirect::to("/console/dashboard") };
+    Routes::new()
+        .add(Method::GET, "/console", Access::Public, get(home))
+        .add(Method::GET, "/console/", Access::Public, get(home))
+        .add(
+            Method::GET,
+            "/console/sign-in",
+            Access::Public,
+            get(auth::form),
         )
-        .route(
-            "/console/",
-            get(|| async { Redirect::to("/console/dashboard") }),
+        .add(
+            Method::POST,
+            "/console/sign-in",
+            Access::Public,
+            post(auth::sign_in),
         )
-        .route("/console/sign-in", get(auth::form).post(auth::sign_in))
-        .route("/console/sign-out", post(auth::sign_out))
-        .route("/console/dashboard", get(dashboard::page))
-        .route("/console/devices", get(devices::list))
-        .route("/console/devices/{id}", get(devices::page))
-        .route("/console/devices/{id}/state", get(devices::state))
-        .route("/console/devices/{id}/actions", post(devices::action))
-        .route(
+        .add(
+            Method::POST,
+            "/console/sign-out",
+            read,
+            post(auth::sign_out),
+        )
+        .add(
+            Method::GET,
+            "/console/dashboard",
+            read,
+            get(dashboard::page),
+        )
+        .add(Method::GET, "/console/devices", read, get(devices::list))
+        .add(
+            Method::GET,
+            "/console/devices/{id}",
+            read,
+            get(devices::page),
+        )
+        .add(
+            Method::GET,
+            "/console/devices/{id}/state",
+            read,
+            get(devices::state),
+        )
+        .add(
+            Method::POST,
+            "/console/devices/{id}/actions",
+            Access::Console(Permission::Command),
+            post(devices::action),
+        )
+        .add(
+            Method::GET,
             "/console/import",
-            get(import::form)
-                .post(import::upload)
-                .layer(axum::extract::DefaultBodyLimit::max(import::MAX_UPLOAD)),
+            Access::Console(Permission::Enroll),
+            get(import::form),
         )
-        .route("/console/assets/{file}", get(assets::asset))
+        .add(
+            Method::POST,
+            "/console/import",
+            Access::Console(Permission::Enroll),
+            post(import::upload).layer(axum::extract::DefaultBodyLimit::max(import::MAX_UPLOAD)),
+        )
+        .add(
+            Method::GET,
+            "/console/assets/{file}",
+            Access::Public,
+            get(assets::asset),
+        )
+        .add(
+            Method::GET,
+            "/console/audit.csv",
+            Access::Console(Permission::ReadAudit),
+            get(audit::download),
+        )
+        .merge(webhooks::routes())
         .layer(axum::middleware::map_response(security_headers))
 }
 
@@ -93,6 +147,8 @@ pub struct Me {
     pub role: &'static str,
     /// The session's anti-forgery token.
     pub csrf: String,
+    /// Whether the audit trail's download is offered.
+    pub audit: bool,
 }
 
 /// A signed-in request. Without a live session a page redirects to the sign-in form.
@@ -106,6 +162,7 @@ impl Session {
             name: self.0.user.name.clone(),
             role: self.0.user.role.as_str(),
             csrf: self.0.csrf_token.clone(),
+            audit: self.0.ctx.role.allows(Permission::ReadAudit),
         }
     }
 
@@ -159,7 +216,10 @@ impl FromRequestParts<AppState> for Session {
         let token = cookie(&parts.headers, SESSION_COOKIE).unwrap_or_default();
         if !token.is_empty() {
             match state.service.console_user(token).await {
-                Ok(Some(user)) => return Ok(Session(user)),
+                Ok(Some(user)) => {
+                    crate::audit::AuditSlot::record(&parts.extensions, &user.ctx);
+                    return Ok(Session(user));
+                }
                 Ok(None) => {}
                 Err(e) => return Err(ConsoleError(e.into()).into_response()),
             }

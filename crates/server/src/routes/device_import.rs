@@ -1,28 +1,64 @@
 //! `POST /v1/devices/import`: bulk enrollment from a `text/csv` body.
 
+use super::{Access, Routes};
 use crate::app::AppState;
 use crate::auth::Lender;
 use crate::error::ApiError;
 use crate::service::{ImportReport, ServiceError};
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, FromRequest, Request, State};
+use axum::http::Method;
 use axum::http::{header, StatusCode};
 use axum::routing::post;
-use axum::Router;
 use lienlock_domain::csv::CsvError;
+use lienlock_domain::Permission;
 
 /// Largest upload, in bytes. The server-wide limit is for JSON requests; a full upload of
 /// 10,000 rows is about 600 KB, so this leaves room for long serials and models.
 pub const IMPORT_BODY_LIMIT: usize = 2 * 1024 * 1024;
 
-pub(super) fn routes() -> Router<AppState> {
-    Router::new().route(
+pub(super) fn routes() -> Routes {
+    Routes::new().add(
+        Method::POST,
         "/v1/devices/import",
+        Access::Lender(Permission::Enroll),
         // Set on the route, it overrides the server-wide limit for this route only.
         post(import).layer(DefaultBodyLimit::max(IMPORT_BODY_LIMIT)),
     )
 }
 
+impl crate::openapi::Operations {
+    /// The operations of this file.
+    pub(crate) fn device_import() -> utoipa::openapi::OpenApi {
+        #[derive(utoipa::OpenApi)]
+        #[openapi(paths(import))]
+        struct Doc;
+        <Doc as utoipa::OpenApi>::openapi()
+    }
+}
+
+/// Enrolls many phones from a CSV file (UTF-8, header `imei,imei2,serial,model`; at most
+/// 2 MiB and 10,000 rows). Each row is enrolled as `POST /v1/devices` would enroll it.
+#[utoipa::path(
+    post,
+    path = "/v1/devices/import",
+    operation_id = "import_devices",
+    tag = "devices",
+    security(("api_key" = [])),
+    request_body(content = String, content_type = "text/csv",
+                 description = "`imei` column required; `imei2`, `serial`, `model` optional"),
+    responses(
+        (status = 200, description = "One result per row", body = ImportReport),
+        (status = 400, description = "`malformed_csv`: a syntax error or not UTF-8; the message \
+         names the line", body = crate::error::Body),
+        (status = 403, description = "`forbidden`", body = crate::error::Body),
+        (status = 413, description = "`payload_too_large`: over 2 MiB", body = crate::error::Body),
+        (status = 415, description = "`unsupported_media_type`: not `text/csv` (UTF-8)",
+         body = crate::error::Body),
+        (status = 422, description = "`invalid_csv`: empty, missing or unknown columns, too many \
+         rows", body = crate::error::Body),
+    ),
+)]
 async fn import(
     State(s): State<AppState>,
     Lender(ctx): Lender,

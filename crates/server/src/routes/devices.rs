@@ -1,5 +1,6 @@
 //! The lender API for devices and commands.
 
+use super::{Access, Routes};
 use crate::app::AppState;
 use crate::auth::Lender;
 use crate::error::ApiError;
@@ -7,28 +8,92 @@ use crate::extract::{Json, Path, Query};
 use crate::service::{CommandRequest, EnrollRequest};
 use crate::views::{CommandResult, CommandView, DevicePage, DeviceView, LenderView, TimelinePage};
 use axum::extract::State;
+use axum::http::Method;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
-use axum::Router;
+use lienlock_domain::Permission;
 use lienlock_domain::{CommandKind, DeviceId, DeviceState, Timestamp};
 use lienlock_store::DeviceQuery;
 use serde::Deserialize;
 
-pub(super) fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/v1/lender", get(lender))
-        .route("/v1/devices", post(enroll).get(list))
-        .route("/v1/devices/{id}", get(device))
-        .route("/v1/devices/{id}/timeline", get(timeline))
-        .route("/v1/devices/{id}/commands", get(commands))
-        .route("/v1/devices/{id}/lock", post(lock))
-        .route("/v1/devices/{id}/unlock", post(unlock))
-        .route("/v1/devices/{id}/release", post(release))
-        .route("/v1/devices/{id}/approve-key", post(approve_key))
+pub(super) fn routes() -> Routes {
+    let read = Access::Lender(Permission::ReadDevices);
+    let command = Access::Lender(Permission::Command);
+    Routes::new()
+        .add(Method::GET, "/v1/lender", read, get(lender))
+        .add(
+            Method::POST,
+            "/v1/devices",
+            Access::Lender(Permission::Enroll),
+            post(enroll),
+        )
+        .add(Method::GET, "/v1/devices", read, get(list))
+        .add(Method::GET, "/v1/devices/{id}", read, get(device))
+        .add(
+            Method::GET,
+            "/v1/devices/{id}/timeline",
+            read,
+            get(timeline),
+        )
+        .add(
+            Method::GET,
+            "/v1/devices/{id}/commands",
+            read,
+            get(commands),
+        )
+        .add(Method::POST, "/v1/devices/{id}/lock", command, post(lock))
+        .add(
+            Method::POST,
+            "/v1/devices/{id}/unlock",
+            command,
+            post(unlock),
+        )
+        .add(
+            Method::POST,
+            "/v1/devices/{id}/release",
+            command,
+            post(release),
+        )
+        .add(
+            Method::POST,
+            "/v1/devices/{id}/approve-key",
+            command,
+            post(approve_key),
+        )
+}
+
+impl crate::openapi::Operations {
+    /// The operations of this file.
+    pub(crate) fn devices() -> utoipa::openapi::OpenApi {
+        #[derive(utoipa::OpenApi)]
+        #[openapi(paths(
+            lender,
+            enroll,
+            list,
+            device,
+            timeline,
+            commands,
+            lock,
+            unlock,
+            release,
+            approve_key
+        ))]
+        struct Doc;
+        <Doc as utoipa::OpenApi>::openapi()
+    }
 }
 
 type ApiResult<T> = Result<T, ApiError>;
 
+/// The caller's lender: what its devices' lock screens show.
+#[utoipa::path(
+    get,
+    path = "/v1/lender",
+    operation_id = "get_lender",
+    tag = "lender",
+    security(("api_key" = [])),
+    responses((status = 200, description = "The lender", body = LenderView)),
+)]
 async fn lender(
     State(s): State<AppState>,
     Lender(ctx): Lender,
@@ -36,15 +101,40 @@ async fn lender(
     Ok(axum::Json(LenderView::from(&s.service.lender(&ctx).await?)))
 }
 
-#[derive(Deserialize)]
+/// A phone to enroll.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = EnrollRequest)]
 struct EnrollBody {
+    /// 15 digits with a correct Luhn check digit: the IMEI the phone checks in with.
+    #[schema(example = "356938035643809", pattern = "^[0-9]{15}$")]
     imei: String,
+    /// The second IMEI of a dual-SIM phone; same rule, differs from `imei`.
+    #[schema(pattern = "^[0-9]{15}$")]
     imei2: Option<String>,
+    #[schema(value_type = Option<crate::openapi::Text128>)]
     serial: Option<String>,
+    #[schema(value_type = Option<crate::openapi::Text128>)]
     model: Option<String>,
 }
 
+/// Enrolls a phone.
+#[utoipa::path(
+    post,
+    path = "/v1/devices",
+    operation_id = "enroll_device",
+    tag = "devices",
+    security(("api_key" = [])),
+    request_body = EnrollBody,
+    responses(
+        (status = 201, description = "Enrolled", body = DeviceView),
+        (status = 403, description = "`forbidden`: the key's role may not enroll", body = crate::error::Body),
+        (status = 409, description = "`imei_taken`: an enrollment that is not released uses this IMEI",
+         body = crate::error::Body),
+        (status = 422, description = "`invalid_imei`, or `invalid_request` (same IMEI twice, bad \
+         serial or model, missing or unknown field)", body = crate::error::Body),
+    ),
+)]
 async fn enroll(
     State(s): State<AppState>,
     Lender(ctx): Lender,
@@ -60,17 +150,33 @@ async fn enroll(
     Ok((StatusCode::CREATED, axum::Json(DeviceView::from(&device))))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct ListParams {
+    /// Only devices in this state.
+    #[param(pattern = "^(active|locked|released)$")]
     state: Option<String>,
+    /// The `next_cursor` of the previous page.
+    #[param(format = "uuid")]
     after: Option<String>,
+    /// Page size; default 50, clamped to 1-500.
     limit: Option<u32>,
 }
 
 const DEFAULT_PAGE: u32 = 50;
 const MAX_PAGE: u32 = 500;
 
+/// The lender's devices, a page at a time, oldest first.
+#[utoipa::path(
+    get,
+    path = "/v1/devices",
+    operation_id = "list_devices",
+    tag = "devices",
+    security(("api_key" = [])),
+    params(ListParams),
+    responses((status = 200, description = "A page of devices", body = DevicePage)),
+)]
 async fn list(
     State(s): State<AppState>,
     Lender(ctx): Lender,
@@ -115,6 +221,19 @@ async fn list(
     }))
 }
 
+/// One device.
+#[utoipa::path(
+    get,
+    path = "/v1/devices/{id}",
+    operation_id = "get_device",
+    tag = "devices",
+    security(("api_key" = [])),
+    params(("id" = String, Path, format = "uuid", description = "Device id")),
+    responses(
+        (status = 200, description = "The device", body = DeviceView),
+        (status = 404, description = "`not_found`", body = crate::error::Body),
+    ),
+)]
 async fn device(
     State(s): State<AppState>,
     Lender(ctx): Lender,
@@ -125,13 +244,29 @@ async fn device(
     )))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct PageParams {
+    /// The `next_cursor` of the previous page.
     after: Option<i64>,
+    /// Page size; default 50, clamped to 1-500.
     limit: Option<u32>,
 }
 
+/// What happened to a device, oldest first.
+#[utoipa::path(
+    get,
+    path = "/v1/devices/{id}/timeline",
+    operation_id = "device_timeline",
+    tag = "devices",
+    security(("api_key" = [])),
+    params(("id" = String, Path, format = "uuid", description = "Device id"), PageParams),
+    responses(
+        (status = 200, description = "A page of timeline entries", body = TimelinePage),
+        (status = 404, description = "`not_found`", body = crate::error::Body),
+    ),
+)]
 async fn timeline(
     State(s): State<AppState>,
     Lender(ctx): Lender,
@@ -149,6 +284,19 @@ async fn timeline(
     }))
 }
 
+/// A device's commands.
+#[utoipa::path(
+    get,
+    path = "/v1/devices/{id}/commands",
+    operation_id = "device_commands",
+    tag = "devices",
+    security(("api_key" = [])),
+    params(("id" = String, Path, format = "uuid", description = "Device id")),
+    responses(
+        (status = 200, description = "The commands", body = Vec<CommandView>),
+        (status = 404, description = "`not_found`", body = crate::error::Body),
+    ),
+)]
 async fn commands(
     State(s): State<AppState>,
     Lender(ctx): Lender,
@@ -158,9 +306,13 @@ async fn commands(
     Ok(axum::Json(cmds.iter().map(Into::into).collect()))
 }
 
-#[derive(Deserialize)]
+/// A lock, unlock or release.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = CommandRequest)]
 struct CommandBody {
+    /// Why; on the timeline.
+    #[schema(value_type = crate::openapi::Text500)]
     reason: String,
     /// RFC 3339; only for lock. Absent or past means now.
     at: Option<jiff::Timestamp>,
@@ -188,6 +340,22 @@ async fn run_command(
     }))
 }
 
+/// Locks a device now, or at `at`.
+#[utoipa::path(
+    post,
+    path = "/v1/devices/{id}/lock",
+    operation_id = "lock_device",
+    tag = "devices",
+    security(("api_key" = [])),
+    params(("id" = String, Path, format = "uuid", description = "Device id")),
+    request_body = CommandBody,
+    responses(
+        (status = 200, description = "The command and the device as it stands now", body = CommandResult),
+        (status = 403, description = "`forbidden`", body = crate::error::Body),
+        (status = 404, description = "`not_found`", body = crate::error::Body),
+        (status = 409, description = "`already_locked`, `device_released`", body = crate::error::Body),
+    ),
+)]
 async fn lock(
     State(s): State<AppState>,
     Lender(ctx): Lender,
@@ -197,6 +365,22 @@ async fn lock(
     run_command(s, ctx, id, CommandKind::Lock, b).await
 }
 
+/// Unlocks a locked device.
+#[utoipa::path(
+    post,
+    path = "/v1/devices/{id}/unlock",
+    operation_id = "unlock_device",
+    tag = "devices",
+    security(("api_key" = [])),
+    params(("id" = String, Path, format = "uuid", description = "Device id")),
+    request_body = CommandBody,
+    responses(
+        (status = 200, description = "The command and the device as it stands now", body = CommandResult),
+        (status = 403, description = "`forbidden`", body = crate::error::Body),
+        (status = 404, description = "`not_found`", body = crate::error::Body),
+        (status = 409, description = "`not_locked`, `device_released`", body = crate::error::Body),
+    ),
+)]
 async fn unlock(
     State(s): State<AppState>,
     Lender(ctx): Lender,
@@ -206,6 +390,22 @@ async fn unlock(
     run_command(s, ctx, id, CommandKind::Unlock, b).await
 }
 
+/// Releases a device for good (the last installment is paid).
+#[utoipa::path(
+    post,
+    path = "/v1/devices/{id}/release",
+    operation_id = "release_device",
+    tag = "devices",
+    security(("api_key" = [])),
+    params(("id" = String, Path, format = "uuid", description = "Device id")),
+    request_body = CommandBody,
+    responses(
+        (status = 200, description = "The command and the device as it stands now", body = CommandResult),
+        (status = 403, description = "`forbidden`", body = crate::error::Body),
+        (status = 404, description = "`not_found`", body = crate::error::Body),
+        (status = 409, description = "`device_released`", body = crate::error::Body),
+    ),
+)]
 async fn release(
     State(s): State<AppState>,
     Lender(ctx): Lender,
@@ -215,14 +415,35 @@ async fn release(
     run_command(s, ctx, id, CommandKind::Release, b).await
 }
 
-#[derive(Deserialize)]
+/// The new device key to bind.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = ApproveKeyRequest)]
 struct ApproveKeyBody {
     /// The pending key as shown on the device (64 hex characters).
+    #[schema(pattern = "^[0-9a-fA-F]{64}$")]
     key: String,
+    #[schema(value_type = crate::openapi::Text500)]
     reason: String,
 }
 
+/// Binds the device key awaiting approval (after a reset or a new phone).
+#[utoipa::path(
+    post,
+    path = "/v1/devices/{id}/approve-key",
+    operation_id = "approve_device_key",
+    tag = "devices",
+    security(("api_key" = [])),
+    params(("id" = String, Path, format = "uuid", description = "Device id")),
+    request_body = ApproveKeyBody,
+    responses(
+        (status = 200, description = "The device", body = DeviceView),
+        (status = 403, description = "`forbidden`", body = crate::error::Body),
+        (status = 404, description = "`not_found`", body = crate::error::Body),
+        (status = 409, description = "`no_pending_key`, `pending_key_changed` or `device_released`",
+         body = crate::error::Body),
+    ),
+)]
 async fn approve_key(
     State(s): State<AppState>,
     Lender(ctx): Lender,

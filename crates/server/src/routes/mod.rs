@@ -1,5 +1,7 @@
 //! HTTP routes. Handlers extract, call one service method, and map the result.
 
+mod api_keys;
+pub(crate) mod audit;
 mod codes;
 mod contracts;
 mod device_api;
@@ -10,14 +12,27 @@ mod health;
 mod payments;
 mod public;
 mod push;
+mod table;
+mod webhooks;
+
+pub use table::{Access, Route, Routes};
 
 use crate::app::AppState;
 use crate::error::ApiError;
 use axum::Router;
 
-/// Every route the server answers.
-pub fn router() -> Router<AppState> {
-    Router::new()
+/// The longest a request may take, from its first byte to its response. The push stream is
+/// the exception: it is meant to stay open.
+pub const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Every route the server answers, with its table.
+fn all() -> Routes {
+    Routes::new().merge(bounded()).merge(push::routes())
+}
+
+/// The routes whose requests have a time limit.
+fn bounded() -> Routes {
+    Routes::new()
         .merge(health::routes())
         .merge(devices::routes())
         .merge(device_import::routes())
@@ -26,9 +41,40 @@ pub fn router() -> Router<AppState> {
         .merge(payments::routes())
         .merge(disputes::routes())
         .merge(codes::routes())
-        .merge(push::routes())
+        .merge(api_keys::routes())
+        .merge(audit::routes())
         .merge(public::routes())
+        .merge(webhooks::routes())
+        .merge(crate::openapi::routes())
         .merge(crate::console::routes())
+        .layer(axum::middleware::from_fn(time_limit))
+}
+
+/// Answers 503 `timed_out` (with `Retry-After`) to a request still running after
+/// [`REQUEST_TIMEOUT`], so a stuck database or a slow client's body cannot hold a
+/// connection and a task without end.
+async fn time_limit(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    match tokio::time::timeout(REQUEST_TIMEOUT, next.run(req)).await {
+        Ok(resp) => resp,
+        Err(_) => ApiError::TimedOut.into_response(),
+    }
+}
+
+/// Every route the server answers.
+pub fn router() -> Router<AppState> {
+    all()
+        .into_parts()
+        .0
         .fallback(|| async { ApiError::NoRoute })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+}
+
+/// Every route with who may call it: what the permission and isolation tests walk and what
+/// `docs/security.md`'s matrix is checked against.
+pub fn table() -> Vec<Route> {
+    all().into_parts().1
 }

@@ -1,23 +1,34 @@
 //! The public IMEI check, for buyers of used phones: JSON at `/v1/public/imei/{imei}` and
 //! a page at `/check`. No API key; rate-limited per client address.
 
+use super::{Access, Routes};
 use crate::app::AppState;
 use crate::error::ApiError;
 use crate::extract::{Client, Query};
 use crate::html::escape;
-use crate::service::{ImeiStatus, ServiceError};
+use crate::service::{ImeiStatus, ImeiVerdict, PublicLender, ServiceError};
 use axum::extract::{Path, State};
+use axum::http::Method;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
-use axum::Router;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
-pub(super) fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/v1/public/imei/{imei}", get(json))
-        .route("/check", get(page))
-        .route("/assets/check.css", get(stylesheet))
+pub(super) fn routes() -> Routes {
+    Routes::new()
+        .add(
+            Method::GET,
+            "/v1/public/imei/{imei}",
+            Access::Public,
+            get(json),
+        )
+        .add(Method::GET, "/check", Access::Public, get(page))
+        .add(
+            Method::GET,
+            "/assets/check.css",
+            Access::Public,
+            get(stylesheet),
+        )
         .layer(axum::middleware::map_response(security_headers))
 }
 
@@ -56,25 +67,64 @@ async fn security_headers(mut resp: Response) -> Response {
     resp
 }
 
-fn view(s: &ImeiStatus) -> serde_json::Value {
-    serde_json::json!({
-        "imei": s.imei.as_str(),
-        "status": s.status.as_str(),
-        "lender": s.lender.as_ref().map(|l| serde_json::json!({
-            "name": l.name, "support_phone": l.support_phone, "support_url": l.support_url,
-        })),
-        "advice": s.status.advice(s.lender.as_ref()),
-    })
+impl crate::openapi::Operations {
+    /// The operations of this file (the page `/check` is HTML, not in the document).
+    pub(crate) fn public() -> utoipa::openapi::OpenApi {
+        #[derive(utoipa::OpenApi)]
+        #[openapi(paths(json))]
+        struct Doc;
+        <Doc as utoipa::OpenApi>::openapi()
+    }
 }
 
+/// What a buyer learns about a phone; nothing personal.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = ImeiCheck)]
+struct ImeiCheckView {
+    /// The IMEI looked up, as 15 digits.
+    imei: String,
+    status: ImeiVerdict,
+    /// The lender to settle with; null when `clear`.
+    #[schema(required)]
+    lender: Option<PublicLender>,
+    /// What to do, in plain words.
+    advice: String,
+}
+
+fn view(s: ImeiStatus) -> ImeiCheckView {
+    ImeiCheckView {
+        imei: s.imei.as_str().to_owned(),
+        status: s.status,
+        advice: s.status.advice(s.lender.as_ref()),
+        lender: s.lender,
+    }
+}
+
+/// Whether a financing program holds a phone, for buyers of used phones.
+#[utoipa::path(
+    get,
+    path = "/v1/public/imei/{imei}",
+    operation_id = "check_imei",
+    tag = "public",
+    params(("imei" = String, Path, description = "15 digits; spaces and dashes are ignored",
+            example = "356938035643809")),
+    responses(
+        (status = 200, description = "The answer", body = ImeiCheckView),
+        (status = 422, description = "`invalid_imei`: not 15 digits with a correct check digit",
+         body = crate::error::Body),
+        (status = 429, description = "`rate_limited`: 10 checks at once per client address, then \
+         one every 3 seconds", body = crate::error::Body,
+         headers(("Retry-After" = u64, description = "Seconds to wait"))),
+    ),
+)]
 async fn json(
     State(state): State<AppState>,
     Client(client): Client,
     Path(imei): Path<String>,
-) -> Result<axum::Json<serde_json::Value>, ApiError> {
+) -> Result<axum::Json<ImeiCheckView>, ApiError> {
     state.limiter.take(client).map_err(ApiError::RateLimited)?;
     let status = state.service.check_imei(&imei).await?;
-    Ok(axum::Json(view(&status)))
+    Ok(axum::Json(view(status)))
 }
 
 #[derive(Deserialize)]

@@ -1,33 +1,79 @@
 //! `POST /device/v1/push`: a device's long-lived connection for wake-up hints, as
 //! server-sent events, or as a long poll for networks that cut idle connections.
 
+use super::{Access, Routes};
 use crate::app::AppState;
 use crate::error::ApiError;
 use crate::extract::{Json, Query};
 use crate::push::Refused;
 use crate::service::ServiceError;
 use axum::extract::State;
+use axum::http::Method;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use axum::Router;
 use lienlock_wire::SignedSubscribe;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::convert::Infallible;
 
-pub(super) fn routes() -> Router<AppState> {
-    Router::new().route("/device/v1/push", post(push))
+pub(super) fn routes() -> Routes {
+    Routes::new().add(Method::POST, "/device/v1/push", Access::Device, post(push))
 }
 
-#[derive(Deserialize)]
+impl crate::openapi::Operations {
+    /// The operations of this file.
+    pub(crate) fn push() -> utoipa::openapi::OpenApi {
+        #[derive(utoipa::OpenApi)]
+        #[openapi(paths(push))]
+        struct Doc;
+        <Doc as utoipa::OpenApi>::openapi()
+    }
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct PushQuery {
     /// `sse` (the default) or `poll`.
+    #[param(pattern = "^(sse|poll)$")]
     mode: Option<String>,
 }
 
+/// The answer to a long poll.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = PushPoll)]
+struct Poll {
+    /// Whether the device should check in now.
+    wake: bool,
+}
+
+/// A device's connection for wake-up hints (docs/protocol.md, section 7a): server-sent
+/// events `ready`, then `wake` per hint; with `?mode=poll`, one long poll.
+#[utoipa::path(
+    post,
+    path = "/device/v1/push",
+    operation_id = "device_push",
+    tag = "device",
+    params(PushQuery),
+    request_body = crate::openapi::SignedSubscribeSchema,
+    responses(
+        (status = 200, description = "Subscribed", content(
+            (String = "text/event-stream"),
+            (Poll = "application/json"),
+        )),
+        (status = 400, description = "`malformed_message` (including a `device_time` more \
+         than 10 minutes off), `malformed_json` or `invalid_query`", body = crate::error::Body),
+        (status = 401, description = "`bad_signature`", body = crate::error::Body),
+        (status = 404, description = "`unknown_device`", body = crate::error::Body),
+        (status = 409, description = "`device_released`", body = crate::error::Body),
+        (status = 503, description = "`push_full`: this node holds as many connections as it may",
+         body = crate::error::Body),
+    ),
+)]
+
 async fn push(
     State(state): State<AppState>,
+    _: crate::ratelimit::DeviceRate,
     Query(q): Query<PushQuery>,
     Json(body): Json<SignedSubscribe>,
 ) -> Result<Response, ApiError> {
@@ -53,7 +99,7 @@ async fn push(
             tokio::time::timeout(limits.poll_timeout, sub.hints.recv()).await,
             Ok(Some(()))
         );
-        return Ok(axum::Json(serde_json::json!({ "wake": wake })).into_response());
+        return Ok(axum::Json(Poll { wake }).into_response());
     }
     // `ready` first, so the device knows it is subscribed (and checks in once to catch
     // anything it missed while it was not); then one `wake` per hint. The stream ends when

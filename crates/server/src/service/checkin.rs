@@ -1,8 +1,11 @@
 //! A device checking in: verify, bind or check its key, refuse replays, answer with a lease.
 
 use super::{lease, retry_stale, Service, ServiceError};
-use lienlock_domain::{DeviceState, EventKind, KeyStatus, Timestamp};
-use lienlock_store::{Actor, ContractRecord, Device, DeviceWrite, TimelineEvent};
+use lienlock_domain::policy::{TamperAction, TamperKind};
+use lienlock_domain::{ComplianceProfile, DeviceState, EventKind, KeyStatus, Timestamp};
+use lienlock_store::{
+    Actor, ContractRecord, Device, DeviceWrite, Lender, TamperRecord, TimelineEvent,
+};
 use lienlock_wire::{
     CheckIn, LeaseEnvelope, LeaseNotice, ReportKind, SignedCheckIn, WireError, MAX_NOTICES,
 };
@@ -57,7 +60,54 @@ impl Service {
             }));
         }
         self.reconcile_codes(&checkin).await?;
+        self.record_tamper(&checkin).await?;
         retry_stale(|| self.check_in_once(&checkin)).await
+    }
+
+    /// Tamper signals: the ones the device carried, and a factory reset the server sees
+    /// itself (a user partition begun after the key had checked in, `user_since > 0`).
+    /// Each goes on the timeline once, however often the device repeats it (the store
+    /// skips a `(key, kind, seq)` it has), and a new one wakes the contract and has it
+    /// evaluated before the lease is cut: the lender's tamper policy lives in the policy
+    /// engine, which may queue a tamper notice this very lease carries. Only the bound
+    /// key's fresh check-ins (or the registering key's) count, as for tamper reports.
+    async fn record_tamper(&self, checkin: &CheckIn) -> Result<(), ServiceError> {
+        if checkin.signals.is_empty() && checkin.user_since == 0 {
+            return Ok(());
+        }
+        let Some(device) = self.store.device_for_checkin(&checkin.imei).await? else {
+            return Ok(());
+        };
+        // The bound key with a fresh counter, or the key about to register (its signals
+        // from before its first check-in count too; a reset before then does not: the
+        // storage it would say was lost belonged to no enrollment here).
+        let bound = device.key_status == KeyStatus::Bound
+            && device.device_key == Some(checkin.device_key)
+            && checkin.counter > device.last_counter;
+        let registering = device.key_status == KeyStatus::Unregistered;
+        if !(bound || registering) || device.state == DeviceState::Released {
+            return Ok(());
+        }
+        let Some(lender) = self.store.lender_by_id(device.lender_id).await? else {
+            return Ok(());
+        };
+        let now = self.clock.now();
+        let signals = tamper_records(&device, checkin, bound, now)
+            .into_iter()
+            .map(|r| {
+                let detail = tamper_text(&r, tamper_action(&lender, r.kind));
+                (r, event(&device, now, EventKind::Tamper, detail))
+            })
+            .collect::<Vec<_>>();
+        let new = self.store.record_tamper_unscoped(&signals, now).await?;
+        if new == 0 {
+            return Ok(());
+        }
+        tracing::info!(device = %device.id, new, "tamper signals recorded");
+        if let Some(contract) = self.store.active_contract_unscoped(device.id).await? {
+            self.evaluate_contract(contract.id).await?;
+        }
+        Ok(())
     }
 
     /// Codes the device took offline: marked redeemed (once; a repeated report finds
@@ -303,6 +353,110 @@ impl Service {
             last,
         })
     }
+}
+
+/// The tamper records a check-in from `device`'s key carries: its signals, and, from the
+/// bound key (`with_reset`), a factory reset when its user partition began after the key's
+/// first check-in.
+fn tamper_records(
+    device: &Device,
+    checkin: &CheckIn,
+    with_reset: bool,
+    now: Timestamp,
+) -> Vec<TamperRecord> {
+    let record = |kind, seq: i64, wall, trusted, value| TamperRecord {
+        lender_id: device.lender_id,
+        device_id: device.id,
+        device_key: checkin.device_key,
+        kind,
+        seq,
+        seen_wall: wall,
+        seen_trusted: trusted,
+        value,
+        recorded_at: now,
+    };
+    let mut out: Vec<TamperRecord> = checkin
+        .signals
+        .iter()
+        .map(|s| {
+            let seq = i64::from(s.seq);
+            record(s.kind, seq, s.seen_wall, s.seen_trusted, s.value)
+        })
+        .collect();
+    // The counter a reset partition began at identifies the reset: the same one is seen at
+    // every check-in until the next reset. (A counter above 2^63 - 1 is refused earlier.)
+    if let Ok(since) = i64::try_from(checkin.user_since) {
+        if since > 0 && with_reset {
+            let t = checkin.device_time;
+            out.push(record(TamperKind::FactoryReset, since, t, t, since));
+        }
+    }
+    out
+}
+
+/// What the lender's policy does about `kind`: its settings, else its profile's defaults.
+fn tamper_action(lender: &Lender, kind: TamperKind) -> TamperAction {
+    let settings = match (
+        &lender.policy,
+        ComplianceProfile::by_name(&lender.compliance_profile),
+    ) {
+        (Some(p), _) => *p,
+        (None, Ok(profile)) => profile.defaults,
+        (None, Err(_)) => return TamperAction::Notify,
+    };
+    settings.tamper.action(kind)
+}
+
+/// "sim_changed: the SIM card is not the one the phone was first seen with (first seen
+/// 2026-01-01T00:00:00Z by the phone's clock); lender policy: notify". The kind comes
+/// first, so it can be searched and filtered on.
+fn tamper_text(r: &TamperRecord, action: TamperAction) -> String {
+    let when = |t: Timestamp| {
+        jiff::Timestamp::from_millisecond(t.as_millis())
+            .map(|ts| ts.to_string())
+            .unwrap_or_else(|_| t.to_string())
+    };
+    let what = match r.kind {
+        TamperKind::SimChanged => {
+            "the SIM card is not the one the phone was first seen with".to_owned()
+        }
+        TamperKind::ClockSetBack => {
+            let minutes = r.value.max(0) / 60_000;
+            format!(
+                "the phone's clock was set back by {} h {} min; its leases run on trusted time, \
+                 so this gained it nothing",
+                minutes / 60,
+                minutes % 60
+            )
+        }
+        TamperKind::DebugOrRoot => match r.value {
+            1 => "the phone reports it is rooted".to_owned(),
+            2 => "the phone reports a debugger attached".to_owned(),
+            _ => "the phone reports it is rooted and a debugger attached".to_owned(),
+        },
+        TamperKind::WrongCodes => format!(
+            "{} wrong unlock codes were typed on the phone within a day",
+            r.value
+        ),
+        TamperKind::FactoryReset => format!(
+            "the phone was factory reset (its storage began again after check-in {}); it \
+             kept its identity key",
+            r.seq
+        ),
+    };
+    let seen = match r.kind {
+        TamperKind::FactoryReset => String::new(),
+        _ => format!(
+            " (first seen {} by the phone's clock, {} by its trusted time)",
+            when(r.seen_wall),
+            when(r.seen_trusted)
+        ),
+    };
+    let policy = match action {
+        TamperAction::Notify => "notify",
+        TamperAction::Restrict => "restrict",
+    };
+    format!("{}: {what}{seen}; lender policy: {policy}", r.kind.as_str())
 }
 
 /// "the phone's clock was set back by 2 h 0 min (seen at device time 1767225000000 ms)".

@@ -6,10 +6,10 @@
 //! device and no key is ever sent. A code is only money's receipt for the device: the
 //! payment is in the ledger once, whatever happens to its code.
 
-use lienlock_domain::Permission;
 use super::evaluate::Facts;
 use super::{policy, Service, ServiceError};
 use jiff::civil::Date;
+use lienlock_domain::Permission;
 use lienlock_domain::{
     code_paid_until, CodeFormat, CodeGrantKind, DeviceId, DeviceState, EventKind, KeyStatus,
     LenderCtx, PaymentId, Timestamp, UnlockCodeId,

@@ -1,7 +1,7 @@
 //! Lock, unlock, release and key approval; and scheduled commands coming due.
 
-use lienlock_domain::Permission;
 use super::{retry_stale, Service, ServiceError};
+use lienlock_domain::Permission;
 use lienlock_domain::{
     BoundedText, CommandId, CommandKind, CommandStatus, DeviceId, EventKind, KeyStatus, LenderCtx,
     Timestamp,

@@ -1,8 +1,8 @@
 //! Installment contracts: attaching one to a device and reading it back with its standing.
 
-use lienlock_domain::Permission;
 use super::evaluate::Facts;
 use super::{policy, Service, ServiceError};
+use lienlock_domain::Permission;
 use lienlock_domain::{
     BoundedText, ContractId, ContractState, ContractTerms, DeviceId, DeviceState, EventKind,
     LenderCtx, PolicyDecision, PolicyOverrides, TermsSpec,

@@ -6,9 +6,9 @@
 //! refuse it before anything is written. Problems with one row are reported for that row
 //! and do not stop the others.
 
-use lienlock_domain::Permission;
 use super::{EnrollRequest, Service, ServiceError};
 use lienlock_domain::csv::{self, Record};
+use lienlock_domain::Permission;
 use lienlock_domain::{DeviceId, DeviceState, Imei, LenderCtx};
 use serde::{Deserialize, Serialize};
 
@@ -142,8 +142,9 @@ fn locate(header: &[String]) -> Result<[Option<usize>; DEVICE_COLUMNS.len()], Se
 }
 
 /// What became of one row.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
+#[schema(as = ImportRowStatus)]
 pub enum RowStatus {
     /// This upload enrolled the phone.
     Enrolled,
@@ -155,7 +156,8 @@ pub enum RowStatus {
 }
 
 /// One row's result.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = ImportRow)]
 pub struct RowResult {
     /// The line the row starts on (the header is line 1).
     pub line: usize,
@@ -165,6 +167,7 @@ pub struct RowResult {
     pub status: RowStatus,
     /// The enrolled device: the new one, or the existing one for `already_enrolled`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, format = "uuid")]
     pub device_id: Option<DeviceId>,
     /// Why the row was not enrolled, worded as `POST /v1/devices` words it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -172,7 +175,7 @@ pub struct RowResult {
 }
 
 /// The result of an upload: counts, and one result per data row in file order.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ImportReport {
     /// Data rows in the file.
     pub total: usize,

@@ -1,7 +1,7 @@
 //! Enrolling devices and reading them back.
 
-use lienlock_domain::Permission;
 use super::{Service, ServiceError};
+use lienlock_domain::Permission;
 use lienlock_domain::{
     BoundedText, DeviceId, DeviceState, EventKind, Imei, KeyStatus, LenderCtx, RestrictionLevel,
 };

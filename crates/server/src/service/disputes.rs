@@ -1,8 +1,8 @@
 //! Disputes ("I paid: receipt ..."): while one is open no automatic restriction starts or
 //! escalates, and support may grant a temporary unlock until a set time.
 
-use lienlock_domain::Permission;
 use super::{Service, ServiceError};
+use lienlock_domain::Permission;
 use lienlock_domain::{BoundedText, DeviceId, DisputeId, EventKind, LenderCtx, Timestamp};
 use lienlock_store::{Actor, DisputeRecord, StoreError, TimelineEvent};
 

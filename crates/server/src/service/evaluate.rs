@@ -2,14 +2,15 @@
 //! engine's decision to the device, its notices and its timeline in one atomic write.
 
 use super::{commands, policy, retry_stale, Service, ServiceError};
+use lienlock_domain::policy::TamperFact;
 use lienlock_domain::{
-    AppliedLevel, BoundedText, ContractId, ContractState, DeviceState, Dispute, DisputeOpener,
-    EventKind, LedgerEntry, LenderId, Money, Notice, NoticeId, NoticeKind, PolicyInput,
-    RestrictionLevel, Standing, Timestamp,
+    AppliedLevel, BoundedText, ContractId, ContractState, DeviceId, DeviceState, Dispute,
+    DisputeOpener, EventKind, LedgerEntry, LenderId, Money, Notice, NoticeId, NoticeKind,
+    PolicyInput, RestrictionLevel, Standing, Timestamp,
 };
 use lienlock_store::{
     Actor, Arrears, ContractFacts, ContractRecord, DeviceWrite, Lender, NoticeRecord, StoreError,
-    TimelineEvent,
+    TamperRecord, TimelineEvent,
 };
 use std::collections::hash_map::{Entry, HashMap};
 
@@ -19,6 +20,9 @@ pub(super) struct Facts {
     pub(super) entries: Vec<LedgerEntry>,
     pub(super) notices: Vec<Notice>,
     pub(super) disputes: Vec<Dispute>,
+    /// Tamper signals of the device recorded during the contract (empty unless
+    /// [`Facts::with_tamper`] added them).
+    pub(super) tamper: Vec<TamperFact>,
 }
 
 impl Facts {
@@ -37,6 +41,7 @@ impl Facts {
             entries: &self.entries,
             notices: &self.notices,
             disputes: &self.disputes,
+            tamper: &self.tamper,
             applied: AppliedLevel {
                 level: device.policy_level,
                 since: device.policy_level_since,
@@ -111,8 +116,37 @@ impl Facts {
             entries,
             notices,
             disputes,
+            tamper: Vec::new(),
         })
     }
+
+    /// With the tamper signals among `records` that concern `contract`: its device's,
+    /// recorded since it began (a signal from before the contract is not this borrower's
+    /// business).
+    pub(super) fn with_tamper(
+        mut self,
+        records: &[TamperRecord],
+        contract: &ContractRecord,
+    ) -> Self {
+        self.tamper = records
+            .iter()
+            .filter(|r| r.device_id == contract.device_id && r.recorded_at >= contract.created_at)
+            .map(|r| TamperFact {
+                kind: r.kind,
+                recorded_at: r.recorded_at,
+            })
+            .collect();
+        self
+    }
+}
+
+/// Tamper records by device.
+fn by_device(records: Vec<TamperRecord>) -> HashMap<DeviceId, Vec<TamperRecord>> {
+    let mut map: HashMap<DeviceId, Vec<TamperRecord>> = HashMap::new();
+    for r in records {
+        map.entry(r.device_id).or_default().push(r);
+    }
+    map
 }
 
 /// Device writes per transaction in a scheduler pass (so one transaction per pass of the
@@ -149,6 +183,8 @@ impl Service {
             return Ok(0);
         }
         let facts = self.store.contract_facts_unscoped(due).await?;
+        let devices: Vec<DeviceId> = facts.iter().map(|f| f.device.id).collect();
+        let tamper = by_device(self.store.tamper_unscoped(&devices).await?);
         let mut lenders: HashMap<LenderId, Lender> = HashMap::new();
         let mut writes = Vec::with_capacity(facts.len());
         let mut failed = Failures::default();
@@ -164,7 +200,8 @@ impl Service {
                     }
                 },
             };
-            match self.decide(&f, lender, now).await {
+            let signals = tamper.get(&f.device.id).map_or(&[][..], Vec::as_slice);
+            match self.decide(&f, lender, signals, now).await {
                 Ok(Some(write)) => {
                     let wake = changes_lease(&f.device, &write);
                     writes.push((id, (write, wake)));
@@ -237,7 +274,8 @@ impl Service {
             .ok_or(ServiceError::NotFound)?;
         let now = self.clock.now();
         let mut device = facts.device.clone();
-        if let Some(write) = self.decide(&facts, &lender, now).await? {
+        let signals = self.store.tamper_unscoped(&[device.id]).await?;
+        if let Some(write) = self.decide(&facts, &lender, &signals, now).await? {
             self.store.save_device(&write).await?;
             if changes_lease(&facts.device, &write) {
                 self.wake(&[write.device.id]).await;
@@ -246,7 +284,7 @@ impl Service {
         }
         // The ledger is the same before and after the decision; the engine is cheap.
         let (profile, settings) = policy::effective(&lender, &facts.contract)?;
-        let records = Facts::from_records(&facts)?;
+        let records = Facts::from_records(&facts)?.with_tamper(&signals, &facts.contract);
         let input = records.input(&facts.contract, &device, now, &settings, profile);
         let standing = lienlock_domain::evaluate(&input).standing;
         let paid_until = lienlock_domain::code_paid_until(
@@ -265,13 +303,14 @@ impl Service {
         &self,
         f: &ContractFacts,
         lender: &Lender,
+        tamper: &[TamperRecord],
         now: Timestamp,
     ) -> Result<Option<DeviceWrite>, ServiceError> {
         if f.contract.state != ContractState::Active {
             return Ok(None);
         }
         let (device, mut contract) = (&f.device, f.contract.clone());
-        let facts = Facts::from_records(f)?;
+        let facts = Facts::from_records(f)?.with_tamper(tamper, &f.contract);
         let (profile, settings) = policy::effective(lender, &f.contract)?;
         let input = facts.input(&f.contract, device, now, &settings, profile);
         let decision = lienlock_domain::evaluate(&input);
@@ -422,6 +461,12 @@ fn notice_message(
              Emergency and incoming calls will keep working. Pay, or open a dispute if you \
              have paid.",
             money(standing.overdue_amount)
+        ),
+        NoticeKind::TamperNotice => format!(
+            "{lender}: this phone reported a change its financing does not allow (a new SIM \
+             card, a reset, rooting or similar). Unless a payment is made, some apps will be \
+             restricted after the notice period. Emergency and incoming calls, the network and \
+             {lender}'s app will keep working. Contact {lender} if you think this is wrong."
         ),
     }
 }

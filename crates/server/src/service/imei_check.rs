@@ -21,7 +21,8 @@ pub struct ImeiStatus {
 }
 
 /// The three answers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
 pub enum ImeiVerdict {
     /// No financing program here holds the phone (never enrolled, or paid off and released).
     Clear,
@@ -62,7 +63,7 @@ impl ImeiVerdict {
 }
 
 /// A lender as the public may see it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct PublicLender {
     /// Name.
     pub name: String,

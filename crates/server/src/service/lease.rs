@@ -5,7 +5,9 @@ use lienlock_domain::{
     Timestamp,
 };
 use lienlock_store::{Device, Lender};
-use lienlock_wire::{CheckIn, Lease, LeaseEnvelope, LeaseNotice, LockScreen, ServerKey};
+use lienlock_wire::{
+    CheckIn, CheckInVersion, Lease, LeaseEnvelope, LeaseNotice, LockScreen, ServerKey,
+};
 
 /// How long leases last and how often devices check in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,8 +40,13 @@ pub(super) struct Owed {
 /// The lease answering `checkin` for `device` as it stands at `now`. It names the IMEI and
 /// key the device checked in with (a dual-SIM phone may use either IMEI), so the agent can
 /// check the lease is its own.
+///
+/// While the server's key rotates, the key that signs and the key announced follow what
+/// the device says it trusts (see [`ServerKey::for_device`]): a version 3 check-in names its
+/// newest trusted key, a version 2 agent names none and can read no announcement (so it
+/// gets a version 3 lease from the current key).
 pub(super) fn build(
-    signer: &ServerKey,
+    key: &ServerKey,
     settings: &LeaseSettings,
     lender: &Lender,
     device: &Device,
@@ -47,6 +54,11 @@ pub(super) fn build(
     owed: Owed,
     now: Timestamp,
 ) -> LeaseEnvelope {
+    let trusted = match checkin.version {
+        CheckInVersion::V2 => None,
+        CheckInVersion::V3 => Some(checkin.server_key_id.unwrap_or(key.id())),
+    };
+    let (signer, next_key) = key.for_device(trusted);
     let ttl = now.plus_secs(settings.lease_ttl_secs);
     // An active lease lasts the lender's offline days (capped by the server's TTL): every
     // check-in renews it, so only a phone that has not reached the server for that long
@@ -128,6 +140,7 @@ pub(super) fn build(
             valid_until
         },
         codes_through: owed.codes_through,
+        next_key,
     };
     LeaseEnvelope::seal(&lease, signer)
 }

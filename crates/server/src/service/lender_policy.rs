@@ -1,7 +1,7 @@
 //! A lender's compliance profile and policy settings.
 
-use lienlock_domain::Permission;
 use super::{Service, ServiceError};
+use lienlock_domain::Permission;
 use lienlock_domain::{ComplianceProfile, LenderCtx, PolicySettings};
 
 /// A lender's policy as configured.

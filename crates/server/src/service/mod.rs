@@ -1,6 +1,8 @@
 //! The services: each public method is one use case. Handlers extract input, call one
 //! method, and map the error; the services decide, and the store persists atomically.
 
+mod api_keys;
+mod audit;
 mod checkin;
 mod codes;
 mod commands;
@@ -18,7 +20,11 @@ mod payments;
 mod policy;
 mod portfolio;
 mod push;
+mod webhook_delivery;
+mod webhooks;
 
+pub use api_keys::{key_live, IssuedKey, MAX_ROTATION_GRACE_SECS};
+pub use audit::{ChainReport, AUDIT_PAGE};
 pub use codes::{CodeRequest, PaymentCode};
 pub use commands::{resolve_due, CommandRequest};
 pub use console_auth::{
@@ -37,6 +43,11 @@ pub use lease::LeaseSettings;
 pub use lender_policy::LenderPolicy;
 pub use payments::{PaymentOutcome, PaymentRequest};
 pub use portfolio::{LockFigures, Portfolio, CHART_DAYS, WINDOW_DAYS};
+pub use webhook_delivery::{
+    payload as webhook_payload, retry_at as webhook_retry_at, run as run_webhook_worker,
+    sign as sign_webhook, MAX_ATTEMPTS as WEBHOOK_MAX_ATTEMPTS,
+};
+pub use webhooks::{WebhookConfig, WebhookSettings};
 
 use crate::apikey::ServerSecret;
 use lienlock_domain::csv::CsvError;
@@ -163,6 +174,8 @@ pub struct Service {
     signer: ServerKey,
     secret: ServerSecret,
     settings: LeaseSettings,
+    /// Webhook storage and sending; `None` until [`Service::with_webhooks`].
+    webhooks: Option<webhooks::Webhooks>,
 }
 
 impl Service {
@@ -180,6 +193,7 @@ impl Service {
             signer,
             secret,
             settings,
+            webhooks: None,
         }
     }
 

@@ -1,8 +1,8 @@
 //! The payments ledger: recording payments exactly once, matching them to contracts,
 //! reversals, and the unmatched list.
 
-use lienlock_domain::Permission;
 use super::{PaymentCode, Service, ServiceError};
+use lienlock_domain::Permission;
 use lienlock_domain::{
     BoundedText, ContractId, Currency, EntryKind, EventKind, Imei, Ledger, LedgerEntry, LenderCtx,
     PaymentId, Timestamp,

@@ -10,24 +10,24 @@ use reqwest::header::{CONTENT_SECURITY_POLICY, COOKIE, LOCATION, SET_COOKIE};
 use reqwest::redirect::Policy;
 use zeroize::Zeroizing;
 
-const PASSWORD: &str = "correct horse battery staple";
+pub(crate) const PASSWORD: &str = "correct horse battery staple";
 
 /// A browser: no redirects followed, cookies kept by hand.
-struct Browser {
-    http: reqwest::Client,
-    base: String,
+pub(crate) struct Browser {
+    pub(crate) http: reqwest::Client,
+    pub(crate) base: String,
     cookies: Vec<(String, String)>,
 }
 
-struct Page {
-    status: u16,
+pub(crate) struct Page {
+    pub(crate) status: u16,
     location: Option<String>,
     csp: Option<String>,
-    body: String,
+    pub(crate) body: String,
 }
 
 impl Browser {
-    fn new(s: &TestServer) -> Self {
+    pub(crate) fn new(s: &TestServer) -> Self {
         Self {
             http: reqwest::Client::builder()
                 .redirect(Policy::none())
@@ -45,7 +45,7 @@ impl Browser {
             .map(|(_, v)| v.as_str())
     }
 
-    async fn send(&mut self, req: reqwest::RequestBuilder) -> Page {
+    pub(crate) async fn send(&mut self, req: reqwest::RequestBuilder) -> Page {
         let header = self
             .cookies
             .iter()
@@ -80,17 +80,17 @@ impl Browser {
         }
     }
 
-    async fn get(&mut self, path: &str) -> Page {
+    pub(crate) async fn get(&mut self, path: &str) -> Page {
         let req = self.http.get(format!("{}{path}", self.base));
         self.send(req).await
     }
 
-    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
+    pub(crate) async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
         let req = self.http.post(format!("{}{path}", self.base)).form(form);
         self.send(req).await
     }
 
-    async fn sign_in(&mut self, email: &str, password: &str) -> Page {
+    pub(crate) async fn sign_in(&mut self, email: &str, password: &str) -> Page {
         let form = self.get("/console/sign-in").await;
         let csrf = hidden(&form.body, "csrf");
         self.post(
@@ -102,7 +102,7 @@ impl Browser {
 }
 
 /// The value of the first hidden input named `name`.
-fn hidden(html: &str, name: &str) -> String {
+pub(crate) fn hidden(html: &str, name: &str) -> String {
     let at = html
         .find(&format!("name=\"{name}\" value=\""))
         .unwrap_or_else(|| panic!("no {name} in {html}"));
@@ -110,12 +110,12 @@ fn hidden(html: &str, name: &str) -> String {
     rest[..rest.find('"').unwrap()].to_owned()
 }
 
-async fn lender_id(s: &TestServer, l: &TestLender) -> LenderId {
+pub(crate) async fn lender_id(s: &TestServer, l: &TestLender) -> LenderId {
     let (_, v) = s.get(l, "/v1/lender").await;
     v["id"].as_str().unwrap().parse().unwrap()
 }
 
-async fn add_user(s: &TestServer, lender: LenderId, email: &str, role: Role) {
+pub(crate) async fn add_user(s: &TestServer, lender: LenderId, email: &str, role: Role) {
     s.service()
         .add_user(NewUser {
             lender_id: lender,

@@ -5,6 +5,7 @@ use lienlock_agent::{Agent, AgentConfig};
 use lienlock_domain::{Clock, Imei, ManualClock, SystemClock};
 use lienlock_server::apikey::ServerSecret;
 use lienlock_server::ops::{self, NewLender};
+use lienlock_server::service::WebhookSettings;
 use lienlock_server::{AppState, LeaseSettings, Service};
 use lienlock_store_sql::testing::{Backend, TestDb};
 use lienlock_wire::{ServerKey, ServerPublicKey};
@@ -40,7 +41,9 @@ impl TestServer {
     /// [`Self::start`] with the shared clock standing at `start`.
     pub async fn start_at(backend: Backend, start: lienlock_domain::Timestamp) -> Option<Self> {
         let db = TestDb::new(backend).await?;
-        let store = db.store().await;
+        let (store, webhooks) = lienlock_store_sql::open_with_webhooks(db.url())
+            .await
+            .unwrap_or_else(|e| panic!("opening the test database: {e}"));
         let clock = Arc::new(ManualClock::new(start));
         let signer = ServerKey::generate();
         let server_key = signer.public();
@@ -52,6 +55,15 @@ impl TestServer {
             LeaseSettings {
                 lease_ttl_secs: 7 * 24 * 3600,
                 checkin_interval_secs: 60,
+            },
+        )
+        // Webhooks to a receiver on 127.0.0.1, looked for often so tests are quick.
+        .with_webhooks(
+            webhooks,
+            WebhookSettings {
+                poll_every: Duration::from_millis(20),
+                timeout: Duration::from_secs(5),
+                allow_private_addresses: true,
             },
         );
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -166,6 +178,11 @@ impl TestServer {
 
     /// The services, to run a scheduler pass deterministically (the background scheduler
     /// runs the same code).
+    /// The database, for tests that reach past the server on purpose.
+    pub fn db(&self) -> &TestDb {
+        &self._db
+    }
+
     pub fn service(&self) -> &Service {
         &self.service
     }

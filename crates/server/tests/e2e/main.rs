@@ -3,15 +3,21 @@
 
 mod harness;
 
+mod audit;
 mod codes;
 mod console;
 mod contracts;
 mod device_import;
 mod errors;
 mod imei_check;
+mod key_rotation;
 mod lifecycle;
 mod offline;
+mod openapi;
 mod protocol;
 mod push;
+mod routes;
+mod tamper;
 mod tenancy;
+mod webhooks;
 mod year;

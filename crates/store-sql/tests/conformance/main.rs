@@ -16,4 +16,5 @@ mod leader;
 mod lenders;
 mod notices;
 mod payments;
+mod webhooks;
 mod writes;

@@ -1,0 +1,189 @@
+//! The audit trail's HTTP side: every state-changing request made by a lender's principal
+//! (an API key or a console user) is appended to that lender's hash-chained audit log with
+//! who, which role, from which address, what, why and the outcome.
+//!
+//! It is a layer on every route rather than a call in every handler, so a new route cannot
+//! be forgotten: the authentication extractors fill an [`AuditSlot`] that this layer put in
+//! the request, and after the handler answers the layer appends the entry. The entry is
+//! appended before the response is sent, so every acknowledged action has its row; if the
+//! append fails the caller gets a 503 and retries (the action itself is idempotent or keyed).
+//! Refused attempts (403, 404, 422) are recorded too: a careless or hostile caller trying is
+//! itself worth knowing.
+
+use crate::app::AppState;
+use crate::error::ApiError;
+use crate::extract::BODY_LIMIT;
+use axum::body::Body;
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{header, HeaderValue, Method};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use lienlock_domain::audit::AuditEntry;
+use lienlock_domain::LenderCtx;
+use lienlock_store::Actor;
+use std::sync::{Arc, Mutex};
+
+/// Where the authentication extractors leave the caller for the audit layer.
+#[derive(Clone, Debug, Default)]
+pub struct AuditSlot(Arc<Mutex<Option<LenderCtx>>>);
+
+impl AuditSlot {
+    /// Records the authenticated caller of the request these extensions belong to.
+    pub fn record(extensions: &axum::http::Extensions, ctx: &LenderCtx) {
+        if let Some(slot) = extensions.get::<AuditSlot>() {
+            *slot.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(*ctx);
+        }
+    }
+
+    fn take(&self) -> Option<LenderCtx> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).take()
+    }
+}
+
+/// The request id header, set on every response so a caller can quote it.
+pub const REQUEST_ID: &str = "x-request-id";
+
+/// Reasons longer than this are cut (the body limit already bounds them).
+const MAX_REASON: usize = 500;
+
+/// The layer. See the module documentation.
+pub async fn layer(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let request_id = uuid::Uuid::new_v4().simple().to_string();
+    let changes = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    // The device and public paths have no lender principal, and the push stream must not
+    // be buffered.
+    let path = req.uri().path().to_owned();
+    let lender_path = path.starts_with("/v1/") && !path.starts_with("/v1/public/")
+        || path.starts_with("/console/");
+    let mut resp = if changes && lender_path {
+        audited(&state, req, next, &request_id, path).await
+    } else {
+        next.run(req).await
+    };
+    if let Ok(v) = HeaderValue::from_str(&request_id) {
+        resp.headers_mut().insert(REQUEST_ID, v);
+    }
+    resp
+}
+
+async fn audited(
+    state: &AppState,
+    req: Request,
+    next: Next,
+    request_id: &str,
+    path: String,
+) -> Response {
+    let (mut parts, body) = req.into_parts();
+    let slot = AuditSlot::default();
+    parts.extensions.insert(slot.clone());
+    let kind = body_kind(&parts.headers);
+    // Only small bodies that can carry a reason are read here; others (CSV uploads) pass
+    // through untouched and keep their own limits.
+    let (reason, body) = match kind {
+        BodyKind::Json | BodyKind::Form => match axum::body::to_bytes(body, BODY_LIMIT).await {
+            Ok(bytes) => (reason_of(kind, &bytes), Body::from(bytes)),
+            Err(_) => return ApiError::PayloadTooLarge(BODY_LIMIT).into_response(),
+        },
+        BodyKind::Other => (String::new(), body),
+    };
+    let action = format!(
+        "{} {}",
+        parts.method,
+        parts
+            .extensions
+            .get::<MatchedPath>()
+            .map_or("(no route)", |m| m.as_str())
+    );
+    let address = parts
+        .extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map_or_else(|| "unknown".to_owned(), |c| c.0.ip().to_string());
+    let resp = next.run(Request::from_parts(parts, body)).await;
+    let Some(ctx) = slot.take() else {
+        return resp;
+    };
+    let entry = AuditEntry {
+        chain: ctx.lender_id.to_string(),
+        at: state.service.clock().now(),
+        actor: Actor::from(ctx.principal).to_text(),
+        role: ctx.role.as_str().to_owned(),
+        address,
+        action,
+        object: path,
+        reason,
+        outcome: resp.status().as_u16().to_string(),
+        request_id: request_id.to_owned(),
+    };
+    match state.service.store().append_audit(entry).await {
+        Ok(_) => resp,
+        Err(e) => {
+            tracing::error!(request_id, error = %e, "audit append failed; answering 503");
+            ApiError::from(crate::service::ServiceError::Store(e)).into_response()
+        }
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum BodyKind {
+    Json,
+    Form,
+    Other,
+}
+
+fn body_kind(headers: &axum::http::HeaderMap) -> BodyKind {
+    let ct = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    if ct.starts_with("application/json") {
+        BodyKind::Json
+    } else if ct.starts_with("application/x-www-form-urlencoded") {
+        BodyKind::Form
+    } else {
+        BodyKind::Other
+    }
+}
+
+/// The `reason` field of a JSON object or a form, if there is one.
+fn reason_of(kind: BodyKind, bytes: &[u8]) -> String {
+    let found = match kind {
+        BodyKind::Json => serde_json::from_slice::<serde_json::Value>(bytes)
+            .ok()
+            .and_then(|v| v.get("reason")?.as_str().map(str::to_owned)),
+        BodyKind::Form => form_urlencoded::parse(bytes)
+            .find(|(k, _)| k == "reason")
+            .map(|(_, v)| v.into_owned()),
+        BodyKind::Other => None,
+    };
+    let mut r = found.unwrap_or_default();
+    if r.len() > MAX_REASON {
+        let mut cut = MAX_REASON;
+        while !r.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        r.truncate(cut);
+    }
+    r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reasons_come_from_json_and_forms_and_are_bounded() {
+        assert_eq!(
+            reason_of(BodyKind::Json, br#"{"reason":"overdue"}"#),
+            "overdue"
+        );
+        assert_eq!(reason_of(BodyKind::Json, br#"{"reason":5}"#), "");
+        assert_eq!(reason_of(BodyKind::Json, b"not json"), "");
+        assert_eq!(
+            reason_of(BodyKind::Form, b"csrf=x&reason=paid+in+cash&action=unlock"),
+            "paid in cash"
+        );
+        let long = format!(r#"{{"reason":"{}"}}"#, "é".repeat(400));
+        assert!(reason_of(BodyKind::Json, long.as_bytes()).len() <= MAX_REASON);
+    }
+}

@@ -1,0 +1,268 @@
+//! The audit trail over HTTP: what a state-changing request leaves in it, who may read and
+//! export it, and that editing, deleting or reordering rows in the database is caught.
+
+use crate::console::{add_user, lender_id, Browser, PASSWORD};
+use crate::harness::{imei, TestLender, TestServer};
+use lienlock_domain::audit::ChainBreak;
+use lienlock_domain::Role;
+use lienlock_store_sql::testing::Backend;
+use serde_json::{json, Value};
+
+async fn entries(s: &TestServer, l: &TestLender) -> Vec<Value> {
+    let (c, v) = s.get(l, "/v1/audit").await;
+    assert_eq!(c, 200, "{v}");
+    v["entries"].as_array().unwrap().clone()
+}
+
+async fn key(s: &TestServer, admin: &TestLender, role: &str) -> TestLender {
+    let (c, k) = s
+        .post(admin, "/v1/keys", json!({"role": role, "label": role}))
+        .await;
+    assert_eq!(c, 201, "{k}");
+    TestLender {
+        key: k["key"].as_str().unwrap().to_owned(),
+    }
+}
+
+async fn actions_are_recorded_with_who_why_and_outcome(backend: Backend) {
+    let Some(s) = TestServer::start(backend).await else {
+        return;
+    };
+    let acme = s.lender("Acme").await;
+    let rival = s.lender("Rival").await;
+    let device = s.enroll(&acme, &imei(700)).await;
+    let support = key(&s, &acme, "support").await;
+    let auditor = key(&s, &acme, "auditor").await;
+    let (c, _) = s
+        .post(
+            &acme,
+            &format!("/v1/devices/{device}/lock"),
+            json!({"reason": "90 days overdue"}),
+        )
+        .await;
+    assert_eq!(c, 200);
+    // A refused attempt is recorded too.
+    let (c, _) = s
+        .post(
+            &support,
+            &format!("/v1/devices/{device}/unlock"),
+            json!({"reason": "asked nicely"}),
+        )
+        .await;
+    assert_eq!(c, 403);
+    // A console user's action, from a form.
+    let lender = lender_id(&s, &acme).await;
+    add_user(&s, lender, "ops@acme.example", Role::Collections).await;
+    let mut b = Browser::new(&s);
+    assert_eq!(b.sign_in("ops@acme.example", PASSWORD).await.status, 303);
+    let page = b.get(&format!("/console/devices/{device}")).await;
+    let csrf = crate::console::hidden(&page.body, "csrf");
+    let p = b
+        .post(
+            &format!("/console/devices/{device}/actions"),
+            &[
+                ("csrf", &csrf),
+                ("action", "unlock"),
+                ("reason", "paid at the branch"),
+                ("confirm", "yes"),
+            ],
+        )
+        .await;
+    assert_eq!(p.status, 200, "{}", p.body);
+    // Reads are not state changes and leave nothing.
+    s.get(&acme, "/v1/devices").await;
+
+    let all = entries(&s, &auditor).await;
+    let find = |action: &str, outcome: &str| {
+        all.iter()
+            .find(|e| e["action"] == action && e["outcome"] == outcome)
+            .unwrap_or_else(|| panic!("no {action} {outcome} in {all:#?}"))
+            .clone()
+    };
+    let lock = find("POST /v1/devices/{id}/lock", "200");
+    assert_eq!(lock["role"], "admin");
+    assert!(lock["actor"].as_str().unwrap().starts_with("api_key:"));
+    assert_eq!(lock["address"], "127.0.0.1");
+    assert_eq!(lock["reason"], "90 days overdue");
+    assert_eq!(lock["object"], format!("/v1/devices/{device}/lock"));
+    assert_eq!(lock["request_id"].as_str().unwrap().len(), 32);
+    let refused = find("POST /v1/devices/{id}/unlock", "403");
+    assert_eq!(refused["role"], "support");
+    let console = find("POST /console/devices/{id}/actions", "200");
+    assert!(console["actor"].as_str().unwrap().starts_with("user:"));
+    assert_eq!(console["reason"], "paid at the branch");
+    assert!(all.iter().all(|e| e["action"] != "GET /v1/devices"));
+    // Chained: each entry names the hash of the one before.
+    for pair in all.windows(2) {
+        assert_eq!(pair[1]["prev_hash"], pair[0]["hash"]);
+        assert_eq!(
+            pair[1]["seq"].as_i64(),
+            pair[0]["seq"].as_i64().map(|n| n + 1)
+        );
+    }
+
+    // The CSV export has the same rows, with a header.
+    let resp = s
+        .http
+        .get(format!("{}/v1/audit.csv", s.url))
+        .bearer_auth(&auditor.key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert!(resp.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/csv"));
+    let csv = resp.text().await.unwrap();
+    assert!(csv.starts_with("seq,at,actor,role,address,action,object,reason,outcome,"));
+    assert_eq!(csv.lines().count(), all.len() + 1);
+    assert!(csv.contains("90 days overdue"));
+
+    // Support may not read it; another lender sees only its own (empty) trail.
+    assert_eq!(s.get(&support, "/v1/audit").await.0, 403);
+    assert_eq!(s.get(&support, "/v1/audit.csv").await.0, 403);
+    let theirs = entries(&s, &rival).await;
+    assert!(
+        theirs.iter().all(|e| !e.to_string().contains(&device)),
+        "{theirs:?}"
+    );
+
+    let reports = s.service().verify_audit().await.unwrap();
+    assert!(reports.iter().all(|r| r.broken.is_none()), "{reports:?}");
+    s.stop().await;
+}
+
+/// Each kind of tampering, on its own lender's chain so each is seen on its own.
+async fn every_kind_of_edit_is_caught(backend: Backend) {
+    let Some(s) = TestServer::start(backend).await else {
+        return;
+    };
+    let mut chains = Vec::new();
+    for (n, name) in ["edit", "delete", "reorder", "tail", "forged"]
+        .iter()
+        .enumerate()
+    {
+        let l = s.lender(name).await;
+        let device = s.enroll(&l, &imei(710 + n as u32)).await;
+        for reason in ["one", "two", "three", "four"] {
+            let (c, _) = s
+                .post(
+                    &l,
+                    &format!("/v1/devices/{device}/lock"),
+                    json!({"reason": reason}),
+                )
+                .await;
+            assert!(c == 200 || c == 409, "{c}");
+        }
+        chains.push(lender_id(&s, &l).await.to_string());
+    }
+    let reports = s.service().verify_audit().await.unwrap();
+    assert!(reports.iter().all(|r| r.broken.is_none()), "{reports:?}");
+    let rows_before: u64 = reports.iter().map(|r| r.rows).sum();
+    assert!(rows_before >= 5 * 5, "{reports:?}");
+
+    // The application's own database user cannot change the log: the triggers refuse.
+    let db = s.db();
+    let refused = db
+        .try_exec_raw(&format!(
+            "UPDATE audit_log SET reason = 'nothing' WHERE chain = '{}' AND seq = 2",
+            chains[0]
+        ))
+        .await;
+    assert!(refused.unwrap_err().contains("append-only"));
+    assert!(db
+        .try_exec_raw(&format!(
+            "DELETE FROM audit_log WHERE chain = '{}'",
+            chains[0]
+        ))
+        .await
+        .is_err());
+
+    // Someone who owns the database can drop the triggers; the chain catches them.
+    match db.backend() {
+        Backend::Sqlite => {
+            db.exec_raw("DROP TRIGGER audit_log_no_update; DROP TRIGGER audit_log_no_delete;")
+                .await
+        }
+        Backend::Postgres => {
+            db.exec_raw("DROP TRIGGER audit_log_append_only ON audit_log")
+                .await
+        }
+    }
+    let [edit, delete, reorder, tail, forged] = [0, 1, 2, 3, 4].map(|i| chains[i].clone());
+    db.exec_raw(&format!(
+        "UPDATE audit_log SET reason = 'nothing to see' WHERE chain = '{edit}' AND seq = 3"
+    ))
+    .await;
+    db.exec_raw(&format!(
+        "DELETE FROM audit_log WHERE chain = '{delete}' AND seq = 2"
+    ))
+    .await;
+    // Swap the contents of rows 2 and 3 (keeping their places and hashes).
+    db.exec_raw(&format!(
+        "UPDATE audit_log SET seq = -1 WHERE chain = '{reorder}' AND seq = 2; \
+         UPDATE audit_log SET seq = 2 WHERE chain = '{reorder}' AND seq = 3; \
+         UPDATE audit_log SET seq = 3 WHERE chain = '{reorder}' AND seq = -1;"
+    ))
+    .await;
+    db.exec_raw(&format!(
+        "DELETE FROM audit_log WHERE chain = '{tail}' AND seq = \
+         (SELECT MAX(seq) FROM audit_log WHERE chain = '{tail}')"
+    ))
+    .await;
+    // A stored hash overwritten (the domain's unit tests cover a forger who recomputes it:
+    // the next row's link breaks).
+    db.exec_raw(&format!(
+        "UPDATE audit_log SET hash = prev_hash WHERE chain = '{forged}' AND seq = 2"
+    ))
+    .await;
+
+    let reports = s.service().verify_audit().await.unwrap();
+    let broken = |chain: &str| {
+        reports
+            .iter()
+            .find(|r| r.chain == chain)
+            .unwrap()
+            .broken
+            .clone()
+            .unwrap_or_else(|| panic!("{chain} not caught: {reports:?}"))
+    };
+    assert_eq!(broken(&edit), ChainBreak::Edited { seq: 3 });
+    assert_eq!(
+        broken(&delete),
+        ChainBreak::Gap {
+            found: 3,
+            expected_before: 1
+        }
+    );
+    assert!(
+        matches!(
+            broken(&reorder),
+            ChainBreak::Link { seq: 2 } | ChainBreak::Edited { seq: 2 }
+        ),
+        "{:?}",
+        broken(&reorder)
+    );
+    assert!(matches!(broken(&tail), ChainBreak::Head { .. }));
+    assert!(
+        matches!(
+            broken(&forged),
+            ChainBreak::Edited { seq: 2 } | ChainBreak::Link { seq: 3 }
+        ),
+        "{:?}",
+        broken(&forged)
+    );
+    // The platform chain and the untouched ones still verify.
+    for r in &reports {
+        if !chains.contains(&r.chain) {
+            assert!(r.broken.is_none(), "{r:?}");
+        }
+    }
+    s.stop().await;
+}
+
+lienlock_store_sql::backend_tests!(
+    actions_are_recorded_with_who_why_and_outcome,
+    every_kind_of_edit_is_caught,
+);
