@@ -154,10 +154,11 @@ async fn staff_lock_and_unlock_a_phone_its_borrower_watches() {
         borrower.screenshot(&format!("phone-locked-{lang}")).await;
     }
 
-    // The CSV enrollment page (its upload is tested over HTTP in the server's tests).
+    // The CSV enrollment page is for roles that enroll; collections are told so (the
+    // upload itself is tested over HTTP in the server's tests, role by role).
     staff.goto(&s.page("/console/import")).await;
-    staff.wait_for_text("h1", "Enroll devices", SOON).await;
-    staff.assert_accessible("console, CSV enrollment").await;
+    staff.wait_for_text("h1", "Not allowed", SOON).await;
+    staff.assert_accessible("console, CSV enrollment refused").await;
     staff
         .goto(&s.page(&format!("/console/devices/{device}")))
         .await;
