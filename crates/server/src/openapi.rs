@@ -4,8 +4,8 @@
 //!
 //! - The route modules are private to `routes`, so each route file hands over the operations
 //!   it documents in an `impl Operations` block; [`document`] merges them.
-//! - Some responses come from the extractors and the storage, not from a handler: 401 from
-//!   the API key, 400/413/415/422 from a JSON or CSV body, 400 from a query string, 404 from
+//! - Some responses come from the extractors and the storage, not from a handler: 401 and
+//!   403 from the API key and its role, 400/413/415/422 from a JSON or CSV body, 400 from a query string, 404 from
 //!   an id in the path, 500/503 from the store. [`add_common_responses`] adds them to every
 //!   operation of that shape (a handler that lists one itself keeps its own description).
 //! - Types of the `domain` and `wire` crates, which must not depend on utoipa, are described
@@ -150,6 +150,10 @@ const COMMON: &[(&str, &str)] = &[
         "`unauthorized`: missing, malformed, unknown or revoked API key",
     ),
     (
+        "Forbidden",
+        "`forbidden`: the key's role does not have the permission this operation needs",
+    ),
+    (
         "NotFound",
         "`not_found`: no such resource, an id that is not a UUID, or another lender's",
     ),
@@ -207,7 +211,7 @@ fn error_response(name: &str, description: &str) -> Response {
 ///
 /// | shape | responses |
 /// |---|---|
-/// | needs the API key | 401 |
+/// | needs the API key | 401, 403 (every lender route needs a permission of the key's role) |
 /// | takes a JSON or CSV body | 400, 413, 415, 422 |
 /// | takes query parameters | 400 |
 /// | takes an id in the path | 404 |
@@ -243,7 +247,7 @@ pub fn add_common_responses(doc: &mut Document) {
 fn add_to_operation(op: &mut Operation, stateless: bool) {
     let mut wanted: Vec<(&str, &str)> = Vec::new();
     if op.security.as_ref().is_some_and(|s| !s.is_empty()) {
-        wanted.push(("401", "Unauthorized"));
+        wanted.extend([("401", "Unauthorized"), ("403", "Forbidden")]);
     }
     if op.request_body.is_some() {
         wanted.extend([
