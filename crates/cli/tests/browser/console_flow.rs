@@ -158,7 +158,9 @@ async fn staff_lock_and_unlock_a_phone_its_borrower_watches() {
     // upload itself is tested over HTTP in the server's tests, role by role).
     staff.goto(&s.page("/console/import")).await;
     staff.wait_for_text("h1", "Not allowed", SOON).await;
-    staff.assert_accessible("console, CSV enrollment refused").await;
+    staff
+        .assert_accessible("console, CSV enrollment refused")
+        .await;
     staff
         .goto(&s.page(&format!("/console/devices/{device}")))
         .await;
