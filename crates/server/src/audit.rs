@@ -94,10 +94,12 @@ async fn audited(
             .get::<MatchedPath>()
             .map_or("(no route)", |m| m.as_str())
     );
-    let address = parts
-        .extensions
-        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-        .map_or_else(|| "unknown".to_owned(), |c| c.0.ip().to_string());
+    let crate::extract::Client(ip) = <crate::extract::Client as axum::extract::FromRequestParts<
+        AppState,
+    >>::from_request_parts(&mut parts, state)
+    .await
+    .unwrap_or_else(|never| match never {});
+    let address = ip.to_string();
     let resp = next.run(Request::from_parts(parts, body)).await;
     let Some(ctx) = slot.take() else {
         return resp;
@@ -114,11 +116,11 @@ async fn audited(
         outcome: resp.status().as_u16().to_string(),
         request_id: request_id.to_owned(),
     };
-    match state.service.store().append_audit(entry).await {
+    match state.service.append_audit(entry).await {
         Ok(_) => resp,
         Err(e) => {
             tracing::error!(request_id, error = %e, "audit append failed; answering 503");
-            ApiError::from(crate::service::ServiceError::Store(e)).into_response()
+            ApiError::from(e).into_response()
         }
     }
 }

@@ -538,7 +538,7 @@ pub struct TermsSpecSchema {
     time_zone: String,
 }
 
-/// `POST /device/v1/checkin`: a check-in (`LLCHK002`) and its signature by the device key.
+/// `POST /device/v1/checkin`: a check-in (`LLCHK003`, or `LLCHK002` from older agents) and its signature by the device key.
 #[derive(Debug, ToSchema)]
 #[schema(as = SignedCheckIn)]
 #[serde(deny_unknown_fields)]
