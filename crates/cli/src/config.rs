@@ -38,6 +38,25 @@ pub struct ServerConfig {
     /// Seconds between heartbeats on an idle push stream (keep it under the idle timeout
     /// of every proxy and NAT in front of the phones; phones give up after 65 s of silence).
     pub push_heartbeat_secs: u64,
+    /// Where Prometheus scrapes `/metrics`; absent: no metrics listener. Keep it off the
+    /// public interface: it is for the operator's monitoring only.
+    pub metrics_listen: Option<SocketAddr>,
+    /// `text` (for a terminal) or `json` (one object per line, for a log pipeline).
+    pub log_format: LogFormat,
+    /// On SIGTERM, how long requests in flight may take to finish before the process
+    /// exits anyway.
+    pub shutdown_grace_secs: u64,
+}
+
+/// How `serve` writes its log.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line, with the request id on every request's lines.
+    Json,
 }
 
 impl Default for ServerConfig {
@@ -57,6 +76,9 @@ impl Default for ServerConfig {
             push_per_device: push.per_device,
             push_heartbeat_secs: push.heartbeat.as_secs(),
             device_rate_per_ip: 100,
+            metrics_listen: None,
+            log_format: LogFormat::Text,
+            shutdown_grace_secs: 20,
         }
     }
 }
@@ -76,6 +98,9 @@ impl std::fmt::Debug for ServerConfig {
             .field("push_per_device", &self.push_per_device)
             .field("push_heartbeat_secs", &self.push_heartbeat_secs)
             .field("device_rate_per_ip", &self.device_rate_per_ip)
+            .field("metrics_listen", &self.metrics_listen)
+            .field("log_format", &self.log_format)
+            .field("shutdown_grace_secs", &self.shutdown_grace_secs)
             .finish()
     }
 }
@@ -186,6 +211,30 @@ mod tests {
         assert_eq!(c.lease_ttl_secs, ServerConfig::default().lease_ttl_secs);
         std::fs::write(&p, "listn = \"0.0.0.0:9000\"\n").unwrap();
         assert!(ServerConfig::load(Some(&p)).is_err());
+    }
+
+    #[test]
+    fn the_sample_deployment_config_loads() {
+        let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/lienlock.toml");
+        let c = ServerConfig::load(Some(&p)).unwrap();
+        assert_eq!(c.log_format, LogFormat::Json);
+        assert!(c.metrics_listen.is_some_and(|a| a.ip().is_loopback()));
+        assert!(
+            c.listen.ip().is_loopback(),
+            "behind a proxy on the same host"
+        );
+        let d = ServerConfig::default();
+        let lease = c.lease_settings().unwrap();
+        assert_eq!(
+            lease.lease_ttl_secs, d.lease_ttl_secs,
+            "the sample shows the defaults"
+        );
+        assert_eq!(lease.checkin_interval_secs, d.checkin_interval_secs);
+        assert_eq!(c.push_limits(), d.push_limits());
+        assert!(
+            c.shutdown_grace_secs < 30,
+            "under the unit's TimeoutStopSec"
+        );
     }
 
     #[test]

@@ -77,6 +77,15 @@ pub struct ServerArgs {
     /// Device requests per second one address may make (0: no limit).
     #[arg(long, env = "LIENLOCK__DEVICE_RATE_PER_IP")]
     device_rate_per_ip: Option<u32>,
+    /// Address of the Prometheus metrics listener (`/metrics`); none unless set.
+    #[arg(long, env = "LIENLOCK__METRICS_LISTEN")]
+    metrics_listen: Option<SocketAddr>,
+    /// Log format.
+    #[arg(long, env = "LIENLOCK__LOG_FORMAT")]
+    log_format: Option<config::LogFormat>,
+    /// Seconds requests in flight get to finish after SIGTERM.
+    #[arg(long, env = "LIENLOCK__SHUTDOWN_GRACE_SECS")]
+    shutdown_grace_secs: Option<u64>,
 }
 
 impl ServerArgs {
@@ -104,17 +113,41 @@ impl ServerArgs {
         if let Some(s) = self.checkin_interval_secs {
             c.checkin_interval_secs = s;
         }
+        if let Some(m) = self.metrics_listen {
+            c.metrics_listen = Some(m);
+        }
+        if let Some(f) = self.log_format {
+            c.log_format = f;
+        }
+        if let Some(g) = self.shutdown_grace_secs {
+            c.shutdown_grace_secs = g;
+        }
         Ok(c)
     }
 }
 
 fn init_tracing(default: &str) {
+    init_tracing_as(default, config::LogFormat::Text);
+}
+
+/// Logs go to stderr. JSON lines carry the span fields (request id, method, route
+/// template) on every line a request writes; no line carries a path, query, header or
+/// body, so IMEIs, keys and tokens stay out of the log.
+fn init_tracing_as(default: &str, format: config::LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("LIENLOCK_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let _ = tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        config::LogFormat::Text => builder.try_init(),
+        config::LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .with_span_list(false)
+            .try_init(),
+    };
 }
 
 #[tokio::main]
@@ -122,8 +155,9 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Serve(args) => {
-            init_tracing("info,tower_http=info");
-            serve::run(args.resolve()?).await
+            let config = args.resolve()?;
+            init_tracing_as("info", config.log_format);
+            serve::run(config).await
         }
         Command::Demo(args) => {
             init_tracing("warn");

@@ -34,11 +34,15 @@ pub async fn service(config: &ServerConfig) -> anyhow::Result<Service> {
 pub struct Running {
     /// Base URL, e.g. `http://127.0.0.1:8080`.
     pub url: String,
+    /// The metrics listener's base URL, when one was configured.
+    pub metrics_url: Option<String>,
     /// Resolves when the server has stopped.
     pub handle: tokio::task::JoinHandle<std::io::Result<()>>,
 }
 
-/// Binds and starts serving in the background until `shutdown` completes.
+/// Binds and starts serving in the background until `shutdown` completes. With
+/// `metrics_listen` set, also serves `/metrics` there (until the process ends: scrapes
+/// during a drain show it).
 pub async fn start(
     config: &ServerConfig,
     service: Service,
@@ -49,14 +53,34 @@ pub async fn start(
         .with_context(|| format!("listening on {}", config.listen))?;
     let url = format!("http://{}", listener.local_addr()?);
     let every = Duration::from_millis(config.scheduler_interval_ms.max(10));
-    let handle = tokio::spawn(lienlock_server::serve(
-        listener,
-        AppState::with_push(service, config.push_limits())
-            .with_device_rate(config.device_rate_per_ip),
-        every,
-        shutdown,
-    ));
-    Ok(Running { url, handle })
+    let state = AppState::with_push(service, config.push_limits())
+        .with_device_rate(config.device_rate_per_ip);
+    let metrics_url = match config.metrics_listen {
+        None => None,
+        Some(addr) => {
+            anyhow::ensure!(
+                lienlock_server::telemetry::recorder().is_some(),
+                "cannot install the metrics recorder"
+            );
+            let metrics = tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("listening for metrics on {addr}"))?;
+            let metrics_url = format!("http://{}", metrics.local_addr()?);
+            let app = lienlock_server::telemetry::metrics_router(state.clone());
+            tokio::spawn(async move {
+                if let Err(e) = axum::serve(metrics, app).await {
+                    tracing::error!(error = %e, "metrics listener stopped");
+                }
+            });
+            Some(metrics_url)
+        }
+    };
+    let handle = tokio::spawn(lienlock_server::serve(listener, state, every, shutdown));
+    Ok(Running {
+        url,
+        metrics_url,
+        handle,
+    })
 }
 
 /// Resolves on Ctrl-C or SIGTERM.
@@ -81,17 +105,48 @@ pub async fn shutdown_signal() {
     }
 }
 
-/// Runs `lienlock serve` until a signal.
+/// Runs `lienlock serve` until a signal, then drains: no new connections, push streams
+/// closed (phones reconnect to another node), requests in flight given
+/// `shutdown_grace_secs` to finish.
 pub async fn run(config: ServerConfig) -> anyhow::Result<()> {
     let service = service(&config).await?;
     let public = service.signer().public();
-    let running = start(&config, service, shutdown_signal()).await?;
+    let (signalled_tx, signalled_rx) = tokio::sync::oneshot::channel();
+    let shutdown = async move {
+        shutdown_signal().await;
+        let _ = signalled_tx.send(());
+    };
+    let mut running = start(&config, service, shutdown).await?;
     println!("lienlock serving on {}", running.url);
+    if let Some(m) = &running.metrics_url {
+        println!("metrics on {m}/metrics");
+    }
     println!(
         "lease-signing key {} (pin this in device provisioning): {}",
         public.id(),
         public.to_hex()
     );
-    running.handle.await??;
-    Ok(())
+    let grace = Duration::from_secs(config.shutdown_grace_secs);
+    tokio::select! {
+        done = &mut running.handle => return Ok(done??),
+        signalled = signalled_rx => {
+            if signalled.is_err() {
+                return Ok((&mut running.handle).await??);
+            }
+        }
+    }
+    match tokio::time::timeout(grace, &mut running.handle).await {
+        Ok(done) => {
+            done??;
+            tracing::info!("drained; stopped");
+            Ok(())
+        }
+        Err(_) => {
+            tracing::warn!(
+                grace_secs = grace.as_secs(),
+                "requests still in flight after the grace period; stopping anyway"
+            );
+            Ok(())
+        }
+    }
 }

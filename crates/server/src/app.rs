@@ -9,7 +9,6 @@ use axum::extract::DefaultBodyLimit;
 use std::future::Future;
 use std::time::Duration;
 use tokio::net::TcpListener;
-use tower_http::trace::TraceLayer;
 
 pub use crate::service::LeaseSettings;
 
@@ -26,6 +25,9 @@ pub struct AppState {
     pub sign_in: std::sync::Arc<crate::console::SignInThrottle>,
     /// Per-address limit of the device endpoints; `None`: no limit.
     pub device_limiter: Option<std::sync::Arc<crate::ratelimit::RateLimiter>>,
+    /// Set when shutdown begins: `/readyz` then answers not ready, so a balancer stops
+    /// sending new work while requests in flight finish.
+    pub draining: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl AppState {
@@ -42,6 +44,7 @@ impl AppState {
             limiter: Default::default(),
             sign_in: Default::default(),
             device_limiter: None,
+            draining: Default::default(),
         }
     }
 
@@ -63,7 +66,7 @@ pub fn router(state: AppState) -> axum::Router {
         ))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(axum::middleware::map_response(nosniff))
-        .layer(TraceLayer::new_for_http())
+        .layer(axum::middleware::from_fn(crate::telemetry::layer))
         .with_state(state)
 }
 
@@ -101,12 +104,15 @@ pub async fn serve(
         stop_rx,
     ));
     let hub = state.push.clone();
+    let draining = state.draining.clone();
     let app = router(state);
     // The client's address is what the public endpoints are rate-limited by.
     let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
     let result = axum::serve(listener, app)
         .with_graceful_shutdown(async move {
             shutdown.await;
+            draining.store(true, std::sync::atomic::Ordering::SeqCst);
+            tracing::info!("draining: no new connections; requests in flight finish");
             let _ = stop_tx.send(true);
             // Push streams never end by themselves, and shutdown waits for open requests.
             hub.close();

@@ -15,7 +15,7 @@ use crate::error::ApiError;
 use crate::extract::BODY_LIMIT;
 use axum::body::Body;
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{header, HeaderValue, Method};
+use axum::http::{header, Method};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use lienlock_domain::audit::AuditEntry;
@@ -40,30 +40,30 @@ impl AuditSlot {
     }
 }
 
-/// The request id header, set on every response so a caller can quote it.
-pub const REQUEST_ID: &str = "x-request-id";
+pub use crate::telemetry::REQUEST_ID;
 
 /// Reasons longer than this are cut (the body limit already bounds them).
 const MAX_REASON: usize = 500;
 
-/// The layer. See the module documentation.
+/// The layer. See the module documentation. The request id comes from the telemetry
+/// layer outside it, which also returns it to the caller.
 pub async fn layer(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let request_id = uuid::Uuid::new_v4().simple().to_string();
+    let request_id = req
+        .extensions()
+        .get::<crate::telemetry::RequestId>()
+        .map(|r| r.0.clone())
+        .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
     let changes = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
     // The device and public paths have no lender principal, and the push stream must not
     // be buffered.
     let path = req.uri().path().to_owned();
     let lender_path = path.starts_with("/v1/") && !path.starts_with("/v1/public/")
         || path.starts_with("/console/");
-    let mut resp = if changes && lender_path {
+    if changes && lender_path {
         audited(&state, req, next, &request_id, path).await
     } else {
         next.run(req).await
-    };
-    if let Ok(v) = HeaderValue::from_str(&request_id) {
-        resp.headers_mut().insert(REQUEST_ID, v);
     }
-    resp
 }
 
 async fn audited(

@@ -18,13 +18,16 @@ pub async fn run(service: Service, every: Duration, mut stop: watch::Receiver<bo
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        tokio::select! {
-            _ = tick.tick() => {}
+        let due = tokio::select! {
+            due = tick.tick() => due,
             _ = stop.changed() => return,
-        }
+        };
         if *stop.borrow() {
             return;
         }
+        let started = tokio::time::Instant::now();
+        metrics::gauge!(crate::telemetry::SCHEDULER_LAG)
+            .set(started.saturating_duration_since(due).as_secs_f64());
         match service.store().scheduler_turn().await {
             Ok(true) => {}
             Ok(false) => continue,
@@ -39,6 +42,8 @@ pub async fn run(service: Service, every: Duration, mut stop: watch::Receiver<bo
             Err(e) => tracing::warn!(error = %e, "scheduler tick failed; retrying next tick"),
         }
         evaluate_all_due(&service, &stop).await;
+        metrics::histogram!(crate::telemetry::SCHEDULER_PASS)
+            .record(started.elapsed().as_secs_f64());
     }
 }
 

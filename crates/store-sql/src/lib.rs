@@ -39,6 +39,18 @@ pub use sqlite::{open_sqlite, SqliteStore};
 
 use lienlock_store::{Store, StoreError, WebhookStore};
 use std::path::Path;
+
+/// Counts the timeline events of device writes once they are committed, by kind (the
+/// operator's "locks", "unlocks" and "releases" per node). A write retried after a
+/// version conflict is counted only when it commits.
+fn count_committed<'a>(writes: impl IntoIterator<Item = &'a lienlock_store::DeviceWrite>) {
+    for w in writes {
+        for e in &w.events {
+            metrics::counter!("lienlock_device_changes_total", "kind" => e.kind.as_str())
+                .increment(1);
+        }
+    }
+}
 use std::sync::Arc;
 
 /// Opens the store named by `database`: a PostgreSQL URL (`postgres://` or `postgresql://`),

@@ -306,14 +306,24 @@ macro_rules! impl_store {
                 async fn save_device(&self, write: &DeviceWrite) -> StoreResult<()> {
                     let mut tx = self.pool.begin().await.map_err(classify)?;
                     batch::write_device(&mut tx, write).await?;
-                    tx.commit().await.map_err(classify)
+                    tx.commit().await.map_err(classify)?;
+                    crate::count_committed([write]);
+                    Ok(())
                 }
 
                 async fn save_devices(
                     &self,
                     writes: &[DeviceWrite],
                 ) -> StoreResult<Vec<StoreResult<()>>> {
-                    batch::save_devices(&self.pool, writes).await
+                    let results = batch::save_devices(&self.pool, writes).await?;
+                    crate::count_committed(
+                        writes
+                            .iter()
+                            .zip(&results)
+                            .filter(|(_, r)| r.is_ok())
+                            .map(|(w, _)| w),
+                    );
+                    Ok(results)
                 }
 
                 async fn append_events(&self, events: &[TimelineEvent]) -> StoreResult<()> {

@@ -74,6 +74,9 @@ pub(crate) const ATTEMPTS: &str = "SELECT n, at, status_code, error, duration_ms
 pub(crate) const ANY_DUE: &str = "SELECT id FROM webhook_deliveries \
      WHERE status = 'pending' AND next_attempt_at <= $1 LIMIT 1";
 
+/// Pending deliveries; counted through the partial index on pending rows.
+pub(crate) const BACKLOG: &str = "SELECT COUNT(*) FROM webhook_deliveries WHERE status = 'pending'";
+
 /// Claims due deliveries (SQLite: the statement takes the single write lock, so two
 /// claims cannot pick the same rows). A claim moves `next_attempt_at` to the end of its
 /// lease: the row is not due again until then, through the same index.
@@ -516,6 +519,14 @@ macro_rules! impl_webhooks {
                         .map(q::AttemptRow::decode)
                         .collect::<StoreResult<Vec<_>>>()?;
                     Ok(Some((delivery, attempts)))
+                }
+
+                async fn webhook_backlog(&self) -> StoreResult<u64> {
+                    let (n,): (i64,) = sqlx::query_as(q::BACKLOG)
+                        .fetch_one(&self.pool)
+                        .await
+                        .map_err(classify)?;
+                    Ok(u64::try_from(n).unwrap_or(0))
                 }
 
                 async fn claim_webhook_deliveries(

@@ -382,4 +382,8 @@ pub trait WebhookStore: Send + Sync + fmt::Debug + 'static {
     /// again, or failed), in one transaction, ending the claim. `false` (nothing written)
     /// when the claim was lost: its lease ran out and another claim took the delivery.
     async fn record_webhook_attempt(&self, record: &AttemptRecord) -> StoreResult<bool>;
+
+    /// How many deliveries are pending, all lenders together (the operator's backlog
+    /// gauge). Unscoped.
+    async fn webhook_backlog(&self) -> StoreResult<u64>;
 }

@@ -19,10 +19,15 @@ pub struct Proc {
 
 impl Proc {
     pub fn spawn(args: &[&str]) -> Self {
+        Self::spawn_with_stderr(args, Stdio::inherit())
+    }
+
+    /// As [`Proc::spawn`], with stderr (the log) sent to `stderr`.
+    pub fn spawn_with_stderr(args: &[&str], stderr: Stdio) -> Self {
         let mut child = Command::new(BIN)
             .args(args)
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(stderr)
             .kill_on_drop(true)
             .spawn()
             .unwrap();

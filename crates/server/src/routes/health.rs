@@ -64,11 +64,20 @@ async fn live() -> Json<Value> {
     tag = "ops",
     responses(
         (status = 200, description = "`{\"status\": \"ready\"}`: the database answers", body = Health),
-        (status = 503, description = "`{\"status\": \"not_ready\", \"reason\": \"storage unavailable\"}`",
+        (status = 503, description = "`{\"status\": \"not_ready\", \"reason\": \"storage unavailable\"}` or `\"shutting down\"`",
          body = Health),
     ),
 )]
 async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
+    if state.draining.load(std::sync::atomic::Ordering::SeqCst) {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(Health {
+                status: "not_ready",
+                reason: Some("shutting down"),
+            }),
+        );
+    }
     match state.service.store().ping().await {
         Ok(()) => (
             StatusCode::OK,

@@ -38,6 +38,24 @@ fn classify(device: &Device, key: &[u8; 32]) -> KeyMatch {
 }
 
 /// Timeline entries carry server time: the device's own clock is only a claim.
+/// A phone whose policy level fell to none since its last check-in is being served its
+/// first clear lease: the time since that change is how long a curing payment took to
+/// reach the phone (push makes it seconds; polling, up to a check-in interval). Read off
+/// the device row this check-in has anyway, so it costs no query.
+fn observe_unlock_delivery(device: &Device, now: Timestamp) {
+    let cleared = device.state == DeviceState::Active
+        && device.policy_level == lienlock_domain::RestrictionLevel::None;
+    let since_last = device
+        .last_seen_at
+        .is_some_and(|seen| seen < device.policy_level_since);
+    if cleared && since_last {
+        let ms = now
+            .as_millis()
+            .saturating_sub(device.policy_level_since.as_millis());
+        metrics::histogram!(crate::telemetry::UNLOCK_DELIVERY).record(ms as f64 / 1000.0);
+    }
+}
+
 fn event(device: &Device, at: Timestamp, kind: EventKind, detail: String) -> TimelineEvent {
     let mut e = TimelineEvent::new(device, at, kind, Actor::Device);
     e.detail = Some(detail);
@@ -59,9 +77,19 @@ impl Service {
                 why: "above 2^63 - 1".into(),
             }));
         }
-        self.reconcile_codes(&checkin).await?;
-        self.record_tamper(&checkin).await?;
-        retry_stale(|| self.check_in_once(&checkin)).await
+        let result = async {
+            self.reconcile_codes(&checkin).await?;
+            self.record_tamper(&checkin).await?;
+            retry_stale(|| self.check_in_once(&checkin)).await
+        }
+        .await;
+        let outcome = match &result {
+            Ok(_) => "ok",
+            Err(ServiceError::Store(lienlock_store::StoreError::Unavailable(_))) => "unavailable",
+            Err(_) => "refused",
+        };
+        metrics::counter!(crate::telemetry::CHECKINS, "outcome" => outcome).increment(1);
+        result
     }
 
     /// Tamper signals: the ones the device carried, and a factory reset the server sees
@@ -227,6 +255,7 @@ impl Service {
             );
         }
         device.lease_seq += 1;
+        observe_unlock_delivery(&device, now);
         device.last_seen_at = Some(now);
         device.updated_at = now;
         self.store

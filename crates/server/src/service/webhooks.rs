@@ -203,6 +203,19 @@ impl Service {
         })
     }
 
+    /// Pending deliveries of all lenders, for the metrics; `None` without webhooks or when
+    /// the database does not answer (the scrape then keeps the last value).
+    pub async fn webhook_backlog(&self) -> Option<u64> {
+        let w = self.webhooks.as_ref()?;
+        match w.store.webhook_backlog().await {
+            Ok(n) => Some(n),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot count the webhook backlog");
+                None
+            }
+        }
+    }
+
     /// Sets the caller's endpoint URL and type filter (`None`: every type). Creating it
     /// makes a secret, returned this once; changing it keeps the secret.
     pub async fn set_webhook(

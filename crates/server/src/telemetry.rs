@@ -1,0 +1,202 @@
+//! Operations telemetry: Prometheus metrics, served on a listener of their own, and the
+//! request id that ties a response, its log lines and its audit entry together.
+//!
+//! The metrics are process-wide (one recorder per process, as the `metrics` facade has),
+//! which is one node's view: a fleet's dashboards sum the nodes. The names are listed in
+//! docs/deployment.md; a test scrapes each of them from a real server.
+
+use crate::app::AppState;
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+/// Requests by method, route template and status.
+pub const HTTP_REQUESTS: &str = "lienlock_http_requests_total";
+/// Time to the response head, by method and route template.
+pub const HTTP_DURATION: &str = "lienlock_http_request_duration_seconds";
+/// Device check-ins by outcome (`ok`, `refused`, `unavailable`).
+pub const CHECKINS: &str = "lienlock_checkins_total";
+/// Device changes committed, by timeline kind (`locked`, `unlocked`, `released`,
+/// `restriction_changed`, ...): what the lender and the policy decided for phones.
+pub const DEVICE_CHANGES: &str = "lienlock_device_changes_total";
+/// From the policy lifting a phone's restriction (a curing payment) to that phone being
+/// served its unrestricted lease.
+pub const UNLOCK_DELIVERY: &str = "lienlock_payment_to_unlock_seconds";
+/// Push connections this node holds.
+pub const PUSH_CONNECTIONS: &str = "lienlock_push_connections";
+/// How late the scheduler's last pass started, after the tick it was due at.
+pub const SCHEDULER_LAG: &str = "lienlock_scheduler_lag_seconds";
+/// How long scheduler passes take.
+pub const SCHEDULER_PASS: &str = "lienlock_scheduler_pass_seconds";
+/// Webhook deliveries waiting to be sent (all lenders), read at each scrape.
+pub const WEBHOOK_BACKLOG: &str = "lienlock_webhook_backlog";
+
+/// Latency buckets, in seconds: from a cached read to the 30 s request limit.
+const BUCKETS: &[f64] = &[
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+];
+/// A phone hears of a payment through push within seconds, or at its next check-in
+/// (minutes) when push is down.
+const UNLOCK_BUCKETS: &[f64] = &[
+    0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 900.0, 3600.0,
+];
+
+/// The process's recorder, installed on first use. `None` when another recorder was
+/// installed first (a program embedding the server with its own), in which case the
+/// metrics go there and this listener has nothing to show.
+pub fn recorder() -> Option<&'static PrometheusHandle> {
+    static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let recorder = PrometheusBuilder::new()
+                .set_buckets(BUCKETS)
+                .and_then(|b| {
+                    b.set_buckets_for_metric(Matcher::Full(UNLOCK_DELIVERY.into()), UNLOCK_BUCKETS)
+                })
+                .ok()?
+                .build_recorder();
+            let handle = recorder.handle();
+            metrics::set_global_recorder(recorder).ok()?;
+            describe();
+            Some(handle)
+        })
+        .as_ref()
+}
+
+fn describe() {
+    use metrics::{describe_counter, describe_gauge, describe_histogram, Unit};
+    describe_counter!(
+        HTTP_REQUESTS,
+        "HTTP requests by method, route template and status"
+    );
+    describe_histogram!(
+        HTTP_DURATION,
+        Unit::Seconds,
+        "Time to the response head by method and route template"
+    );
+    describe_counter!(CHECKINS, "Device check-ins by outcome");
+    describe_counter!(
+        DEVICE_CHANGES,
+        "Committed device changes by timeline kind (locked, unlocked, released, ...)"
+    );
+    describe_histogram!(
+        UNLOCK_DELIVERY,
+        Unit::Seconds,
+        "From the policy lifting a restriction to the phone being served its unrestricted lease"
+    );
+    describe_gauge!(PUSH_CONNECTIONS, "Push connections held by this node");
+    describe_gauge!(
+        SCHEDULER_LAG,
+        Unit::Seconds,
+        "How late the last scheduler pass started"
+    );
+    describe_histogram!(SCHEDULER_PASS, Unit::Seconds, "Scheduler pass duration");
+    describe_gauge!(WEBHOOK_BACKLOG, "Webhook deliveries pending");
+}
+
+/// The metrics listener's router: `GET /metrics` in the Prometheus text format.
+pub fn metrics_router(state: AppState) -> axum::Router {
+    axum::Router::new()
+        .route("/metrics", axum::routing::get(scrape))
+        .with_state(state)
+}
+
+/// Gauges that are cheaper to read when asked than to keep current are read here.
+async fn scrape(State(state): State<AppState>) -> Response {
+    let Some(handle) = recorder() else {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "another metrics recorder is installed in this process\n",
+        )
+            .into_response();
+    };
+    metrics::gauge!(PUSH_CONNECTIONS).set(state.push.connections() as f64);
+    if let Some(backlog) = state.service.webhook_backlog().await {
+        metrics::gauge!(WEBHOOK_BACKLOG).set(backlog as f64);
+    }
+    handle.run_upkeep();
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; version=0.0.4"),
+        )],
+        handle.render(),
+    )
+        .into_response()
+}
+
+/// The request id header, set on every response so a caller can quote it.
+pub const REQUEST_ID: &str = "x-request-id";
+
+/// This request's id: generated here, never taken from the caller (it goes into the audit
+/// trail, which must not carry what a client chose to write there).
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
+/// Outermost layer of the router (router layers run after routing, so the route template
+/// is known): gives the request its id, runs it inside a span that carries the id, method
+/// and route template (never the path or query, which can hold an IMEI), counts and times
+/// it, and returns the id in `x-request-id`.
+pub async fn layer(mut req: Request, next: Next) -> Response {
+    use tracing::Instrument;
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    req.extensions_mut().insert(RequestId(id.clone()));
+    let method = req.method().clone();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("(unmatched)", |m| intern(m.as_str()));
+    let span = tracing::info_span!("request", request_id = %id, method = %method, route);
+    let started = Instant::now();
+    let mut resp = next.run(req).instrument(span.clone()).await;
+    let elapsed = started.elapsed();
+    let status = resp.status();
+    record_request(method.as_str(), route, status, elapsed);
+    span.in_scope(|| {
+        if status.is_server_error() {
+            tracing::warn!(
+                status = status.as_u16(),
+                ms = elapsed.as_millis() as u64,
+                "response"
+            );
+        } else {
+            tracing::info!(
+                status = status.as_u16(),
+                ms = elapsed.as_millis() as u64,
+                "response"
+            );
+        }
+    });
+    if let Ok(v) = HeaderValue::from_str(&id) {
+        resp.headers_mut().insert(REQUEST_ID, v);
+    }
+    resp
+}
+
+/// Route templates are few and fixed; metrics labels want `'static` strings.
+fn intern(s: &str) -> &'static str {
+    use std::collections::HashSet;
+    use std::sync::Mutex;
+    static SEEN: OnceLock<Mutex<HashSet<&'static str>>> = OnceLock::new();
+    let mut seen = SEEN
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    if let Some(t) = seen.get(s) {
+        return t;
+    }
+    let t: &'static str = Box::leak(s.to_owned().into_boxed_str());
+    seen.insert(t);
+    t
+}
+
+fn record_request(method: &str, route: &'static str, status: StatusCode, elapsed: Duration) {
+    metrics::counter!(HTTP_REQUESTS, "method" => method.to_owned(), "route" => route, "status" => status.as_str().to_owned())
+        .increment(1);
+    metrics::histogram!(HTTP_DURATION, "method" => method.to_owned(), "route" => route)
+        .record(elapsed.as_secs_f64());
+}
