@@ -634,3 +634,146 @@ async fn crash_sqlite() {
 async fn crash_postgres() {
     crash(Backend::Postgres).await;
 }
+
+/// Copies every file of a backup into a new data directory: the documented restore.
+fn restore(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backup_while_serving_restores_every_acknowledged_payment() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = Server {
+        data: dir.path().join("server"),
+        database: None,
+        port: free_port(),
+        proc: None,
+    };
+    // No --database: the data directory's own SQLite file, as a restore copies it.
+    let server_key = server.start().await;
+    let api_key =
+        common::bootstrap(&server.args().iter().map(String::as_str).collect::<Vec<_>>()).await;
+    let api = Api::new(server.url(), api_key);
+    let mut contracts = Vec::new();
+    let mut agents = Vec::new();
+    for n in 0..3u32 {
+        let (status, body) = api
+            .post("/v1/devices", json!({"imei": imei(100 + n).as_str()}))
+            .await;
+        assert_eq!(status, 201, "{body}");
+        let id = body["id"].as_str().unwrap().to_owned();
+        let (status, body) = api
+            .post(
+                "/v1/contracts",
+                json!({"device_id": id, "reference": format!("BK-{n}"), "terms": {
+                    "currency": "KES", "financed": 1_000_000,
+                    "schedule": {"explicit": [["2099-01-10", 1_000_000]]},
+                    "time_zone": "Africa/Nairobi"}}),
+            )
+            .await;
+        assert_eq!(status, 201, "{body}");
+        contracts.push(body["id"].as_str().unwrap().to_owned());
+        let mut agent = open_agent(
+            &dir.path().join(format!("phone-{n}")),
+            &server.url(),
+            &server_key,
+            imei(100 + n),
+        );
+        agent.check_in().await.unwrap();
+        agents.push(agent);
+    }
+    let book = Arc::new(Book::default());
+    let stop = Arc::new(AtomicBool::new(false));
+    let contracts = Arc::new(contracts);
+    let payers: Vec<_> = (0..2)
+        .map(|n| {
+            tokio::spawn(payer(
+                api.clone(),
+                contracts.clone(),
+                book.clone(),
+                stop.clone(),
+                7,
+                n,
+            ))
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    let before = book.acked.lock().unwrap().clone();
+    let backup = dir.path().join("backup");
+    let out = server
+        .ctl(&["ctl", "backup", "--to", backup.to_str().unwrap()])
+        .await;
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    stop.store(true, Ordering::Relaxed);
+    for p in payers {
+        p.await.unwrap();
+    }
+    // The phones take newer leases after the backup: the restored server is behind them.
+    for a in &mut agents {
+        a.check_in().await.unwrap();
+        a.check_in().await.unwrap();
+    }
+    let after = book.acked.lock().unwrap().len();
+    // A second backup into the same place is refused rather than overwriting.
+    let again = server
+        .ctl(&["ctl", "backup", "--to", backup.to_str().unwrap()])
+        .await;
+    assert!(!again.status.success());
+    server.kill().await;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        for f in ["lienlock.db", "signing.key", "server.secret"] {
+            let mode = std::fs::metadata(backup.join(f))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o077, 0, "{f} is owner-only");
+        }
+    }
+
+    let mut restored = Server {
+        data: dir.path().join("restored"),
+        database: None,
+        port: server.port,
+        proc: None,
+    };
+    restore(&backup, &restored.data);
+    assert_eq!(restored.start().await, server_key, "the same signing key");
+    let (rows, _) = read_ledger(restored.data.join("lienlock.db").to_str().unwrap()).await;
+    let check = check_ledger(&before, &rows);
+    println!(
+        "backup: {} payments acknowledged before the backup began, {} of them restored, {} lost; \
+         {} acknowledged in all, {} rows in the restored ledger",
+        before.len(),
+        check.in_ledger,
+        check.lost.len(),
+        after,
+        rows.len()
+    );
+    assert!(!before.is_empty());
+    assert!(check.lost.is_empty(), "lost: {:?}", check.lost);
+    assert_eq!(check.duplicates, 0);
+    for a in &mut agents {
+        let outcome = a
+            .check_in()
+            .await
+            .expect("the phone takes the restored server's lease");
+        assert!(
+            matches!(outcome.lease, lienlock_agent::LeaseOutcome::Accepted { .. }),
+            "{:?}",
+            outcome.lease
+        );
+    }
+    restored.kill().await;
+}
