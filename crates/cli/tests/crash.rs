@@ -464,7 +464,7 @@ async fn crash(backend: Backend) {
                 &dir.path().join(format!("phone-{i}")),
                 &server.url(),
                 &f.server_key,
-                imei.clone(),
+                *imei,
             );
             phone(agent, book.clone(), stop.clone())
         })
