@@ -36,6 +36,8 @@ pub enum CtlCommand {
     /// The server's lease-signing key: rotate, promote, retire.
     #[command(subcommand)]
     Keys(ctl_keys::KeysCommand),
+    /// Copy the database (online) and the secret files into a new directory.
+    Backup(crate::ctl_backup::BackupArgs),
 }
 
 /// `ctl bootstrap`.
@@ -67,6 +69,7 @@ pub async fn run(cmd: CtlCommand) -> anyhow::Result<()> {
         CtlCommand::Audit(cmd) => crate::ctl_audit::run(cmd).await,
         CtlCommand::ApiKeys(cmd) => crate::ctl_audit::run_keys(cmd).await,
         CtlCommand::Keys(cmd) => ctl_keys::run(cmd).await,
+        CtlCommand::Backup(a) => crate::ctl_backup::run(a).await,
         CtlCommand::Bootstrap(a) => {
             let config = a.server.resolve()?;
             let service = crate::serve::service(&config).await?;

@@ -6,6 +6,7 @@ mod codes;
 mod config;
 mod ctl;
 mod ctl_audit;
+mod ctl_backup;
 mod ctl_codes;
 mod ctl_users;
 mod demo;

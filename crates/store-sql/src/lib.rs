@@ -12,6 +12,7 @@
 //! and values above `i64::MAX` are refused, the restriction profile and contract terms are
 //! JSON text, and a device's policy restriction level is its wire code.
 
+mod backup;
 #[cfg(feature = "bench")]
 pub mod bench;
 mod error;
@@ -34,6 +35,7 @@ mod store_writes;
 pub mod testing;
 mod wakes;
 
+pub use backup::backup_sqlite;
 pub use postgres::{connect_postgres, PgStore};
 pub use sqlite::{open_sqlite, SqliteStore};
 

@@ -19,13 +19,23 @@ pub struct Proc {
 
 impl Proc {
     pub fn spawn(args: &[&str]) -> Self {
-        Self::spawn_with_stderr(args, Stdio::inherit())
+        Self::spawn_full(args, &[], Stdio::inherit())
+    }
+
+    /// [`Proc::spawn`] with extra environment variables.
+    pub fn spawn_env(args: &[&str], env: &[(&str, &str)]) -> Self {
+        Self::spawn_full(args, env, Stdio::inherit())
     }
 
     /// As [`Proc::spawn`], with stderr (the log) sent to `stderr`.
     pub fn spawn_with_stderr(args: &[&str], stderr: Stdio) -> Self {
+        Self::spawn_full(args, &[], stderr)
+    }
+
+    fn spawn_full(args: &[&str], env: &[(&str, &str)], stderr: Stdio) -> Self {
         let mut child = Command::new(BIN)
             .args(args)
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(stderr)
             .kill_on_drop(true)

@@ -10,6 +10,10 @@ use lienlock_wire::{
     CheckIn, LeaseEnvelope, LeaseNotice, ReportKind, SignedCheckIn, WireError, MAX_NOTICES,
 };
 
+/// The highest lease sequence a phone's word can move the server's to: storage keeps
+/// counters as `i64`, and one more must still fit.
+const MAX_LEASE_SEQ: u64 = i64::MAX as u64 - 1;
+
 /// How the presented key relates to the enrollment, and what to do about it.
 enum KeyMatch {
     /// First registration: bind it.
@@ -253,6 +257,16 @@ impl Service {
                     .filter(|r| r.kind.is_tamper())
                     .map(|t| event(&device, now, EventKind::TamperReported, tamper_detail(t))),
             );
+        }
+        // A phone never takes a lease numbered at or below the one it holds. After the
+        // server's database is restored from a backup, its sequence can be behind the
+        // phone's; the device's own bound key vouches for what it holds, so the next lease
+        // is numbered past it (kept within what storage holds) rather than refused until the
+        // count catches up.
+        if matches!(key_match, KeyMatch::Bound | KeyMatch::Register)
+            && checkin.held_lease_seq < MAX_LEASE_SEQ
+        {
+            device.lease_seq = device.lease_seq.max(checkin.held_lease_seq);
         }
         device.lease_seq += 1;
         observe_unlock_delivery(&device, now);
