@@ -31,6 +31,10 @@ pub struct ServerConfig {
     /// make per second, with ten seconds' worth at once; 0: no limit. Generous because a
     /// carrier NAT puts many phones behind one address.
     pub device_rate_per_ip: u32,
+    /// Requests this node serves at once (device and lender requests together; not push
+    /// streams, health or readiness). Past it requests are answered `503 overloaded` with
+    /// `Retry-After` at once instead of queueing; 0: no cap.
+    pub max_in_flight: usize,
     /// Push connections this node holds at most (beyond: `503 push_full`).
     pub push_max_connections: usize,
     /// Push connections one device may hold (a newer one closes the oldest).
@@ -57,6 +61,7 @@ impl Default for ServerConfig {
             push_per_device: push.per_device,
             push_heartbeat_secs: push.heartbeat.as_secs(),
             device_rate_per_ip: 100,
+            max_in_flight: lienlock_server::shed::DEFAULT_MAX_IN_FLIGHT,
         }
     }
 }
@@ -76,12 +81,13 @@ impl std::fmt::Debug for ServerConfig {
             .field("push_per_device", &self.push_per_device)
             .field("push_heartbeat_secs", &self.push_heartbeat_secs)
             .field("device_rate_per_ip", &self.device_rate_per_ip)
+            .field("max_in_flight", &self.max_in_flight)
             .finish()
     }
 }
 
 /// `postgres://user:secret@host/db` becomes `postgres://user:***@host/db`.
-fn redact_password(url: &str) -> String {
+pub(crate) fn redact_password(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_owned();
     };

@@ -77,6 +77,9 @@ pub struct ServerArgs {
     /// Device requests per second one address may make (0: no limit).
     #[arg(long, env = "LIENLOCK__DEVICE_RATE_PER_IP")]
     device_rate_per_ip: Option<u32>,
+    /// Requests served at once before the rest are shed with 503 (0: no cap).
+    #[arg(long, env = "LIENLOCK__MAX_IN_FLIGHT")]
+    max_in_flight: Option<usize>,
 }
 
 impl ServerArgs {
@@ -100,6 +103,9 @@ impl ServerArgs {
         }
         if let Some(r) = self.device_rate_per_ip {
             c.device_rate_per_ip = r;
+        }
+        if let Some(n) = self.max_in_flight {
+            c.max_in_flight = n;
         }
         if let Some(s) = self.checkin_interval_secs {
             c.checkin_interval_secs = s;
