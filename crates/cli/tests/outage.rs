@@ -373,6 +373,11 @@ async fn a_database_outage_keeps_leases_and_recovers_by_itself() {
         assert!(started.elapsed() < PROMPT, "the phones never checked in");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    // A phone without a lease yet enforces a lock; from its first lease on it must not.
+    for phone in &phones {
+        assert_eq!(phone.stats.locked.load(Ordering::SeqCst), 0);
+        phone.ever_locked.store(false, Ordering::SeqCst);
+    }
 
     // A steady load of lender requests for the whole drill.
     let outcomes = Arc::new(Mutex::new(Vec::<(Instant, Outcome)>::new()));
