@@ -51,6 +51,9 @@ pub enum AgentError {
         code: ErrorCode,
         /// The human-readable message from the error body.
         message: String,
+        /// The server's `Retry-After`, in seconds, when it sent one (overloaded, storage
+        /// unavailable, rate-limited): the agent waits at least that long.
+        retry_after: Option<std::time::Duration>,
     },
     /// The server's answer was a lease the agent would not take.
     #[error("lease refused: {0}")]
@@ -62,6 +65,14 @@ impl AgentError {
         Self::Io {
             path: path.into(),
             source,
+        }
+    }
+
+    /// How long the server asked the device to wait before trying again, if it did.
+    pub fn retry_after(&self) -> Option<std::time::Duration> {
+        match self {
+            Self::Server { retry_after, .. } => *retry_after,
+            _ => None,
         }
     }
 

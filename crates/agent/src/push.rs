@@ -188,7 +188,7 @@ impl PushChannel {
                         self.mode = Mode::Poll;
                     }
                 }
-                self.retry_at = Some(Instant::now() + self.backoff.next_delay());
+                self.retry_at = Some(Instant::now() + self.backoff.next_delay(None));
                 Some(PushEvent::Lost)
             }
         }
@@ -221,7 +221,7 @@ impl PushChannel {
             }
         }
         tracing::debug!(error = %e, "push connection failed");
-        self.retry_at = Some(Instant::now() + self.backoff.next_delay());
+        self.retry_at = Some(Instant::now() + self.backoff.next_delay(e.retry_after()));
         None
     }
 }

@@ -212,7 +212,7 @@ impl Agent {
                         }
                     }
                     Err(e) => {
-                        let delay = backoff.next_delay();
+                        let delay = backoff.next_delay(e.retry_after());
                         tracing::warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "check-in failed");
                         delay
                     }

@@ -105,40 +105,46 @@ impl ServerClient {
         if status == 200 {
             return Ok(response);
         }
+        let wait = retry_after(&response);
         let body = response.bytes().await.unwrap_or_default();
-        Err(server_error(status, &body[..body.len().min(MAX_RESPONSE)]))
+        Err(server_error(
+            status,
+            wait,
+            &body[..body.len().min(MAX_RESPONSE)],
+        ))
     }
 
     /// Posts a signed check-in and returns the server's (unverified) lease envelope.
     pub async fn post_checkin(&self, checkin: &SignedCheckIn) -> Result<LeaseEnvelope, AgentError> {
-        let (status, body) = self.post(&self.checkin_url, checkin).await?;
+        let (status, wait, body) = self.post(&self.checkin_url, checkin).await?;
         if status == 200 {
             return serde_json::from_slice(&body).map_err(|e| AgentError::BadResponse {
                 status,
                 why: format!("not a lease envelope: {e}"),
             });
         }
-        Err(server_error(status, &body))
+        Err(server_error(status, wait, &body))
     }
 
     /// Posts a signed dispute and returns the server's receipt.
     pub async fn post_dispute(&self, dispute: &SignedDispute) -> Result<DisputeAck, AgentError> {
-        let (status, body) = self.post(&self.dispute_url, dispute).await?;
+        let (status, wait, body) = self.post(&self.dispute_url, dispute).await?;
         if status == 201 {
             return serde_json::from_slice(&body).map_err(|e| AgentError::BadResponse {
                 status,
                 why: format!("not a dispute receipt: {e}"),
             });
         }
-        Err(server_error(status, &body))
+        Err(server_error(status, wait, &body))
     }
 
-    /// Posts JSON and reads at most [`MAX_RESPONSE`] bytes of the answer.
+    /// Posts JSON and reads at most [`MAX_RESPONSE`] bytes of the answer; also returns its
+    /// status and `Retry-After`.
     async fn post<T: serde::Serialize>(
         &self,
         url: &reqwest::Url,
         body: &T,
-    ) -> Result<(u16, Vec<u8>), AgentError> {
+    ) -> Result<(u16, Option<Duration>, Vec<u8>), AgentError> {
         let mut response = self
             .http
             .post(url.clone())
@@ -147,6 +153,7 @@ impl ServerClient {
             .await
             .map_err(AgentError::Transport)?;
         let status = response.status().as_u16();
+        let wait = retry_after(&response);
         let too_large = || AgentError::BadResponse {
             status,
             why: format!("response body over {MAX_RESPONSE} bytes"),
@@ -164,7 +171,7 @@ impl ServerClient {
             }
             bytes.extend_from_slice(&chunk);
         }
-        Ok((status, bytes))
+        Ok((status, wait, bytes))
     }
 }
 
@@ -197,17 +204,39 @@ fn shared_clients() -> Result<(reqwest::Client, reqwest::Client), AgentError> {
     Ok(CLIENTS.get_or_init(|| clients).clone())
 }
 
-fn server_error(status: u16, body: &[u8]) -> AgentError {
+/// The longest `Retry-After` taken at its word; the backoff caps it further.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// A `Retry-After` in seconds (the form lienlock sends). The HTTP-date form is ignored:
+/// the device's clock is not to be trusted for it, and backoff applies anyway.
+fn retry_after(response: &reqwest::Response) -> Option<Duration> {
+    parse_retry_after(
+        response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)?
+            .to_str()
+            .ok()?,
+    )
+}
+
+fn parse_retry_after(value: &str) -> Option<Duration> {
+    let secs: u64 = value.trim().parse().ok()?;
+    Some(Duration::from_secs(secs).min(MAX_RETRY_AFTER))
+}
+
+fn server_error(status: u16, retry_after: Option<Duration>, body: &[u8]) -> AgentError {
     match serde_json::from_slice::<ErrorBody>(body) {
         Ok(ErrorBody { error }) => AgentError::Server {
             status,
             code: ErrorCode::parse(&error.code),
             message: error.message,
+            retry_after,
         },
         Err(_) => AgentError::Server {
             status,
             code: ErrorCode::Other(String::new()),
             message: String::from_utf8_lossy(body).chars().take(200).collect(),
+            retry_after,
         },
     }
 }
@@ -228,17 +257,33 @@ mod tests {
     fn error_bodies_are_understood_or_kept() {
         let e = server_error(
             409,
+            None,
             br#"{"error":{"code":"replayed_checkin","message":"old"}}"#,
         );
         assert!(matches!(
             e,
-            AgentError::Server { status: 409, code: ErrorCode::ReplayedCheckIn, ref message } if message == "old"
+            AgentError::Server { status: 409, code: ErrorCode::ReplayedCheckIn, ref message, .. } if message == "old"
         ));
-        let e = server_error(502, b"<html>bad gateway</html>");
+        let e = server_error(502, None, b"<html>bad gateway</html>");
         assert!(matches!(
             e,
-            AgentError::Server { status: 502, code: ErrorCode::Other(ref c), ref message }
+            AgentError::Server { status: 502, code: ErrorCode::Other(ref c), ref message, .. }
                 if c.is_empty() && message.contains("bad gateway")
         ));
+        let e = server_error(
+            503,
+            Some(Duration::from_secs(1)),
+            br#"{"error":{"code":"overloaded","message":"busy"}}"#,
+        );
+        assert_eq!(e.retry_after(), Some(Duration::from_secs(1)));
+    }
+
+    #[test]
+    fn retry_after_is_read_in_seconds_only() {
+        assert_eq!(parse_retry_after("30"), Some(Duration::from_secs(30)));
+        assert_eq!(parse_retry_after(" 1 "), Some(Duration::from_secs(1)));
+        assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), None);
+        assert_eq!(parse_retry_after("-1"), None);
+        assert_eq!(parse_retry_after("99999999999"), Some(MAX_RETRY_AFTER));
     }
 }

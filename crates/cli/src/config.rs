@@ -31,6 +31,10 @@ pub struct ServerConfig {
     /// make per second, with ten seconds' worth at once; 0: no limit. Generous because a
     /// carrier NAT puts many phones behind one address.
     pub device_rate_per_ip: u32,
+    /// Requests this node serves at once (device and lender requests together; not push
+    /// streams, health or readiness). Past it requests are answered `503 overloaded` with
+    /// `Retry-After` at once instead of queueing; 0: no cap.
+    pub max_in_flight: usize,
     /// Push connections this node holds at most (beyond: `503 push_full`).
     pub push_max_connections: usize,
     /// Push connections one device may hold (a newer one closes the oldest).
@@ -79,6 +83,7 @@ impl Default for ServerConfig {
             metrics_listen: None,
             log_format: LogFormat::Text,
             shutdown_grace_secs: 20,
+            max_in_flight: lienlock_server::shed::DEFAULT_MAX_IN_FLIGHT,
         }
     }
 }
@@ -101,12 +106,13 @@ impl std::fmt::Debug for ServerConfig {
             .field("metrics_listen", &self.metrics_listen)
             .field("log_format", &self.log_format)
             .field("shutdown_grace_secs", &self.shutdown_grace_secs)
+            .field("max_in_flight", &self.max_in_flight)
             .finish()
     }
 }
 
 /// `postgres://user:secret@host/db` becomes `postgres://user:***@host/db`.
-fn redact_password(url: &str) -> String {
+pub(crate) fn redact_password(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_owned();
     };

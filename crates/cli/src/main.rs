@@ -87,6 +87,9 @@ pub struct ServerArgs {
     /// Seconds requests in flight get to finish after SIGTERM.
     #[arg(long, env = "LIENLOCK__SHUTDOWN_GRACE_SECS")]
     shutdown_grace_secs: Option<u64>,
+    /// Requests served at once before the rest are shed with 503 (0: no cap).
+    #[arg(long, env = "LIENLOCK__MAX_IN_FLIGHT")]
+    max_in_flight: Option<usize>,
 }
 
 impl ServerArgs {
@@ -110,6 +113,9 @@ impl ServerArgs {
         }
         if let Some(r) = self.device_rate_per_ip {
             c.device_rate_per_ip = r;
+        }
+        if let Some(n) = self.max_in_flight {
+            c.max_in_flight = n;
         }
         if let Some(s) = self.checkin_interval_secs {
             c.checkin_interval_secs = s;

@@ -13,10 +13,16 @@ pub async fn service(config: &ServerConfig) -> anyhow::Result<Service> {
     if config.database.is_none() {
         std::fs::create_dir_all(&config.data_dir)
             .with_context(|| format!("creating {}", config.data_dir.display()))?;
+        writable(&config.data_dir)?;
     }
     let (store, webhooks) = lienlock_store_sql::open_with_webhooks(&config.database_url())
         .await
-        .context("opening the database")?;
+        .with_context(|| {
+            format!(
+                "opening the database {}",
+                crate::config::redact_password(&config.database_url())
+            )
+        })?;
     let signer = secrets::signing_key(&config.signing_key_path())?;
     let secret = secrets::server_secret(&config.secret_path())?;
     Ok(Service::new(
@@ -27,6 +33,17 @@ pub async fn service(config: &ServerConfig) -> anyhow::Result<Service> {
         config.lease_settings()?,
     )
     .with_webhooks(webhooks, WebhookSettings::default()))
+}
+
+/// Fails with the directory and the operating system's reason (a read-only mount, a full
+/// disk, missing permissions) when a file cannot be created in `dir`: SQLite needs to
+/// create its journal files next to the database, and would otherwise report only that it
+/// cannot open "the database file".
+fn writable(dir: &std::path::Path) -> anyhow::Result<()> {
+    let probe = dir.join(".lienlock-write-probe");
+    let result = std::fs::write(&probe, b"probe");
+    let _ = std::fs::remove_file(&probe);
+    result.with_context(|| format!("the data directory {} is not writable", dir.display()))
 }
 
 /// A running server: where it listens, and how to stop it.
@@ -54,7 +71,8 @@ pub async fn start(
     let url = format!("http://{}", listener.local_addr()?);
     let every = Duration::from_millis(config.scheduler_interval_ms.max(10));
     let state = AppState::with_push(service, config.push_limits())
-        .with_device_rate(config.device_rate_per_ip);
+        .with_device_rate(config.device_rate_per_ip)
+        .with_max_in_flight(config.max_in_flight);
     let metrics_url = match config.metrics_listen {
         None => None,
         Some(addr) => {

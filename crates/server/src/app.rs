@@ -28,6 +28,8 @@ pub struct AppState {
     /// Set when shutdown begins: `/readyz` then answers not ready, so a balancer stops
     /// sending new work while requests in flight finish.
     pub draining: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// This node's cap on requests in flight (unlimited unless set).
+    pub in_flight: crate::shed::InFlight,
 }
 
 impl AppState {
@@ -45,7 +47,16 @@ impl AppState {
             sign_in: Default::default(),
             device_limiter: None,
             draining: Default::default(),
+            in_flight: crate::shed::InFlight::unlimited(),
         }
+    }
+
+    /// Caps the requests this node serves at once at `max` (0: no cap); past it they are
+    /// answered `503 overloaded` with `Retry-After` at once. Push streams, health and
+    /// readiness are not counted.
+    pub fn with_max_in_flight(mut self, max: usize) -> Self {
+        self.in_flight = crate::shed::InFlight::new(max);
+        self
     }
 
     /// Limits each address to `per_sec` device requests a second (ten seconds' worth at
@@ -59,7 +70,7 @@ impl AppState {
 
 /// The router with its middleware, ready to serve.
 pub fn router(state: AppState) -> axum::Router {
-    routes::router()
+    routes::router(state.in_flight.clone())
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             crate::audit::layer,

@@ -58,7 +58,14 @@ pub enum ApiError {
     /// The request took longer than the server allows one to take.
     #[error("the request took too long; retry it")]
     TimedOut,
+    /// This node already has as many requests in flight as it takes; it refused this one
+    /// before reading it, rather than queue it.
+    #[error("the server is busy; retry shortly")]
+    Overloaded,
 }
+
+/// `Retry-After` of a `storage_full` or `storage_read_only` answer, in seconds.
+pub const STORAGE_RETRY_AFTER_SECS: u64 = 30;
 
 /// The JSON body of every error: `{"error": {"code": ..., "message": ...}}`.
 #[derive(Serialize, utoipa::ToSchema)]
@@ -95,6 +102,7 @@ impl ApiError {
             ApiError::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
             ApiError::RateLimited(_) => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
             ApiError::TimedOut => (StatusCode::SERVICE_UNAVAILABLE, "timed_out"),
+            ApiError::Overloaded => (StatusCode::SERVICE_UNAVAILABLE, "overloaded"),
             ApiError::CsrfRejected => (StatusCode::FORBIDDEN, "csrf_rejected"),
             ApiError::Service(e) => match e {
                 S::NotFound => (StatusCode::NOT_FOUND, "not_found"),
@@ -134,6 +142,10 @@ impl ApiError {
                     StoreError::Unavailable(_) => {
                         (StatusCode::SERVICE_UNAVAILABLE, "storage_unavailable")
                     }
+                    StoreError::Full(_) => (StatusCode::SERVICE_UNAVAILABLE, "storage_full"),
+                    StoreError::ReadOnly(_) => {
+                        (StatusCode::SERVICE_UNAVAILABLE, "storage_read_only")
+                    }
                     StoreError::Backend(_) | StoreError::Corrupt { .. } => {
                         (StatusCode::INTERNAL_SERVER_ERROR, "internal")
                     }
@@ -150,6 +162,12 @@ impl ApiError {
             )) => "internal error; it has been logged".into(),
             ApiError::Service(ServiceError::Store(StoreError::Unavailable(_))) => {
                 "storage is unavailable; retry later".into()
+            }
+            ApiError::Service(ServiceError::Store(StoreError::Full(_))) => {
+                "storage is full; nothing was written; retry later".into()
+            }
+            ApiError::Service(ServiceError::Store(StoreError::ReadOnly(_))) => {
+                "storage is read-only; nothing was written; retry later".into()
             }
             other => other.to_string(),
         }
@@ -168,18 +186,20 @@ impl IntoResponse for ApiError {
                 message: self.public_message(),
             },
         };
+        // A full or read-only database needs an operator, so clients are asked to wait
+        // longer than for a blip; every other 503 says one second (clients add jitter).
         let retry_after = match &self {
             ApiError::RateLimited(secs) => Some(*secs),
-            ApiError::TimedOut => Some(1),
+            ApiError::Service(ServiceError::Store(
+                StoreError::Full(_) | StoreError::ReadOnly(_),
+            )) => Some(STORAGE_RETRY_AFTER_SECS),
+            _ if status == StatusCode::SERVICE_UNAVAILABLE => Some(1),
             _ => None,
         };
         let mut resp = (status, axum::Json(body)).into_response();
         let headers = resp.headers_mut();
         if let Some(secs) = retry_after {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
-        }
-        if status == StatusCode::SERVICE_UNAVAILABLE {
-            headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         }
         if status == StatusCode::UNAUTHORIZED && code == "unauthorized" {
             headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));

@@ -17,6 +17,7 @@ pub mod routes;
 pub mod scheduler;
 pub mod secrets;
 pub mod service;
+pub mod shed;
 pub mod telemetry;
 pub mod views;
 

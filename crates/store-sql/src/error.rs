@@ -9,9 +9,31 @@
 use lienlock_store::StoreError;
 use sqlx::error::{DatabaseError, ErrorKind};
 
+/// "No space left on device" (Linux and the BSDs agree on the number).
+const ENOSPC: i32 = 28;
+/// "Read-only file system".
+const EROFS: i32 = 30;
+
+/// Why a backend cannot take a request: the three kinds callers treat differently.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Unavailable {
+    /// Unreachable, busy, shutting down: retry.
+    Now,
+    /// Out of space.
+    Full,
+    /// Refuses writes.
+    ReadOnly,
+}
+
 /// Classifies any driver error.
 pub(crate) fn classify(e: sqlx::Error) -> StoreError {
     match e {
+        sqlx::Error::Io(ref io) if io.raw_os_error() == Some(ENOSPC) => {
+            StoreError::Full(e.to_string())
+        }
+        sqlx::Error::Io(ref io) if io.raw_os_error() == Some(EROFS) => {
+            StoreError::ReadOnly(e.to_string())
+        }
         sqlx::Error::Io(_)
         | sqlx::Error::Tls(_)
         | sqlx::Error::PoolTimedOut
@@ -24,7 +46,7 @@ pub(crate) fn classify(e: sqlx::Error) -> StoreError {
 
 fn classify_db(db: &dyn DatabaseError) -> StoreError {
     // Each backend knows its own codes; both are compiled in, so ask whichever matches.
-    let unavailable = if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
+    let found = if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
         db.code().and_then(|c| crate::sqlite::unavailable(&c))
     } else if db
         .try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
@@ -34,8 +56,15 @@ fn classify_db(db: &dyn DatabaseError) -> StoreError {
     } else {
         None
     };
-    match unavailable {
-        Some(why) => StoreError::Unavailable(format!("{why}: {}", db.message())),
+    match found {
+        Some((kind, why)) => {
+            let text = format!("{why}: {}", db.message());
+            match kind {
+                Unavailable::Now => StoreError::Unavailable(text),
+                Unavailable::Full => StoreError::Full(text),
+                Unavailable::ReadOnly => StoreError::ReadOnly(text),
+            }
+        }
         None => StoreError::Backend(db.message().to_owned()),
     }
 }

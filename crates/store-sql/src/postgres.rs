@@ -1,6 +1,6 @@
 //! The PostgreSQL backend: any number of server nodes sharing one database.
 
-use crate::error::{classify, migrate_error};
+use crate::error::{classify, migrate_error, Unavailable};
 use lienlock_domain::Imei;
 use lienlock_store::{StoreError, StoreResult};
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
@@ -95,15 +95,16 @@ async fn scheduler_turn(store: &PgStore) -> StoreResult<bool> {
 }
 
 /// SQLSTATEs that mean "cannot take the request now" rather than "bad statement".
-pub(crate) fn unavailable(sqlstate: &str) -> Option<&'static str> {
+pub(crate) fn unavailable(sqlstate: &str) -> Option<(Unavailable, &'static str)> {
+    use Unavailable::{Full, Now, ReadOnly};
     Some(match sqlstate {
-        "25006" => "database is read-only (a standby?)", // read_only_sql_transaction
-        "53100" => "database disk is full",
-        "53300" => "too many connections",
-        "57P01" | "57P02" | "57P03" => "database is shutting down or starting up",
-        s if s.starts_with("08") => "connection failure",
-        s if s.starts_with("53") => "database is out of resources",
-        s if s.starts_with("58") => "database system or I/O error",
+        "25006" => (ReadOnly, "database is read-only (a standby?)"), // read_only_sql_transaction
+        "53100" => (Full, "database disk is full"),
+        "53300" => (Now, "too many connections"),
+        "57P01" | "57P02" | "57P03" => (Now, "database is shutting down or starting up"),
+        s if s.starts_with("08") => (Now, "connection failure"),
+        s if s.starts_with("53") => (Now, "database is out of resources"),
+        s if s.starts_with("58") => (Now, "database system or I/O error"),
         _ => return None,
     })
 }

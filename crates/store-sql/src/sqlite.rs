@@ -1,6 +1,6 @@
 //! The SQLite backend: one file, for a single server node.
 
-use crate::error::{classify, migrate_error};
+use crate::error::{classify, migrate_error, Unavailable};
 use lienlock_domain::Imei;
 use lienlock_store::{StoreError, StoreResult};
 use sqlx::sqlite::{
@@ -138,14 +138,18 @@ async fn checkpoint_loop(pool: SqlitePool) {
 
 /// SQLite result codes that mean "cannot write now" rather than "bad statement". `code` is
 /// the extended result code as text; its low byte is the primary code.
-pub(crate) fn unavailable(code: &str) -> Option<&'static str> {
+pub(crate) fn unavailable(code: &str) -> Option<(Unavailable, &'static str)> {
+    use Unavailable::{Full, Now, ReadOnly};
     let primary = code.parse::<i32>().ok()? & 0xff;
     Some(match primary {
-        5 => "database is busy (another writer held the lock too long)", // SQLITE_BUSY
-        8 => "database is read-only",                                    // SQLITE_READONLY
-        10 => "disk I/O error",                                          // SQLITE_IOERR
-        13 => "database or disk is full",                                // SQLITE_FULL
-        14 => "cannot open the database file",                           // SQLITE_CANTOPEN
+        5 => (
+            Now,
+            "database is busy (another writer held the lock too long)",
+        ), // SQLITE_BUSY
+        8 => (ReadOnly, "database is read-only"), // SQLITE_READONLY
+        10 => (Now, "disk I/O error"),            // SQLITE_IOERR
+        13 => (Full, "database or disk is full"), // SQLITE_FULL
+        14 => (Now, "cannot open the database file"), // SQLITE_CANTOPEN
         _ => return None,
     })
 }
@@ -256,10 +260,53 @@ mod tests {
         let (l, k) = lender(1 << 20);
         let e = store.create_lender(&l, &k).await.unwrap_err();
         assert!(
-            matches!(&e, StoreError::Unavailable(m) if m.contains("full")),
+            matches!(&e, StoreError::Full(m) if m.contains("full")),
             "{e:?}"
         );
         assert_eq!(store.lender_by_id(l.id).await.unwrap(), None);
+    }
+
+    /// A full disk refuses new writes cleanly: what was acknowledged before stays, the
+    /// file passes SQLite's integrity check, and writes work again once there is room.
+    #[tokio::test]
+    async fn a_full_disk_loses_nothing_and_recovers_when_space_returns() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("full.db");
+        let store = open_sqlite(&path).await.unwrap();
+        let (kept, kept_key) = lender(10);
+        store.create_lender(&kept, &kept_key).await.unwrap();
+        store.close().await;
+        let store = store_with(&path, ("max_page_count", "1")).await;
+        let mut refused = 0;
+        for _ in 0..20 {
+            let (l, k) = lender(64 << 10);
+            match store.create_lender(&l, &k).await {
+                Ok(()) => {}
+                Err(StoreError::Full(_)) => refused += 1,
+                Err(e) => panic!("a full disk must read as Full, got {e:?}"),
+            }
+        }
+        assert!(refused > 0, "the disk never filled");
+        let integrity = || async {
+            sqlx::query_scalar::<_, String>("PRAGMA integrity_check")
+                .fetch_one(&store.pool)
+                .await
+                .unwrap()
+        };
+        assert_eq!(integrity().await, "ok");
+        assert_eq!(
+            store.lender_by_id(kept.id).await.unwrap().unwrap().name,
+            kept.name
+        );
+        // Space returns.
+        sqlx::query("PRAGMA max_page_count = 1073741823")
+            .execute(&store.pool)
+            .await
+            .unwrap();
+        let (l, k) = lender(64 << 10);
+        store.create_lender(&l, &k).await.unwrap();
+        assert_eq!(integrity().await, "ok");
+        assert!(store.lender_by_id(l.id).await.unwrap().is_some());
     }
 
     #[tokio::test]
@@ -270,7 +317,7 @@ mod tests {
         let (l, k) = lender(1);
         let e = store.create_lender(&l, &k).await.unwrap_err();
         assert!(
-            matches!(&e, StoreError::Unavailable(m) if m.contains("read-only")),
+            matches!(&e, StoreError::ReadOnly(m) if m.contains("read-only")),
             "{e:?}"
         );
     }

@@ -68,7 +68,7 @@ macro_rules! batch {
                 }
                 match fast_batch(pool, writes).await {
                     Ok(results) => Ok(results),
-                    Err(StoreError::Unavailable(why)) => Err(StoreError::Unavailable(why)),
+                    Err(e) if e.is_unavailable() => Err(e),
                     Err(_) => {
                         let mut results = Vec::with_capacity(writes.len());
                         for write in writes {

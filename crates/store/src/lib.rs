@@ -69,9 +69,18 @@ pub enum StoreError {
     /// `"dispute closed"`). Nothing was written.
     #[error("conflict: {0}")]
     Conflict(&'static str),
-    /// The database cannot be reached or is read-only/full; nothing was written.
+    /// The database cannot be reached or cannot take the request now (busy, shutting
+    /// down, out of connections); nothing was written. Retrying later may succeed.
     #[error("storage unavailable: {0}")]
     Unavailable(String),
+    /// The database or its disk is full; nothing was written. Reads still work; writes
+    /// succeed again once an operator frees space.
+    #[error("storage full: {0}")]
+    Full(String),
+    /// The database refuses writes: a read-only file, directory or mount, or a standby;
+    /// nothing was written. Needs an operator.
+    #[error("storage read-only: {0}")]
+    ReadOnly(String),
     /// Anything else the backend reported. Nothing was written.
     #[error("storage error: {0}")]
     Backend(String),
@@ -83,6 +92,18 @@ pub enum StoreError {
         /// What was wrong.
         why: String,
     },
+}
+
+impl StoreError {
+    /// Whether the database could not take the request at all ([`StoreError::Unavailable`],
+    /// [`StoreError::Full`], [`StoreError::ReadOnly`]), as opposed to refusing this one
+    /// request: the node should say it is not ready, and the client should retry later.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Unavailable(_) | StoreError::Full(_) | StoreError::ReadOnly(_)
+        )
+    }
 }
 
 /// Shorthand for storage results.

@@ -7,6 +7,7 @@ use axum::http::Method;
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::Json;
+use lienlock_store::StoreError;
 use serde::Serialize;
 use serde_json::{json, Value};
 
@@ -30,6 +31,10 @@ impl crate::openapi::Operations {
         <Doc as utoipa::OpenApi>::openapi()
     }
 }
+
+/// How long `/readyz` waits for the database: well under a load balancer's usual check
+/// timeout, so a hung database reads as "not ready" rather than as a failed check.
+const READY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Whether the server (or its database) can serve. Not the error shape.
 #[derive(Serialize, utoipa::ToSchema)]
@@ -64,7 +69,7 @@ async fn live() -> Json<Value> {
     tag = "ops",
     responses(
         (status = 200, description = "`{\"status\": \"ready\"}`: the database answers", body = Health),
-        (status = 503, description = "`{\"status\": \"not_ready\", \"reason\": \"storage unavailable\"}` or `\"shutting down\"`",
+        (status = 503, description = "`{\"status\": \"not_ready\", \"reason\": ...}`: `storage unavailable`, `storage full`, `storage read-only` or `shutting down`",
          body = Health),
     ),
 )]
@@ -78,23 +83,34 @@ async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
             }),
         );
     }
-    match state.service.store().ping().await {
-        Ok(()) => (
-            StatusCode::OK,
-            Json(Health {
-                status: "ready",
-                reason: None,
-            }),
-        ),
-        Err(e) => {
-            tracing::warn!(error = %e, "not ready");
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
+    let reason = match tokio::time::timeout(READY_TIMEOUT, state.service.store().ping()).await {
+        Ok(Ok(())) => {
+            return (
+                StatusCode::OK,
                 Json(Health {
-                    status: "not_ready",
-                    reason: Some("storage unavailable"),
+                    status: "ready",
+                    reason: None,
                 }),
             )
         }
-    }
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "not ready");
+            match e {
+                StoreError::Full(_) => "storage full",
+                StoreError::ReadOnly(_) => "storage read-only",
+                _ => "storage unavailable",
+            }
+        }
+        Err(_) => {
+            tracing::warn!("not ready: the database did not answer within {READY_TIMEOUT:?}");
+            "storage unavailable"
+        }
+    };
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        Json(Health {
+            status: "not_ready",
+            reason: Some(reason),
+        }),
+    )
 }

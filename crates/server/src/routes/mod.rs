@@ -19,21 +19,28 @@ pub use table::{Access, Route, Routes};
 
 use crate::app::AppState;
 use crate::error::ApiError;
+use crate::shed::InFlight;
 use axum::Router;
 
 /// The longest a request may take, from its first byte to its response. The push stream is
 /// the exception: it is meant to stay open.
 pub const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
-/// Every route the server answers, with its table.
-fn all() -> Routes {
-    Routes::new().merge(bounded()).merge(push::routes())
+/// Every route the server answers, with its table. Health and readiness have a time limit
+/// but no share of the in-flight budget: a load balancer must still hear from an
+/// overloaded node. Push streams have neither: they are meant to stay open, and have their
+/// own cap (`PushLimits`).
+fn all(in_flight: InFlight) -> Routes {
+    Routes::new()
+        .merge(health::routes().layer(axum::middleware::from_fn(time_limit)))
+        .merge(budgeted(in_flight))
+        .merge(push::routes())
 }
 
-/// The routes whose requests have a time limit.
-fn bounded() -> Routes {
+/// The routes whose requests have a time limit and take a share of the node's in-flight
+/// budget (shed past it, before the time limit starts).
+fn budgeted(in_flight: InFlight) -> Routes {
     Routes::new()
-        .merge(health::routes())
         .merge(devices::routes())
         .merge(device_import::routes())
         .merge(device_api::routes())
@@ -48,6 +55,10 @@ fn bounded() -> Routes {
         .merge(crate::openapi::routes())
         .merge(crate::console::routes())
         .layer(axum::middleware::from_fn(time_limit))
+        .layer(axum::middleware::from_fn_with_state(
+            in_flight,
+            crate::shed::shed,
+        ))
 }
 
 /// Answers 503 `timed_out` (with `Retry-After`) to a request still running after
@@ -64,9 +75,9 @@ async fn time_limit(
     }
 }
 
-/// Every route the server answers.
-pub fn router() -> Router<AppState> {
-    all()
+/// Every route the server answers, the budgeted ones sharing `in_flight`.
+pub fn router(in_flight: InFlight) -> Router<AppState> {
+    all(in_flight)
         .into_parts()
         .0
         .fallback(|| async { ApiError::NoRoute })
@@ -76,5 +87,5 @@ pub fn router() -> Router<AppState> {
 /// Every route with who may call it: what the permission and isolation tests walk and what
 /// `docs/security.md`'s matrix is checked against.
 pub fn table() -> Vec<Route> {
-    all().into_parts().1
+    all(InFlight::unlimited()).into_parts().1
 }
