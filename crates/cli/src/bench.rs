@@ -9,6 +9,7 @@ use lienlock_domain::{
 };
 use std::time::Instant;
 
+mod checkin;
 mod console;
 mod counting;
 mod dataset;
@@ -30,6 +31,9 @@ pub enum BenchCommand {
     /// The lender console's reads (device list pages, search, dashboard, device page) over
     /// a SQLite portfolio of many devices.
     Console(console::ConsoleArgs),
+    /// Signed check-ins per second from many concurrent phones over a fleet of enrolled
+    /// devices, against a bare endpoint of the same server as the baseline.
+    Checkin(checkin::CheckinArgs),
 }
 
 /// `bench policy`.
@@ -57,6 +61,9 @@ pub fn run(cmd: BenchCommand) -> anyhow::Result<()> {
         }),
         BenchCommand::Console(a) => tokio::task::block_in_place(|| {
             tokio::runtime::Handle::current().block_on(console::run(a))
+        }),
+        BenchCommand::Checkin(a) => tokio::task::block_in_place(|| {
+            tokio::runtime::Handle::current().block_on(checkin::run(a))
         }),
     }
 }

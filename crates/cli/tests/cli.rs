@@ -207,3 +207,62 @@ lienlock_store_sql::backend_tests!(
     serve_ctl_and_agent_processes,
     audit_verify_catches_an_edited_row
 );
+
+/// `bench checkin`, small and short: one parseable JSON line with every figure, check-ins
+/// answered, none refused (every pre-signed counter is fresh), and a second run on the
+/// same fleet still accepted (its counters are above the first run's).
+#[tokio::test]
+async fn bench_checkin_prints_one_json_line_per_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = tokio::time::timeout(
+        std::time::Duration::from_secs(240),
+        Command::new(BIN)
+            .args([
+                "bench",
+                "checkin",
+                "--devices",
+                "200",
+                "--duration",
+                "2",
+                "--presign-per-sec",
+                "2000",
+                "--concurrency",
+                "8",
+                "--runs",
+                "2",
+                "--data",
+                dir.path().to_str().unwrap(),
+            ])
+            .output(),
+    )
+    .await
+    .expect("the bench ends")
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2, "{stdout}");
+    for line in &lines {
+        for key in [
+            "devices",
+            "checkins_per_s",
+            "p50_ms",
+            "p99_ms",
+            "baseline_per_s",
+            "ratio",
+        ] {
+            assert!(line[key].is_number(), "{key} in {line}");
+        }
+        assert_eq!(line["devices"], 200);
+        assert!(line["checkins"].as_u64().unwrap() > 0, "{line}");
+        assert_eq!(line["errors"], 0, "{line}");
+        assert!(line["baseline_per_s"].as_f64().unwrap() > 0.0, "{line}");
+    }
+}

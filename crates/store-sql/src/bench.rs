@@ -375,55 +375,71 @@ fn key(k: &Option<[u8; 32]>) -> Option<Vec<u8>> {
     k.map(|k| k.to_vec())
 }
 
+/// The device columns bound onto `$q`, for either backend's query type.
+macro_rules! bind_device_columns {
+    ($q:expr, $d:expr) => {{
+        let d: &Device = $d;
+        let (amount, currency, since) = arrears_columns(d.arrears.as_ref());
+        $q.bind(d.id.to_string())
+            .bind(d.lender_id.to_string())
+            .bind(d.imei.as_str().to_owned())
+            .bind(d.imei2.as_ref().map(|i: &Imei| i.as_str().to_owned()))
+            .bind(d.serial.clone())
+            .bind(d.model.clone())
+            .bind(d.state.as_str())
+            .bind(d.key_status.as_str())
+            .bind(key(&d.device_key))
+            .bind(key(&d.pending_key))
+            .bind(to_i64(d.last_counter, "last_counter")?)
+            .bind(to_i64(d.pending_counter, "pending_counter")?)
+            .bind(key(&d.retired_key))
+            .bind(to_i64(d.retired_counter, "retired_counter")?)
+            .bind(to_i64(d.lease_seq, "lease_seq")?)
+            .bind(d.last_seen_at.map(Timestamp::as_millis))
+            .bind(d.enrolled_at.as_millis())
+            .bind(d.updated_at.as_millis())
+            .bind(d.version)
+            .bind(i64::from(d.policy_level.code()))
+            .bind(to_i64(d.notice_seq, "notice_seq")?)
+            .bind(d.policy_level_since.as_millis())
+            .bind(amount)
+            .bind(currency)
+            .bind(since)
+    }};
+}
+
+/// The contract columns bound onto `$q`, for either backend's query type.
+macro_rules! bind_contract_columns {
+    ($q:expr, $c:expr) => {{
+        let c: &ContractRecord = $c;
+        if !c.state.is_active() && c.next_evaluation_at.is_some() {
+            return Err(StoreError::Backend(format!(
+                "contract {} is closed but has a next evaluation time",
+                c.id
+            )));
+        }
+        $q.bind(c.id.to_string())
+            .bind(c.lender_id.to_string())
+            .bind(c.device_id.to_string())
+            .bind(c.reference.clone())
+            .bind(c.terms.currency().code().to_owned())
+            .bind(terms_json(&c.terms)?)
+            .bind(c.policy.clone())
+            .bind(c.state.as_str())
+            .bind(c.created_at.as_millis())
+            .bind(c.updated_at.as_millis())
+            .bind(c.next_evaluation_at.map(Timestamp::as_millis))
+            .bind(c.version)
+            .bind(c.wake_seq)
+    }};
+}
+
 fn bind_device<'q>(q: Q<'q>, d: &Device) -> StoreResult<Q<'q>> {
-    let (amount, currency, since) = arrears_columns(d.arrears.as_ref());
-    Ok(q.bind(d.id.to_string())
-        .bind(d.lender_id.to_string())
-        .bind(d.imei.as_str().to_owned())
-        .bind(d.imei2.as_ref().map(|i: &Imei| i.as_str().to_owned()))
-        .bind(d.serial.clone())
-        .bind(d.model.clone())
-        .bind(d.state.as_str())
-        .bind(d.key_status.as_str())
-        .bind(key(&d.device_key))
-        .bind(key(&d.pending_key))
-        .bind(to_i64(d.last_counter, "last_counter")?)
-        .bind(to_i64(d.pending_counter, "pending_counter")?)
-        .bind(key(&d.retired_key))
-        .bind(to_i64(d.retired_counter, "retired_counter")?)
-        .bind(to_i64(d.lease_seq, "lease_seq")?)
-        .bind(d.last_seen_at.map(Timestamp::as_millis))
-        .bind(d.enrolled_at.as_millis())
-        .bind(d.updated_at.as_millis())
-        .bind(d.version)
-        .bind(i64::from(d.policy_level.code()))
-        .bind(to_i64(d.notice_seq, "notice_seq")?)
-        .bind(d.policy_level_since.as_millis())
-        .bind(amount)
-        .bind(currency)
-        .bind(since))
+    Ok(bind_device_columns!(q, d))
 }
 
 fn bind_contract<'q>(q: Q<'q>, c: &ContractRecord) -> StoreResult<Q<'q>> {
-    if !c.state.is_active() && c.next_evaluation_at.is_some() {
-        return Err(StoreError::Backend(format!(
-            "contract {} is closed but has a next evaluation time",
-            c.id
-        )));
-    }
-    Ok(q.bind(c.id.to_string())
-        .bind(c.lender_id.to_string())
-        .bind(c.device_id.to_string())
-        .bind(c.reference.clone())
-        .bind(c.terms.currency().code().to_owned())
-        .bind(terms_json(&c.terms)?)
-        .bind(c.policy.clone())
-        .bind(c.state.as_str())
-        .bind(c.created_at.as_millis())
-        .bind(c.updated_at.as_millis())
-        .bind(c.next_evaluation_at.map(Timestamp::as_millis))
-        .bind(c.version)
-        .bind(c.wake_seq))
+    Ok(bind_contract_columns!(q, c))
 }
 
 fn bind_payment<'q>(q: Q<'q>, p: &PaymentRecord) -> StoreResult<Q<'q>> {
@@ -475,6 +491,81 @@ fn bind_dispute<'q>(q: Q<'q>, d: &DisputeRecord) -> StoreResult<Q<'q>> {
         .bind(d.closed_at.map(Timestamp::as_millis))
         .bind(d.closed_by.as_ref().map(|a| a.to_text()))
         .bind(d.resolution.clone()))
+}
+
+/// Devices and contracts bulk-loaded into PostgreSQL, for `bench checkin` on the production
+/// backend: the same column lists and encodings as the store and as [`BulkLoader`], many
+/// rows per statement, one transaction per [`PgBulkLoader::load`]. (Ledgers, notices and
+/// disputes are not loaded: the check-in path does not read them.)
+#[derive(Debug)]
+pub struct PgBulkLoader {
+    conn: sqlx::PgConnection,
+}
+
+type PgQ<'q> = Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>;
+
+impl PgBulkLoader {
+    /// Connects to the database at `url`, applying the store's migrations first.
+    pub async fn open(url: &str) -> StoreResult<Self> {
+        let store = crate::connect_postgres(url).await?;
+        drop(store);
+        let conn = sqlx::PgConnection::connect(url).await.map_err(classify)?;
+        Ok(Self { conn })
+    }
+
+    /// Writes the batch's devices and contracts in one transaction (its other rows are
+    /// refused rather than silently dropped).
+    pub async fn load(&mut self, batch: &Batch) -> StoreResult<()> {
+        if !(batch.payments.is_empty() && batch.notices.is_empty() && batch.disputes.is_empty()) {
+            return Err(StoreError::Backend(
+                "the PostgreSQL loader writes devices and contracts only".into(),
+            ));
+        }
+        let mut tx = self.conn.begin().await.map_err(classify)?;
+        for chunk in batch.devices.chunks(ROWS_PER_STATEMENT) {
+            let text = numbered_rows(sql::INSERT_DEVICE, chunk.len())?;
+            let mut q: PgQ<'_> = sqlx::query(&text);
+            for d in chunk {
+                q = bind_device_columns!(q, d);
+            }
+            q.execute(&mut *tx).await.map_err(classify)?;
+        }
+        for chunk in batch.contracts.chunks(ROWS_PER_STATEMENT) {
+            let text = numbered_rows(sql::INSERT_CONTRACT, chunk.len())?;
+            let mut q: PgQ<'_> = sqlx::query(&text);
+            for c in chunk {
+                q = bind_contract_columns!(q, c);
+            }
+            q.execute(&mut *tx).await.map_err(classify)?;
+        }
+        tx.commit().await.map_err(classify)
+    }
+
+    /// Updates the planner's statistics (a freshly filled table has none) and closes.
+    pub async fn finish(mut self) -> StoreResult<()> {
+        sqlx::query("ANALYZE")
+            .execute(&mut self.conn)
+            .await
+            .map_err(classify)?;
+        self.conn.close().await.map_err(classify)
+    }
+}
+
+/// [`multi_row`] for PostgreSQL, which numbers its placeholders (`$1`, `$2`, ...).
+fn numbered_rows(insert: &str, rows: usize) -> StoreResult<String> {
+    let bad = || StoreError::Backend(format!("not a single-row INSERT: {insert}"));
+    let (head, tail) = insert.split_once(" VALUES (").ok_or_else(bad)?;
+    let group = tail.split_once(')').ok_or_else(bad)?.0;
+    let columns = group.split(',').count();
+    let groups: Vec<String> = (0..rows)
+        .map(|r| {
+            let marks: Vec<String> = (1..=columns)
+                .map(|c| format!("${}", r * columns + c))
+                .collect();
+            format!("({})", marks.join(", "))
+        })
+        .collect();
+    Ok(format!("{head} VALUES {}", groups.join(", ")))
 }
 
 /// Puts the devices with these IMEIs, in the database at `database` (a SQLite path or a

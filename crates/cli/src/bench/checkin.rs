@@ -1,0 +1,420 @@
+//! `lienlock bench checkin`: signed check-ins per second from many concurrent simulated
+//! phones against a fleet of N enrolled devices, beside a bare endpoint of the same server
+//! (`/healthz`) driven the same way as the baseline.
+//!
+//! The fleet is bulk-loaded (see [`fleet`]). Every request is signed before the clock
+//! starts, so during the timed window the generator does no cryptography: it sends
+//! pre-built bodies over keep-alive HTTP/1.1 connections and reads the answers (it does not
+//! verify the leases; the agent's tests do that). The server is embedded in this process by
+//! default, on the same two cores as the generator, as the baseline is.
+
+mod fleet;
+
+use anyhow::{bail, Context};
+use clap::Args;
+use fleet::{Fleet, Phone};
+use lienlock_domain::{SystemClock, Timestamp};
+use lienlock_server::apikey::ServerSecret;
+use lienlock_server::{AppState, LeaseSettings, Service};
+use lienlock_wire::{CheckIn, CheckInVersion, DeviceKey, ServerKey, SignedCheckIn};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// `bench checkin`.
+#[derive(Debug, Args)]
+pub struct CheckinArgs {
+    /// Enrolled phones.
+    #[arg(long, default_value_t = 1_000_000, value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
+    devices: u64,
+    /// Seconds each timed window (check-ins, then the baseline) lasts.
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    duration: u64,
+    /// Requests in flight at once (simulated phones talking at the same moment), each on
+    /// its own keep-alive connection.
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=4096))]
+    concurrency: u32,
+    /// Timed runs on the same fleet; one JSON line each.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=20))]
+    runs: u32,
+    /// Check-ins signed in advance per second of --duration: the most the window can
+    /// send (it ends early, and says so, if they run out).
+    #[arg(long, default_value_t = 20_000)]
+    presign_per_sec: u64,
+    /// Where the SQLite fleet is kept and reused across invocations (a temporary directory
+    /// when absent).
+    #[arg(long, conflicts_with = "postgres")]
+    data: Option<PathBuf>,
+    /// A PostgreSQL server (URL of a database the bench may create others from): the fleet
+    /// goes into a fresh database there, dropped after.
+    #[arg(long)]
+    postgres: Option<String>,
+    /// A running server instead of the embedded one; --database names its database, where
+    /// the fleet is bulk-loaded.
+    #[arg(long, requires = "database", conflicts_with_all = ["postgres", "data"])]
+    server: Option<String>,
+    /// The --server deployment's database (SQLite path or PostgreSQL URL).
+    #[arg(long, requires = "server")]
+    database: Option<String>,
+}
+
+/// Runs the benchmark and prints one JSON line per run.
+pub async fn run(a: CheckinArgs) -> anyhow::Result<()> {
+    let scratch = tempfile::tempdir().context("a temporary directory")?;
+    let mut pg_db = None;
+    let (fleet, database, backend) = match (&a.server, &a.postgres) {
+        (Some(_), _) => {
+            let db = a.database.clone().unwrap_or_default();
+            if is_postgres(&db) {
+                (Fleet::postgres(&db, a.devices).await?, db, "postgres")
+            } else {
+                bail!("--server with a SQLite --database: stop the server, run the bench embedded with --data");
+            }
+        }
+        (None, Some(admin)) => {
+            let url = lienlock_store_sql::bench::fresh_postgres_database(admin).await?;
+            pg_db = Some((admin.clone(), url.clone()));
+            match Fleet::postgres(&url, a.devices).await {
+                Ok(f) => (f, url, "postgres"),
+                Err(e) => {
+                    drop_pg(&pg_db).await;
+                    return Err(e);
+                }
+            }
+        }
+        (None, None) => {
+            let dir = a.data.clone().unwrap_or_else(|| scratch.path().to_owned());
+            let (f, url) = Fleet::sqlite(&dir, a.devices).await?;
+            (f, url, "sqlite")
+        }
+    };
+    let result = serve_and_measure(&a, &fleet, &database, backend).await;
+    drop_pg(&pg_db).await;
+    result
+}
+
+fn is_postgres(url: &str) -> bool {
+    url.starts_with("postgres://") || url.starts_with("postgresql://")
+}
+
+async fn drop_pg(db: &Option<(String, String)>) {
+    if let Some((admin, url)) = db {
+        if let Err(e) = lienlock_store_sql::bench::drop_postgres_database(admin, url).await {
+            eprintln!("could not drop {url}: {e}");
+        }
+    }
+}
+
+async fn serve_and_measure(
+    a: &CheckinArgs,
+    fleet: &Fleet,
+    database: &str,
+    backend: &str,
+) -> anyhow::Result<()> {
+    let (url, stop) = match &a.server {
+        Some(url) => (url.trim_end_matches('/').to_owned(), None),
+        None => {
+            let store = lienlock_store_sql::open(database).await?;
+            let service = Service::new(
+                store,
+                Arc::new(SystemClock),
+                ServerKey::generate(),
+                ServerSecret::generate(),
+                LeaseSettings::default(),
+            );
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+            let url = format!("http://{}", listener.local_addr()?);
+            let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+            let handle = tokio::spawn(lienlock_server::serve(
+                listener,
+                AppState::new(service),
+                // The fleet's contracts are never due; the scheduler would find nothing.
+                Duration::from_secs(3600),
+                async move {
+                    let _ = rx.await;
+                },
+            ));
+            (url, Some((tx, handle)))
+        }
+    };
+    let http = reqwest::Client::builder()
+        .http1_only()
+        .pool_max_idle_per_host(a.concurrency as usize)
+        .build()?;
+    let mut outcome = Ok(());
+    for run in 0..a.runs {
+        match measure(a, fleet, &http, &url).await {
+            Ok(r) => println!("{}", r.json(a, fleet.len(), backend, run)),
+            Err(e) => {
+                outcome = Err(e);
+                break;
+            }
+        }
+    }
+    if let Some((tx, handle)) = stop {
+        let _ = tx.send(());
+        handle.await??;
+    }
+    outcome
+}
+
+/// One timed run: the check-in window, then the baseline window.
+#[derive(Debug)]
+struct Report {
+    checkins: Window,
+    baseline: Window,
+    /// Check-ins the server refused or failed (not counted above).
+    errors: u64,
+    /// The pre-signed check-ins ran out before the window ended.
+    exhausted: bool,
+    presign_secs: f64,
+}
+
+impl Report {
+    fn json(&self, a: &CheckinArgs, devices: u64, backend: &str, run: u32) -> serde_json::Value {
+        let ratio = if self.baseline.per_sec > 0.0 {
+            self.checkins.per_sec / self.baseline.per_sec
+        } else {
+            0.0
+        };
+        let round = |x: f64| (x * 100.0).round() / 100.0;
+        serde_json::json!({
+            "devices": devices,
+            "checkins_per_s": round(self.checkins.per_sec),
+            "p50_ms": round(self.checkins.p50_ms),
+            "p99_ms": round(self.checkins.p99_ms),
+            "baseline_per_s": round(self.baseline.per_sec),
+            "ratio": (ratio * 1000.0).round() / 1000.0,
+            "baseline_p50_ms": round(self.baseline.p50_ms),
+            "baseline_p99_ms": round(self.baseline.p99_ms),
+            "checkins": self.checkins.done,
+            "errors": self.errors,
+            "exhausted": self.exhausted,
+            "concurrency": a.concurrency,
+            "duration_s": a.duration,
+            "backend": backend,
+            "run": run + 1,
+            "presign_s": round(self.presign_secs),
+        })
+    }
+}
+
+/// What one window measured.
+#[derive(Debug, Default)]
+struct Window {
+    done: u64,
+    per_sec: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+}
+
+async fn measure(
+    a: &CheckinArgs,
+    fleet: &Fleet,
+    http: &reqwest::Client,
+    url: &str,
+) -> anyhow::Result<Report> {
+    let started = std::time::Instant::now();
+    let total = (a.duration * a.presign_per_sec).min(fleet.len() * ROUNDS);
+    let bodies = tokio::task::spawn_blocking({
+        let phones = phones(fleet, total)?;
+        move || presign(&phones, total)
+    })
+    .await??;
+    let presign_secs = started.elapsed().as_secs_f64();
+    let window = Duration::from_secs(a.duration);
+    let checkin_url = format!("{url}/device/v1/checkin");
+    let (checkins, errors, exhausted) = drive(
+        http,
+        &checkin_url,
+        Some(Arc::new(bodies)),
+        a.concurrency,
+        window,
+    )
+    .await?;
+    let health = format!("{url}/healthz");
+    let (baseline, _, _) = drive(http, &health, None, a.concurrency, window).await?;
+    Ok(Report {
+        checkins,
+        baseline,
+        errors,
+        exhausted,
+        presign_secs,
+    })
+}
+
+/// A phone checks in at most this many times in one run (its counters for the run are
+/// `ROUNDS` apart from the next run's).
+const ROUNDS: u64 = 64;
+
+/// Which phone the `j`-th request of a run comes from: a stride through the fleet, so the
+/// check-ins land all over the table, as a fleet's do.
+fn phone_index(j: u64, n: u64) -> u64 {
+    // A stride prime to n (a large prime, or 1 for the few n it divides).
+    const STRIDE: u64 = 2_654_435_761;
+    let stride = if n % STRIDE == 0 { 1 } else { STRIDE % n };
+    let stride = if gcd(stride, n) == 1 { stride } else { 1 };
+    ((u128::from(j % n) * u128::from(stride)) % u128::from(n)) as u64
+}
+
+fn gcd(a: u64, b: u64) -> u64 {
+    if b == 0 {
+        a
+    } else {
+        gcd(b, a % b)
+    }
+}
+
+/// The phones the first `total` requests come from (each once, in request order).
+fn phones(fleet: &Fleet, total: u64) -> anyhow::Result<Vec<Phone>> {
+    let n = fleet.len();
+    (0..total.min(n))
+        .map(|j| fleet.phone(phone_index(j, n)))
+        .collect()
+}
+
+/// The request bodies, signed on every core. Counters: the loaded one plus this run's
+/// epoch (the wall clock's seconds times [`ROUNDS`], so each run's are above the last's)
+/// plus the round, strictly increasing per phone within the run.
+fn presign(phones: &[Phone], total: u64) -> anyhow::Result<Vec<String>> {
+    let epoch = (jiff::Timestamp::now().as_second() - 1_700_000_000).max(0) as u64 * ROUNDS;
+    let now = Timestamp::from_millis(jiff::Timestamp::now().as_millisecond());
+    let n = phones.len() as u64;
+    let threads = std::thread::available_parallelism().map_or(1, |t| t.get()) as u64;
+    let per = total.div_ceil(threads);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                s.spawn(move || {
+                    let (from, to) = ((t * per).min(total), ((t + 1) * per).min(total));
+                    (from..to)
+                        .map(|j| {
+                            let p = &phones[(j % n) as usize];
+                            let checkin = CheckIn {
+                                version: CheckInVersion::V3,
+                                imei: p.imei,
+                                device_key: DeviceKey::from_secret(p.key).public(),
+                                counter: p.counter + epoch + j / n + 1,
+                                device_time: now,
+                                held_lease_seq: p.lease_seq,
+                                notice_ack: p.notice_seq,
+                                server_key_id: None,
+                                user_since: 0,
+                                reports: Vec::new(),
+                                signals: Vec::new(),
+                            };
+                            let signed =
+                                SignedCheckIn::seal(&checkin, &DeviceKey::from_secret(p.key));
+                            Ok(serde_json::to_string(&signed)?)
+                        })
+                        .collect::<anyhow::Result<Vec<String>>>()
+                })
+            })
+            .collect();
+        let mut out = Vec::with_capacity(total as usize);
+        for h in handles {
+            out.extend(
+                h.join()
+                    .map_err(|_| anyhow::anyhow!("a signing thread panicked"))??,
+            );
+        }
+        Ok(out)
+    })
+}
+
+/// Sends requests from `concurrency` tasks for `window`: POSTs of `bodies` in order (each
+/// once), or GETs when there are none. Returns the window's figures, the failed requests,
+/// and whether the bodies ran out.
+async fn drive(
+    http: &reqwest::Client,
+    url: &str,
+    bodies: Option<Arc<Vec<String>>>,
+    concurrency: u32,
+    window: Duration,
+) -> anyhow::Result<(Window, u64, bool)> {
+    let next = Arc::new(AtomicUsize::new(0));
+    let start = Instant::now();
+    let deadline = start + window;
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..concurrency {
+        let (http, url, bodies, next) =
+            (http.clone(), url.to_owned(), bodies.clone(), next.clone());
+        tasks.spawn(async move {
+            let mut latencies: Vec<u32> = Vec::new();
+            let mut errors = 0u64;
+            let mut exhausted = false;
+            while Instant::now() < deadline {
+                let request = match &bodies {
+                    Some(b) => {
+                        let j = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(body) = b.get(j) else {
+                            exhausted = true;
+                            break;
+                        };
+                        http.post(&url)
+                            .header("content-type", "application/json")
+                            .body(body.clone())
+                    }
+                    None => http.get(&url),
+                };
+                let t = Instant::now();
+                let ok = match request.send().await {
+                    Ok(resp) => resp.status().is_success() && resp.bytes().await.is_ok(),
+                    Err(_) => false,
+                };
+                if ok {
+                    latencies.push(u32::try_from(t.elapsed().as_micros()).unwrap_or(u32::MAX));
+                } else {
+                    errors += 1;
+                }
+            }
+            (latencies, errors, exhausted, Instant::now())
+        });
+    }
+    let mut all = Vec::new();
+    let (mut errors, mut exhausted, mut end) = (0, false, start);
+    while let Some(r) = tasks.join_next().await {
+        let (l, e, x, t) = r?;
+        all.extend(l);
+        errors += e;
+        exhausted |= x;
+        end = end.max(t);
+    }
+    all.sort_unstable();
+    let q = |f: f64| -> f64 {
+        if all.is_empty() {
+            return 0.0;
+        }
+        let i = ((all.len() as f64 * f).ceil() as usize).clamp(1, all.len()) - 1;
+        f64::from(all[i]) / 1000.0
+    };
+    let secs = end.duration_since(start).as_secs_f64().max(1e-9);
+    Ok((
+        Window {
+            done: all.len() as u64,
+            per_sec: all.len() as f64 / secs,
+            p50_ms: q(0.5),
+            p99_ms: q(0.99),
+        },
+        errors,
+        exhausted,
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_stride_visits_every_phone_once_per_round() {
+        for n in [1u64, 2, 7, 200, 1000, 2_654_435_761 * 2] {
+            let m = n.min(5000);
+            let mut seen: Vec<u64> = (0..m).map(|j| phone_index(j, n)).collect();
+            seen.sort_unstable();
+            seen.dedup();
+            assert_eq!(seen.len() as u64, m, "n = {n}");
+        }
+    }
+}
