@@ -77,6 +77,15 @@ pub struct ServerArgs {
     /// Device requests per second one address may make (0: no limit).
     #[arg(long, env = "LIENLOCK__DEVICE_RATE_PER_IP")]
     device_rate_per_ip: Option<u32>,
+    /// A second address serving only the Android Device Lock Controller's gRPC services.
+    #[arg(long, env = "LIENLOCK__ANDROID_LISTEN")]
+    android_listen: Option<SocketAddr>,
+    /// The gRPC metadata header Android phones send their key in.
+    #[arg(long, env = "LIENLOCK__ANDROID_HEADER")]
+    android_header: Option<String>,
+    /// File (mode 600) holding the deployment's Android key.
+    #[arg(long, env = "LIENLOCK__ANDROID_KEY_FILE")]
+    android_key_file: Option<PathBuf>,
 }
 
 impl ServerArgs {
@@ -103,6 +112,15 @@ impl ServerArgs {
         }
         if let Some(s) = self.checkin_interval_secs {
             c.checkin_interval_secs = s;
+        }
+        if let Some(a) = self.android_listen {
+            c.android_listen = Some(a);
+        }
+        if let Some(h) = &self.android_header {
+            c.android_header = h.clone();
+        }
+        if let Some(f) = &self.android_key_file {
+            c.android_key_file = Some(f.clone());
         }
         Ok(c)
     }

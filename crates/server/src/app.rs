@@ -26,6 +26,8 @@ pub struct AppState {
     pub sign_in: std::sync::Arc<crate::console::SignInThrottle>,
     /// Per-address limit of the device endpoints; `None`: no limit.
     pub device_limiter: Option<std::sync::Arc<crate::ratelimit::RateLimiter>>,
+    /// How Android phones authenticate their gRPC calls.
+    pub android: std::sync::Arc<crate::android::AndroidOptions>,
 }
 
 impl AppState {
@@ -42,6 +44,7 @@ impl AppState {
             limiter: Default::default(),
             sign_in: Default::default(),
             device_limiter: None,
+            android: Default::default(),
         }
     }
 
@@ -52,11 +55,19 @@ impl AppState {
             .then(|| std::sync::Arc::new(crate::ratelimit::RateLimiter::per_second(per_sec)));
         self
     }
+
+    /// Sets how Android phones authenticate.
+    pub fn with_android(mut self, options: crate::android::AndroidOptions) -> Self {
+        self.android = std::sync::Arc::new(options);
+        self
+    }
 }
 
-/// The router with its middleware, ready to serve.
+/// The router with its middleware, ready to serve: the route table's routes and the
+/// Android gRPC services (outside the table: see `crate::android`).
 pub fn router(state: AppState) -> axum::Router {
     routes::router()
+        .merge(crate::android::router(&state))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             crate::audit::layer,

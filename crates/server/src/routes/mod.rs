@@ -1,5 +1,6 @@
 //! HTTP routes. Handlers extract, call one service method, and map the result.
 
+mod android;
 mod api_keys;
 pub(crate) mod audit;
 mod codes;
@@ -35,6 +36,7 @@ fn bounded() -> Routes {
     Routes::new()
         .merge(health::routes())
         .merge(devices::routes())
+        .merge(android::routes())
         .merge(device_import::routes())
         .merge(device_api::routes())
         .merge(contracts::routes())
