@@ -9,7 +9,12 @@
 pub mod rules;
 
 /// Types and gRPC stubs generated from `proto/devicelockcontroller/*.proto`.
-#[allow(missing_docs, missing_debug_implementations, clippy::all, clippy::pedantic)]
+#[allow(
+    missing_docs,
+    missing_debug_implementations,
+    clippy::all,
+    clippy::pedantic
+)]
 pub mod proto {
     tonic::include_proto!("devicelockcontroller");
 }

@@ -76,7 +76,9 @@ impl AndroidSettings {
             .iter()
             .find(|p| !is_package(p))
         {
-            return Err(format!("{p:?} in kiosk_app_allowlist_packages is no package name"));
+            return Err(format!(
+                "{p:?} in kiosk_app_allowlist_packages is no package name"
+            ));
         }
         if self.kiosk_app_allowlist_packages.len() > 100 {
             return Err("at most 100 allowlisted packages".into());
@@ -473,7 +475,14 @@ mod tests {
     fn deferred_never_resets() {
         let s = settings(1);
         let d = ProvisionType::Deferred;
-        let r = provision_reply(false, ProvisionState::Retry, d, &s, Some(T0), T0.plus_secs(9 * 86_400));
+        let r = provision_reply(
+            false,
+            ProvisionState::Retry,
+            d,
+            &s,
+            Some(T0),
+            T0.plus_secs(9 * 86_400),
+        );
         assert_eq!(r.next, ProvisionState::DismissibleUi);
         assert_eq!(r.days_left_until_reset, 0);
     }

@@ -167,15 +167,19 @@ macro_rules! android {
                 lender: Option<LenderId>,
             ) -> StoreResult<Option<AndroidDeviceRecord>> {
                 let row: Option<DeviceRowA> = match lender {
-                    Some(l) => sqlx::query_as(q::DEVICE_OWNED)
-                        .bind(device.to_string())
-                        .bind(l.to_string())
-                        .fetch_optional(pool)
-                        .await,
-                    None => sqlx::query_as(q::DEVICE)
-                        .bind(device.to_string())
-                        .fetch_optional(pool)
-                        .await,
+                    Some(l) => {
+                        sqlx::query_as(q::DEVICE_OWNED)
+                            .bind(device.to_string())
+                            .bind(l.to_string())
+                            .fetch_optional(pool)
+                            .await
+                    }
+                    None => {
+                        sqlx::query_as(q::DEVICE)
+                            .bind(device.to_string())
+                            .fetch_optional(pool)
+                            .await
+                    }
                 }
                 .map_err(classify)?;
                 row.map(decode).transpose()

@@ -666,8 +666,10 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     ) -> StoreResult<bool>;
 
     /// The lender whose check-in key hashes to `hash`: authentication of a phone's call.
-    async fn android_lender_by_key_unscoped(&self, hash: &[u8; 32])
-        -> StoreResult<Option<LenderId>>;
+    async fn android_lender_by_key_unscoped(
+        &self,
+        hash: &[u8; 32],
+    ) -> StoreResult<Option<LenderId>>;
 
     /// One of the caller's phones on the Android channel, `None` before it was seen or
     /// configured there.

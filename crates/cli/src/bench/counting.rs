@@ -3,15 +3,16 @@
 //! service, without touching the server's code.
 
 use async_trait::async_trait;
+use lienlock_domain::android::AndroidSettings;
 use lienlock_domain::{
     ApiKeyId, CodeFormat, CommandStatus, ContractId, DeviceId, DisputeId, Imei, LenderCtx,
     LenderId, PaymentId, PolicySettings, Timestamp,
 };
-use lienlock_domain::android::AndroidSettings;
-use lienlock_store::{AndroidDeviceRecord, AndroidSettingsRecord, 
-    ApiKeyRecord, CodeInsert, Command, ContractFacts, ContractRecord, Device, DeviceQuery,
-    DeviceWrite, DisputeRecord, Lender, NoticeRecord, PaymentInsert, PaymentRecord, Store,
-    StoreResult, TimelineEvent, UnlockCodeRecord, WakeReceiver,
+use lienlock_store::{
+    AndroidDeviceRecord, AndroidSettingsRecord, ApiKeyRecord, CodeInsert, Command, ContractFacts,
+    ContractRecord, Device, DeviceQuery, DeviceWrite, DisputeRecord, Lender, NoticeRecord,
+    PaymentInsert, PaymentRecord, Store, StoreResult, TimelineEvent, UnlockCodeRecord,
+    WakeReceiver,
 };
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};

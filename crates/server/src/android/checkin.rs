@@ -16,13 +16,18 @@ use tonic::{Request, Response, Status};
 /// are skipped; a request with none left is malformed.
 fn identifiers(ids: &[ClientDeviceIdentifier]) -> Result<Vec<(PhoneId, String)>, Status> {
     if ids.len() > 16 {
-        return Err(Status::invalid_argument("at most 16 client_device_identifiers"));
+        return Err(Status::invalid_argument(
+            "at most 16 client_device_identifiers",
+        ));
     }
     let read: Vec<_> = ids
         .iter()
         .filter_map(|id| {
             let text = id.device_identifier.as_deref()?.trim();
-            let kind = match id.device_identifier_type.map(DeviceIdentifierType::try_from) {
+            let kind = match id
+                .device_identifier_type
+                .map(DeviceIdentifierType::try_from)
+            {
                 Some(Ok(DeviceIdentifierType::Imei)) => Some(IdKind::Imei),
                 Some(Ok(DeviceIdentifierType::Meid)) => Some(IdKind::Meid),
                 Some(Ok(DeviceIdentifierType::Serial)) => Some(IdKind::Serial),
@@ -50,7 +55,9 @@ fn mccmnc(value: Option<&str>) -> Result<Option<String>, Status> {
         Some(m) if (5..=6).contains(&m.len()) && m.bytes().all(|b| b.is_ascii_digit()) => {
             Ok(Some(m.to_owned()))
         }
-        Some(_) => Err(Status::invalid_argument("carrier_mccmnc must be 5 or 6 digits")),
+        Some(_) => Err(Status::invalid_argument(
+            "carrier_mccmnc must be 5 or 6 digits",
+        )),
     }
 }
 
@@ -127,7 +134,13 @@ impl DeviceLockCheckinService for Phones {
             .await
             .map_err(status)?;
         let (checkin_status, next_steps) = match (&out.answer, &out.settings) {
-            (CheckinAnswer::Provision { provision_type: t, force }, Some(s)) => (
+            (
+                CheckinAnswer::Provision {
+                    provision_type: t,
+                    force,
+                },
+                Some(s),
+            ) => (
                 ClientCheckinStatus::ReadyForProvision,
                 Some(NextSteps::DeviceProvisioningInformation(
                     DeviceProvisioningInformation {
@@ -186,7 +199,9 @@ impl DeviceLockCheckinService for Phones {
             .map(PauseDeviceProvisioningReason::try_from);
         if !matches!(
             reason,
-            Some(Ok(PauseDeviceProvisioningReason::UserDeferredDeviceProvisioning))
+            Some(Ok(
+                PauseDeviceProvisioningReason::UserDeferredDeviceProvisioning
+            ))
         ) {
             return Err(Status::invalid_argument(
                 "pause_device_provisioning_reason must be USER_DEFERRED_DEVICE_PROVISIONING",
@@ -205,10 +220,13 @@ impl DeviceLockCheckinService for Phones {
     ) -> Result<Response<ReportDeviceProvisionStateResponse>, Status> {
         let scope = self.scope(&request).await?;
         let req = request.into_inner();
-        let previous = ClientProvisionState::try_from(req.previous_client_provision_state.unwrap_or(0))
-            .map_err(|_| Status::invalid_argument("unknown previous_client_provision_state"))?;
-        let failure = ClientProvisionFailureReason::try_from(req.client_provision_failure_reason.unwrap_or(0))
-            .map_err(|_| Status::invalid_argument("unknown client_provision_failure_reason"))?;
+        let previous =
+            ClientProvisionState::try_from(req.previous_client_provision_state.unwrap_or(0))
+                .map_err(|_| Status::invalid_argument("unknown previous_client_provision_state"))?;
+        let failure = ClientProvisionFailureReason::try_from(
+            req.client_provision_failure_reason.unwrap_or(0),
+        )
+        .map_err(|_| Status::invalid_argument("unknown client_provision_failure_reason"))?;
         let success = req
             .provision_success
             .ok_or_else(|| Status::invalid_argument("provision_success is missing"))?;

@@ -46,7 +46,10 @@ impl std::fmt::Debug for AndroidOptions {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AndroidOptions")
             .field("header", &self.header)
-            .field("deployment_key", &self.deployment_key_hash.map(|_| "<hidden>"))
+            .field(
+                "deployment_key",
+                &self.deployment_key_hash.map(|_| "<hidden>"),
+            )
             .finish()
     }
 }
@@ -112,7 +115,9 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let app = router(&state)
-        .fallback(|| async { Status::unimplemented("no such service").into_http::<axum::body::Body>() })
+        .fallback(|| async {
+            Status::unimplemented("no such service").into_http::<axum::body::Body>()
+        })
         .with_state(state);
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)

@@ -189,7 +189,10 @@ impl From<Option<AndroidSettingsRecord>> for ChannelView {
     security(("api_key" = [])),
     responses((status = 200, description = "The Android channel", body = ChannelView)),
 )]
-async fn show(State(s): State<AppState>, Lender(ctx): Lender) -> ApiResult<axum::Json<ChannelView>> {
+async fn show(
+    State(s): State<AppState>,
+    Lender(ctx): Lender,
+) -> ApiResult<axum::Json<ChannelView>> {
     Ok(axum::Json(s.service.android_settings(&ctx).await?.into()))
 }
 
@@ -213,7 +216,10 @@ async fn set(
     Lender(ctx): Lender,
     Json(b): Json<SettingsBody>,
 ) -> ApiResult<axum::Json<ChannelView>> {
-    let record = s.service.set_android_settings(&ctx, b.into_domain()?).await?;
+    let record = s
+        .service
+        .set_android_settings(&ctx, b.into_domain()?)
+        .await?;
     Ok(axum::Json(Some(record).into()))
 }
 
@@ -354,7 +360,11 @@ async fn set_device(
 ) -> ApiResult<axum::Json<DeviceView>> {
     let config = AndroidDeviceConfig {
         hold: b.hold,
-        provision_type: b.provision_type.as_deref().map(provision_type).transpose()?,
+        provision_type: b
+            .provision_type
+            .as_deref()
+            .map(provision_type)
+            .transpose()?,
         force_provisioning: b.force_provisioning,
         allow_debugging: b.allow_debugging,
     };

@@ -180,7 +180,9 @@ impl Service {
             ));
         }
         if req.fcm_token.as_ref().is_some_and(|t| t.len() > MAX_TOKEN) {
-            return Err(PhoneError::Invalid("fcm_registration_token is too long".into()));
+            return Err(PhoneError::Invalid(
+                "fcm_registration_token is too long".into(),
+            ));
         }
         let now = self.clock.now();
         let Some((device, registered)) = self.find_phone(scope, &req.ids).await? else {
@@ -249,10 +251,22 @@ impl Service {
         let settings = self
             .settings_of(&device)
             .await?
-            .ok_or(PhoneError::Precondition("the lender has not set up Android provisioning"))?;
+            .ok_or(PhoneError::Precondition(
+                "the lender has not set up Android provisioning",
+            ))?;
         let now = self.clock.now();
-        let kind = record.config.provision_type.unwrap_or(settings.provision_type);
-        let reply = provision_reply(success, previous, kind, &settings, record.failing_since, now);
+        let kind = record
+            .config
+            .provision_type
+            .unwrap_or(settings.provision_type);
+        let reply = provision_reply(
+            success,
+            previous,
+            kind,
+            &settings,
+            record.failing_since,
+            now,
+        );
         record.provision_state = reply.next;
         record.failing_since = reply.failing_since;
         let detail = if success {
@@ -282,12 +296,19 @@ impl Service {
             .or(settings.as_ref().map(|s| s.force_provisioning))
             .unwrap_or(false);
         if forced {
-            return Err(PhoneError::Precondition("provisioning of this device is forced"));
+            return Err(PhoneError::Precondition(
+                "provisioning of this device is forced",
+            ));
         }
         let now = self.clock.now();
         record.paused_at = Some(now);
-        self.record(&device, record, now, "pause: the user deferred provisioning".into())
-            .await
+        self.record(
+            &device,
+            record,
+            now,
+            "pause: the user deferred provisioning".into(),
+        )
+        .await
     }
 
     /// `IsDeviceInApprovedCountry`: whether a SIM of `mccmnc` is in one of the lender's
@@ -302,7 +323,9 @@ impl Service {
         let settings = self
             .settings_of(&device)
             .await?
-            .ok_or(PhoneError::Precondition("the lender has not set up Android provisioning"))?;
+            .ok_or(PhoneError::Precondition(
+                "the lender has not set up Android provisioning",
+            ))?;
         let approved = settings
             .approves(mccmnc)
             .ok_or_else(|| PhoneError::Invalid("carrier_mccmnc must be 5 or 6 digits".into()))?;
@@ -358,8 +381,13 @@ impl Service {
         }
         let now = self.clock.now();
         record.program_complete_at = Some(now);
-        self.record(&device, record, now, "program_complete: the phone cleared itself".into())
-            .await
+        self.record(
+            &device,
+            record,
+            now,
+            "program_complete: the phone cleared itself".into(),
+        )
+        .await
     }
 }
 

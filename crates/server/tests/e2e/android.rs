@@ -88,12 +88,16 @@ fn checkin(pairs: &[(&str, DeviceIdentifierType)], mccmnc: &str) -> GetDeviceChe
     }
 }
 
-fn report(id: &str, success: bool, prev: ClientProvisionState) -> ReportDeviceProvisionStateRequest {
+fn report(
+    id: &str,
+    success: bool,
+    prev: ClientProvisionState,
+) -> ReportDeviceProvisionStateRequest {
     ReportDeviceProvisionStateRequest {
         client_provision_failure_reason: Some(if success {
-            ClientProvisionFailureReason::Unspecified as i32
+            ClientProvisionFailureReason::ProvisionFailureReasonUnspecified as i32
         } else {
-            ClientProvisionFailureReason::PlayInstallationFailed as i32
+            ClientProvisionFailureReason::ProvisionFailureReasonPlayInstallationFailed as i32
         }),
         previous_client_provision_state: Some(prev as i32),
         provision_success: Some(success),
@@ -143,7 +147,10 @@ async fn a_phone_provisions_and_provisions_again_after_a_reset(backend: Backend)
             .await
             .unwrap()
             .into_inner();
-        assert_eq!(r.client_checkin_status(), ClientCheckinStatus::ReadyForProvision);
+        assert_eq!(
+            r.client_checkin_status(),
+            ClientCheckinStatus::ReadyForProvision
+        );
         assert_eq!(r.registered_device_identifier.as_deref(), Some(meid));
         let Some(NextSteps::DeviceProvisioningInformation(p)) = r.next_steps else {
             panic!("no provisioning information: {r:?}");
@@ -166,7 +173,10 @@ async fn a_phone_provisions_and_provisions_again_after_a_reset(backend: Backend)
             conf.terms_and_conditions_url.as_deref(),
             Some("https://acme.example/terms")
         );
-        assert_eq!(conf.support_url.as_deref(), Some("https://acme.example/help"));
+        assert_eq!(
+            conf.support_url.as_deref(),
+            Some("https://acme.example/help")
+        );
 
         let country = |m: &str| IsDeviceInApprovedCountryRequest {
             registered_device_identifier: Some(phone.clone()),
@@ -206,7 +216,10 @@ async fn a_phone_provisions_and_provisions_again_after_a_reset(backend: Backend)
             .await
             .unwrap()
             .into_inner();
-        assert_eq!(done.next_client_provision_state(), ClientProvisionState::Success);
+        assert_eq!(
+            done.next_client_provision_state(),
+            ClientProvisionState::Success
+        );
         let (code, view) = s.get(&acme, &format!("/v1/devices/{device}/android")).await;
         assert_eq!(code, 200, "{view}");
         assert_eq!(view["provision_state"], "success");
@@ -221,16 +234,30 @@ async fn a_phone_provisions_and_provisions_again_after_a_reset(backend: Backend)
             .await
             .unwrap()
             .into_inner();
-        assert_eq!(again.client_checkin_status(), ClientCheckinStatus::ReadyForProvision);
+        assert_eq!(
+            again.client_checkin_status(),
+            ClientCheckinStatus::ReadyForProvision
+        );
         assert_eq!(again.registered_device_identifier.as_deref(), Some(&*phone));
         let details = android_details(&s, &acme, &device).await;
         assert!(
-            details.iter().any(|d| d.contains("provisioning again after a reset")),
+            details
+                .iter()
+                .any(|d| d.contains("provisioning again after a reset")),
             "{details:?}"
         );
-        assert!(details.iter().any(|d| d == "provision: success"), "{details:?}");
-        assert!(details.iter().any(|d| d.starts_with("country: 63902")), "{details:?}");
-        assert!(details.iter().any(|d| d.starts_with("fcm_token")), "{details:?}");
+        assert!(
+            details.iter().any(|d| d == "provision: success"),
+            "{details:?}"
+        );
+        assert!(
+            details.iter().any(|d| d.starts_with("country: 63902")),
+            "{details:?}"
+        );
+        assert!(
+            details.iter().any(|d| d.starts_with("fcm_token")),
+            "{details:?}"
+        );
     }
     s.stop().await;
 }
@@ -248,7 +275,11 @@ async fn retry_failures_reset_and_pause(backend: Backend) {
 
     let serial = "SN-RETRY-1";
     let (code, d) = s
-        .post(&acme, "/v1/devices", json!({"imei": imei(710).to_string(), "serial": serial}))
+        .post(
+            &acme,
+            "/v1/devices",
+            json!({"imei": imei(710).to_string(), "serial": serial}),
+        )
         .await;
     assert_eq!(code, 201, "{d}");
     let device = d["id"].as_str().unwrap().to_owned();
@@ -262,7 +293,10 @@ async fn retry_failures_reset_and_pause(backend: Backend) {
         .await;
     assert_eq!(code, 200, "{v}");
     let r = c
-        .get_device_checkin_status(req(&key, checkin(&[(serial, DeviceIdentifierType::Serial)], "63902")))
+        .get_device_checkin_status(req(
+            &key,
+            checkin(&[(serial, DeviceIdentifierType::Serial)], "63902"),
+        ))
         .await
         .unwrap()
         .into_inner();
@@ -272,33 +306,54 @@ async fn retry_failures_reset_and_pause(backend: Backend) {
         panic!("no next check-in: {r:?}");
     };
     let now_s = s.clock.now().as_millis() / 1000;
-    assert_eq!(next.next_checkin_timestamp.unwrap().seconds, now_s + 30 * 60);
+    assert_eq!(
+        next.next_checkin_timestamp.unwrap().seconds,
+        now_s + 30 * 60
+    );
 
     // Failures of a mandatory provisioning: retry, persistent notice, then reset.
     let phone = imei(711).to_string();
     s.enroll(&acme, &imei(711)).await;
     let r1 = c
-        .report_device_provision_state(req(&key, report(&phone, false, ClientProvisionState::Unspecified)))
+        .report_device_provision_state(req(
+            &key,
+            report(&phone, false, ClientProvisionState::Unspecified),
+        ))
         .await
         .unwrap()
         .into_inner();
-    assert_eq!(r1.next_client_provision_state(), ClientProvisionState::Retry);
+    assert_eq!(
+        r1.next_client_provision_state(),
+        ClientProvisionState::Retry
+    );
     assert_eq!(r1.days_left_until_reset, Some(3));
     s.clock.advance_millis(86_400_000);
     let r2 = c
-        .report_device_provision_state(req(&key, report(&phone, false, ClientProvisionState::Retry)))
+        .report_device_provision_state(req(
+            &key,
+            report(&phone, false, ClientProvisionState::Retry),
+        ))
         .await
         .unwrap()
         .into_inner();
-    assert_eq!(r2.next_client_provision_state(), ClientProvisionState::PersistentUi);
+    assert_eq!(
+        r2.next_client_provision_state(),
+        ClientProvisionState::PersistentUi
+    );
     assert_eq!(r2.days_left_until_reset, Some(2));
     s.clock.advance_millis(2 * 86_400_000);
     let r3 = c
-        .report_device_provision_state(req(&key, report(&phone, false, ClientProvisionState::PersistentUi)))
+        .report_device_provision_state(req(
+            &key,
+            report(&phone, false, ClientProvisionState::PersistentUi),
+        ))
         .await
         .unwrap()
         .into_inner();
-    assert_eq!(r3.next_client_provision_state(), ClientProvisionState::FactoryReset);
+    assert_eq!(
+        r3.next_client_provision_state(),
+        ClientProvisionState::FactoryReset
+    );
     assert_eq!(r3.days_left_until_reset, Some(0));
 
     let pause = |id: &str| PauseDeviceProvisioningRequest {
@@ -307,7 +362,10 @@ async fn retry_failures_reset_and_pause(backend: Backend) {
             PauseDeviceProvisioningReason::UserDeferredDeviceProvisioning as i32,
         ),
     };
-    let e = c.pause_device_provisioning(req(&key, pause(&phone))).await.unwrap_err();
+    let e = c
+        .pause_device_provisioning(req(&key, pause(&phone)))
+        .await
+        .unwrap_err();
     assert_eq!(e.code(), Code::FailedPrecondition, "{e:?}");
 
     // Another lender, deferred and not forced, may pause; one without settings retries.
@@ -344,7 +402,10 @@ async fn unknown_and_released_phones_stop(backend: Backend) {
     let (mut c, mut f) = clients(&s.url).await;
     let unknown = imei(720).to_string();
     let r = c
-        .get_device_checkin_status(req(&key, checkin(&[(&unknown, DeviceIdentifierType::Imei)], "63902")))
+        .get_device_checkin_status(req(
+            &key,
+            checkin(&[(&unknown, DeviceIdentifierType::Imei)], "63902"),
+        ))
         .await
         .unwrap()
         .into_inner();
@@ -375,11 +436,18 @@ async fn unknown_and_released_phones_stop(backend: Backend) {
         .unwrap_err();
     assert_eq!(e.code(), Code::FailedPrecondition, "{e:?}");
     let (code, v) = s
-        .post(&acme, &format!("/v1/devices/{device}/release"), json!({"reason": "paid"}))
+        .post(
+            &acme,
+            &format!("/v1/devices/{device}/release"),
+            json!({"reason": "paid"}),
+        )
         .await;
     assert_eq!(code, 200, "{v}");
     let r = c
-        .get_device_checkin_status(req(&key, checkin(&[(&phone, DeviceIdentifierType::Imei)], "63902")))
+        .get_device_checkin_status(req(
+            &key,
+            checkin(&[(&phone, DeviceIdentifierType::Imei)], "63902"),
+        ))
         .await
         .unwrap()
         .into_inner();
@@ -414,7 +482,10 @@ async fn bad_keys_and_malformed_requests_are_refused(backend: Backend) {
         .unwrap_err();
     assert_eq!(e.code(), Code::Unauthenticated);
     for bad in ["dlc_nope", "llk_x", &acme.key] {
-        let e = c.get_device_checkin_status(req(bad, good())).await.unwrap_err();
+        let e = c
+            .get_device_checkin_status(req(bad, good()))
+            .await
+            .unwrap_err();
         assert_eq!(e.code(), Code::Unauthenticated, "{bad}");
     }
     let e = f
@@ -449,7 +520,10 @@ async fn bad_keys_and_malformed_requests_are_refused(backend: Backend) {
     let mut bad_enum = report(&phone, false, ClientProvisionState::Unspecified);
     bad_enum.previous_client_provision_state = Some(99);
     for m in [no_id, bad_enum] {
-        let e = c.report_device_provision_state(req(&key, m)).await.unwrap_err();
+        let e = c
+            .report_device_provision_state(req(&key, m))
+            .await
+            .unwrap_err();
         assert_eq!(e.code(), Code::InvalidArgument, "{e:?}");
     }
     let e = c
@@ -490,7 +564,10 @@ async fn bad_keys_and_malformed_requests_are_refused(backend: Backend) {
     // A rotated key replaces the old one at once.
     let (code, _) = s.post(&acme, "/v1/lender/android/key", json!(null)).await;
     assert_eq!(code, 201);
-    let e = c.get_device_checkin_status(req(&key, good())).await.unwrap_err();
+    let e = c
+        .get_device_checkin_status(req(&key, good()))
+        .await
+        .unwrap_err();
     assert_eq!(e.code(), Code::Unauthenticated);
     s.stop().await;
 }

@@ -3,10 +3,10 @@
 
 use lienlock_agent::{Agent, AgentConfig};
 use lienlock_domain::{Clock, Imei, ManualClock, SystemClock};
+use lienlock_server::android::AndroidOptions;
 use lienlock_server::apikey::ServerSecret;
 use lienlock_server::ops::{self, NewLender};
 use lienlock_server::service::WebhookSettings;
-use lienlock_server::android::AndroidOptions;
 use lienlock_server::{AppState, LeaseSettings, Service};
 use lienlock_store_sql::testing::{Backend, TestDb};
 use lienlock_wire::{ServerKey, ServerPublicKey};
