@@ -50,6 +50,14 @@ pub struct ServerConfig {
     /// On SIGTERM, how long requests in flight may take to finish before the process
     /// exits anyway.
     pub shutdown_grace_secs: u64,
+    /// A second address that serves only the Android Device Lock Controller's gRPC
+    /// services (`docs/android.md`); absent: they are served on `listen` only.
+    pub android_listen: Option<SocketAddr>,
+    /// The gRPC metadata header Android phones send their key in.
+    pub android_header: String,
+    /// A file (mode 600) holding the deployment's Android key, which may name any lender's
+    /// phones; absent: only lenders' own keys are accepted.
+    pub android_key_file: Option<PathBuf>,
 }
 
 /// How `serve` writes its log.
@@ -84,6 +92,9 @@ impl Default for ServerConfig {
             log_format: LogFormat::Text,
             shutdown_grace_secs: 20,
             max_in_flight: lienlock_server::shed::DEFAULT_MAX_IN_FLIGHT,
+            android_listen: None,
+            android_header: lienlock_server::android::DEFAULT_HEADER.to_owned(),
+            android_key_file: None,
         }
     }
 }
@@ -107,6 +118,9 @@ impl std::fmt::Debug for ServerConfig {
             .field("log_format", &self.log_format)
             .field("shutdown_grace_secs", &self.shutdown_grace_secs)
             .field("max_in_flight", &self.max_in_flight)
+            .field("android_listen", &self.android_listen)
+            .field("android_header", &self.android_header)
+            .field("android_key_file", &self.android_key_file)
             .finish()
     }
 }
@@ -168,6 +182,42 @@ impl ServerConfig {
         self.secret_file
             .clone()
             .unwrap_or_else(|| self.data_dir.join("server.secret"))
+    }
+
+    /// How Android phones authenticate: the header, and the hash of the deployment's key
+    /// read from `android_key_file` (which must be owner-only and hold at least 32
+    /// characters).
+    pub fn android_options(&self) -> anyhow::Result<lienlock_server::android::AndroidOptions> {
+        let header = self.android_header.trim().to_ascii_lowercase();
+        anyhow::ensure!(
+            !header.is_empty()
+                && header
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+                && !header.ends_with("-bin"),
+            "android_header must be a metadata name of letters, digits, '-' and '_'"
+        );
+        let deployment_key_hash = match &self.android_key_file {
+            None => None,
+            Some(p) => {
+                lienlock_server::secrets::check_permissions(p)?;
+                let key = zeroize::Zeroizing::new(
+                    std::fs::read_to_string(p)
+                        .with_context(|| format!("reading {}", p.display()))?,
+                );
+                let key = key.trim();
+                anyhow::ensure!(
+                    key.len() >= 32 && key.bytes().all(|b| b.is_ascii_graphic()),
+                    "{} must hold a key of at least 32 printable characters",
+                    p.display()
+                );
+                Some(lienlock_server::service::android_key_hash(key))
+            }
+        };
+        Ok(lienlock_server::android::AndroidOptions {
+            header,
+            deployment_key_hash,
+        })
     }
 
     /// Lease timing.

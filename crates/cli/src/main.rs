@@ -90,6 +90,15 @@ pub struct ServerArgs {
     /// Requests served at once before the rest are shed with 503 (0: no cap).
     #[arg(long, env = "LIENLOCK__MAX_IN_FLIGHT")]
     max_in_flight: Option<usize>,
+    /// A second address serving only the Android Device Lock Controller's gRPC services.
+    #[arg(long, env = "LIENLOCK__ANDROID_LISTEN")]
+    android_listen: Option<SocketAddr>,
+    /// The gRPC metadata header Android phones send their key in.
+    #[arg(long, env = "LIENLOCK__ANDROID_HEADER")]
+    android_header: Option<String>,
+    /// File (mode 600) holding the deployment's Android key.
+    #[arg(long, env = "LIENLOCK__ANDROID_KEY_FILE")]
+    android_key_file: Option<PathBuf>,
 }
 
 impl ServerArgs {
@@ -128,6 +137,15 @@ impl ServerArgs {
         }
         if let Some(g) = self.shutdown_grace_secs {
             c.shutdown_grace_secs = g;
+        }
+        if let Some(a) = self.android_listen {
+            c.android_listen = Some(a);
+        }
+        if let Some(h) = &self.android_header {
+            c.android_header = h.clone();
+        }
+        if let Some(f) = &self.android_key_file {
+            c.android_key_file = Some(f.clone());
         }
         Ok(c)
     }

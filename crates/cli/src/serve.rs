@@ -53,7 +53,9 @@ pub struct Running {
     pub url: String,
     /// The metrics listener's base URL, when one was configured.
     pub metrics_url: Option<String>,
-    /// Resolves when the server has stopped.
+    /// The dedicated Android gRPC address, when configured, e.g. `http://127.0.0.1:8843`.
+    pub android_url: Option<String>,
+    /// Resolves when the server (and the Android listener) has stopped.
     pub handle: tokio::task::JoinHandle<std::io::Result<()>>,
 }
 
@@ -72,7 +74,8 @@ pub async fn start(
     let every = Duration::from_millis(config.scheduler_interval_ms.max(10));
     let state = AppState::with_push(service, config.push_limits())
         .with_device_rate(config.device_rate_per_ip)
-        .with_max_in_flight(config.max_in_flight);
+        .with_max_in_flight(config.max_in_flight)
+        .with_android(config.android_options()?);
     let metrics_url = match config.metrics_listen {
         None => None,
         Some(addr) => {
@@ -93,10 +96,46 @@ pub async fn start(
             Some(metrics_url)
         }
     };
-    let handle = tokio::spawn(lienlock_server::serve(listener, state, every, shutdown));
+    let android = match config.android_listen {
+        Some(addr) => Some(
+            tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("listening on {addr} for Android"))?,
+        ),
+        None => None,
+    };
+    let android_url = match &android {
+        Some(l) => Some(format!("http://{}", l.local_addr()?)),
+        None => None,
+    };
+    // One shutdown for both listeners.
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = stop_tx.send(true);
+    });
+    let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|s| *s).await;
+    };
+    let android_task = android.map(|l| {
+        tokio::spawn(lienlock_server::android::serve(
+            l,
+            state.clone(),
+            stopped(stop_rx.clone()),
+        ))
+    });
+    let main = lienlock_server::serve(listener, state, every, stopped(stop_rx));
+    let handle = tokio::spawn(async move {
+        let result = main.await;
+        if let Some(t) = android_task {
+            t.await.map_err(std::io::Error::other)??;
+        }
+        result
+    });
     Ok(Running {
         url,
         metrics_url,
+        android_url,
         handle,
     })
 }
@@ -138,6 +177,9 @@ pub async fn run(config: ServerConfig) -> anyhow::Result<()> {
     println!("lienlock serving on {}", running.url);
     if let Some(m) = &running.metrics_url {
         println!("metrics on {m}/metrics");
+    }
+    if let Some(a) = &running.android_url {
+        println!("Android Device Lock Controller (gRPC) also on {a}");
     }
     println!(
         "lease-signing key {} (pin this in device provisioning): {}",

@@ -4,6 +4,7 @@
 //! as a [`Timestamp`] from an injected [`Clock`], so every rule is a deterministic function
 //! that tests can drive.
 
+pub mod android;
 pub mod audit;
 pub mod code;
 pub mod command;

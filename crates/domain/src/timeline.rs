@@ -63,6 +63,10 @@ pub enum EventKind {
     /// wrong codes, a factory reset), recorded once however often the device repeats it;
     /// the detail starts with the signal's kind (`sim_changed: ...`).
     Tamper,
+    /// A call from Android's Device Lock Controller (a check-in, a provisioning report, a
+    /// paused provisioning, a country check, a new push token, the end of the program);
+    /// the detail starts with what happened (`checkin: ready_for_provision`).
+    Android,
 }
 
 impl EventKind {
@@ -95,6 +99,7 @@ impl EventKind {
             EventKind::CodeRedeemed => "code_redeemed",
             EventKind::ImeiChecked => "imei_checked",
             EventKind::Tamper => "tamper",
+            EventKind::Android => "android",
         }
     }
 
@@ -104,7 +109,7 @@ impl EventKind {
     }
 
     /// Every kind.
-    pub const ALL: [EventKind; 26] = [
+    pub const ALL: [EventKind; 27] = [
         EventKind::Enrolled,
         EventKind::KeyRegistered,
         EventKind::KeyChangeRequested,
@@ -131,6 +136,7 @@ impl EventKind {
         EventKind::CodeRedeemed,
         EventKind::ImeiChecked,
         EventKind::Tamper,
+        EventKind::Android,
     ];
 
     /// The timeline entry recorded when a command takes effect.

@@ -30,6 +30,8 @@ pub struct AppState {
     pub draining: std::sync::Arc<std::sync::atomic::AtomicBool>,
     /// This node's cap on requests in flight (unlimited unless set).
     pub in_flight: crate::shed::InFlight,
+    /// How Android phones authenticate their gRPC calls.
+    pub android: std::sync::Arc<crate::android::AndroidOptions>,
 }
 
 impl AppState {
@@ -48,6 +50,7 @@ impl AppState {
             device_limiter: None,
             draining: Default::default(),
             in_flight: crate::shed::InFlight::unlimited(),
+            android: Default::default(),
         }
     }
 
@@ -66,11 +69,19 @@ impl AppState {
             .then(|| std::sync::Arc::new(crate::ratelimit::RateLimiter::per_second(per_sec)));
         self
     }
+
+    /// Sets how Android phones authenticate.
+    pub fn with_android(mut self, options: crate::android::AndroidOptions) -> Self {
+        self.android = std::sync::Arc::new(options);
+        self
+    }
 }
 
-/// The router with its middleware, ready to serve.
+/// The router with its middleware, ready to serve: the route table's routes and the
+/// Android gRPC services (outside the table: see `crate::android`).
 pub fn router(state: AppState) -> axum::Router {
     routes::router(state.in_flight.clone())
+        .merge(crate::android::router(&state))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             crate::audit::layer,

@@ -1,6 +1,7 @@
 //! The lienlock server as a library: `lienlock serve` and the tests start it the same way,
 //! on a listener they choose, with a shutdown future.
 
+pub mod android;
 pub mod apikey;
 pub mod app;
 pub mod audit;

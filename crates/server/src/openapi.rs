@@ -45,6 +45,8 @@ pub const BEARER: &str = "api_key";
     tags(
         (name = "lender", description = "The caller's lender and its lending policy"),
         (name = "devices", description = "Enrollment, state, timeline and commands"),
+        (name = "android", description = "The Android Device Lock Controller channel: settings, \
+         check-in key, each phone's configuration and state"),
         (name = "contracts", description = "Installment contracts"),
         (name = "payments", description = "The payments ledger"),
         (name = "disputes", description = "Disputes and notices"),
@@ -71,6 +73,7 @@ pub fn document() -> Document {
     for part in [
         Operations::health(),
         Operations::devices(),
+        Operations::android(),
         Operations::device_import(),
         Operations::contracts(),
         Operations::payments(),

@@ -20,6 +20,7 @@ mod postgres;
 mod rows;
 mod sql;
 mod sqlite;
+mod store_android;
 mod store_audit;
 mod store_batch;
 mod store_codes;

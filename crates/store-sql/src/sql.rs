@@ -97,6 +97,16 @@ pub(crate) const DEVICE_FOR_CHECKIN: &str = concat!(
      LIMIT 1"
 );
 
+/// The enrollment a phone naming itself by serial number (`$1`) belongs to, across lenders:
+/// one that is not released first, then the newest (migration 0009's index).
+pub(crate) const DEVICE_BY_SERIAL: &str = concat!(
+    "SELECT ",
+    device_cols!(),
+    " FROM devices WHERE serial = $1 \
+     ORDER BY CASE WHEN state = 'released' THEN 1 ELSE 0 END, enrolled_at DESC, id DESC \
+     LIMIT 1"
+);
+
 /// [`DEVICE_FOR_CHECKIN`] within one lender.
 pub(crate) const DEVICE_BY_IMEI: &str = concat!(
     "SELECT ",

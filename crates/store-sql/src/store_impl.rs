@@ -29,6 +29,7 @@ macro_rules! impl_store {
         $crate::store_console::console!($db);
         $crate::store_audit::audit!($db);
         $crate::store_tamper::tamper!($db);
+        $crate::store_android::android!($db);
 
         const _: () = {
             use self::writes::{counters, imei_clash, insert_device, insert_event, insert_key};
@@ -73,6 +74,75 @@ macro_rules! impl_store {
                     wake_at: Timestamp,
                 ) -> StoreResult<usize> {
                     tamper::record(&self.pool, signals, wake_at).await
+                }
+
+                async fn android_settings(
+                    &self,
+                    ctx: &LenderCtx,
+                ) -> StoreResult<Option<lienlock_store::AndroidSettingsRecord>> {
+                    android::settings(&self.pool, ctx.lender_id).await
+                }
+
+                async fn android_settings_unscoped(
+                    &self,
+                    lender: LenderId,
+                ) -> StoreResult<Option<lienlock_store::AndroidSettingsRecord>> {
+                    android::settings(&self.pool, lender).await
+                }
+
+                async fn set_android_settings(
+                    &self,
+                    ctx: &LenderCtx,
+                    settings: &lienlock_domain::android::AndroidSettings,
+                    at: Timestamp,
+                ) -> StoreResult<()> {
+                    android::set_settings(&self.pool, ctx, settings, at).await
+                }
+
+                async fn set_android_key(
+                    &self,
+                    ctx: &LenderCtx,
+                    hash: &[u8; 32],
+                    at: Timestamp,
+                ) -> StoreResult<bool> {
+                    android::set_key(&self.pool, ctx, hash, at).await
+                }
+
+                async fn android_lender_by_key_unscoped(
+                    &self,
+                    hash: &[u8; 32],
+                ) -> StoreResult<Option<LenderId>> {
+                    android::lender_by_key(&self.pool, hash).await
+                }
+
+                async fn android_device(
+                    &self,
+                    ctx: &LenderCtx,
+                    device: DeviceId,
+                ) -> StoreResult<Option<lienlock_store::AndroidDeviceRecord>> {
+                    android::device(&self.pool, device, Some(ctx.lender_id)).await
+                }
+
+                async fn android_device_unscoped(
+                    &self,
+                    device: DeviceId,
+                ) -> StoreResult<Option<lienlock_store::AndroidDeviceRecord>> {
+                    android::device(&self.pool, device, None).await
+                }
+
+                async fn save_android_device(
+                    &self,
+                    record: &lienlock_store::AndroidDeviceRecord,
+                    events: &[TimelineEvent],
+                ) -> StoreResult<()> {
+                    android::save_device(&self.pool, record, events).await
+                }
+
+                async fn device_by_serial_unscoped(
+                    &self,
+                    serial: &str,
+                ) -> StoreResult<Option<Device>> {
+                    android::device_by_serial(&self.pool, serial).await
                 }
 
                 async fn tamper_unscoped(

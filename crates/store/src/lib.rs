@@ -14,12 +14,14 @@
 //! disputes) pull a contract's evaluation time in without bumping it (see
 //! [`Store::insert_payment`]).
 
+mod android;
 mod codes;
 mod console;
 mod contracts;
 mod records;
 mod webhooks;
 
+pub use android::*;
 pub use codes::*;
 pub use console::*;
 pub use contracts::*;
@@ -654,6 +656,67 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
 
     /// Every chain that has a head or a row. Operator only.
     async fn audit_chains(&self) -> StoreResult<Vec<String>>;
+
+    // ----- the Android channel (migration 0009) -----
+
+    /// The caller's Android settings, `None` before it set them.
+    async fn android_settings(&self, ctx: &LenderCtx)
+        -> StoreResult<Option<AndroidSettingsRecord>>;
+
+    /// A lender's Android settings, for a phone's call (which has no lender caller).
+    async fn android_settings_unscoped(
+        &self,
+        lender: LenderId,
+    ) -> StoreResult<Option<AndroidSettingsRecord>>;
+
+    /// Writes the caller's Android settings, keeping its key.
+    async fn set_android_settings(
+        &self,
+        ctx: &LenderCtx,
+        settings: &lienlock_domain::android::AndroidSettings,
+        at: Timestamp,
+    ) -> StoreResult<()>;
+
+    /// Replaces the hash of the caller's check-in key; `false` (nothing written) before the
+    /// caller set its settings.
+    async fn set_android_key(
+        &self,
+        ctx: &LenderCtx,
+        hash: &[u8; 32],
+        at: Timestamp,
+    ) -> StoreResult<bool>;
+
+    /// The lender whose check-in key hashes to `hash`: authentication of a phone's call.
+    async fn android_lender_by_key_unscoped(
+        &self,
+        hash: &[u8; 32],
+    ) -> StoreResult<Option<LenderId>>;
+
+    /// One of the caller's phones on the Android channel, `None` before it was seen or
+    /// configured there.
+    async fn android_device(
+        &self,
+        ctx: &LenderCtx,
+        device: DeviceId,
+    ) -> StoreResult<Option<AndroidDeviceRecord>>;
+
+    /// A phone's Android record, for its own call.
+    async fn android_device_unscoped(
+        &self,
+        device: DeviceId,
+    ) -> StoreResult<Option<AndroidDeviceRecord>>;
+
+    /// Writes a phone's Android record and its timeline events in one transaction.
+    /// [`StoreError::NotFound`]`("device")` when the device is not the record's lender's.
+    async fn save_android_device(
+        &self,
+        record: &AndroidDeviceRecord,
+        events: &[TimelineEvent],
+    ) -> StoreResult<()>;
+
+    /// The enrollment a phone naming itself by serial number belongs to, across lenders:
+    /// one that is not released first, then the newest.
+    async fn device_by_serial_unscoped(&self, serial: &str) -> StoreResult<Option<Device>>;
 
     // ----- the lender's own API keys -----
 

@@ -100,7 +100,8 @@ impl WebhookEvent {
             | EventKind::TemporaryUnlock
             | EventKind::DisputeClosed
             | EventKind::CodeIssued
-            | EventKind::CodeRedeemed => None,
+            | EventKind::CodeRedeemed
+            | EventKind::Android => None,
         }
     }
 }

@@ -254,7 +254,11 @@ const ROUNDS: u64 = 64;
 fn phone_index(j: u64, n: u64) -> u64 {
     // A stride prime to n (a large prime, or 1 for the few n it divides).
     const STRIDE: u64 = 2_654_435_761;
-    let stride = if n % STRIDE == 0 { 1 } else { STRIDE % n };
+    let stride = if n.is_multiple_of(STRIDE) {
+        1
+    } else {
+        STRIDE % n
+    };
     let stride = if gcd(stride, n) == 1 { stride } else { 1 };
     ((u128::from(j % n) * u128::from(stride)) % u128::from(n)) as u64
 }

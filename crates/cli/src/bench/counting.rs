@@ -3,14 +3,16 @@
 //! service, without touching the server's code.
 
 use async_trait::async_trait;
+use lienlock_domain::android::AndroidSettings;
 use lienlock_domain::{
     ApiKeyId, CodeFormat, CommandStatus, ContractId, DeviceId, DisputeId, Imei, LenderCtx,
     LenderId, PaymentId, PolicySettings, Timestamp,
 };
 use lienlock_store::{
-    ApiKeyRecord, CodeInsert, Command, ContractFacts, ContractRecord, Device, DeviceQuery,
-    DeviceWrite, DisputeRecord, Lender, NoticeRecord, PaymentInsert, PaymentRecord, Store,
-    StoreResult, TimelineEvent, UnlockCodeRecord, WakeReceiver,
+    AndroidDeviceRecord, AndroidSettingsRecord, ApiKeyRecord, CodeInsert, Command, ContractFacts,
+    ContractRecord, Device, DeviceQuery, DeviceWrite, DisputeRecord, Lender, NoticeRecord,
+    PaymentInsert, PaymentRecord, Store, StoreResult, TimelineEvent, UnlockCodeRecord,
+    WakeReceiver,
 };
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -179,4 +181,19 @@ counted! {
     fn revoke_api_key(&self, ctx: &LenderCtx, id: ApiKeyId, at: Timestamp) -> StoreResult<bool>;
     fn rotate_api_key(&self, ctx: &LenderCtx, old: ApiKeyId, new: &ApiKeyRecord,
         old_until: Timestamp) -> StoreResult<bool>;
+    fn android_settings(&self, ctx: &LenderCtx) -> StoreResult<Option<AndroidSettingsRecord>>;
+    fn android_settings_unscoped(&self, lender: LenderId)
+        -> StoreResult<Option<AndroidSettingsRecord>>;
+    fn set_android_settings(&self, ctx: &LenderCtx, settings: &AndroidSettings, at: Timestamp)
+        -> StoreResult<()>;
+    fn set_android_key(&self, ctx: &LenderCtx, hash: &[u8; 32], at: Timestamp)
+        -> StoreResult<bool>;
+    fn android_lender_by_key_unscoped(&self, hash: &[u8; 32]) -> StoreResult<Option<LenderId>>;
+    fn android_device(&self, ctx: &LenderCtx, device: DeviceId)
+        -> StoreResult<Option<AndroidDeviceRecord>>;
+    fn android_device_unscoped(&self, device: DeviceId)
+        -> StoreResult<Option<AndroidDeviceRecord>>;
+    fn save_android_device(&self, record: &AndroidDeviceRecord, events: &[TimelineEvent])
+        -> StoreResult<()>;
+    fn device_by_serial_unscoped(&self, serial: &str) -> StoreResult<Option<Device>>;
 }

@@ -1,5 +1,6 @@
 //! HTTP routes. Handlers extract, call one service method, and map the result.
 
+mod android;
 mod api_keys;
 pub(crate) mod audit;
 mod codes;
@@ -42,6 +43,7 @@ fn all(in_flight: InFlight) -> Routes {
 fn budgeted(in_flight: InFlight) -> Routes {
     Routes::new()
         .merge(devices::routes())
+        .merge(android::routes())
         .merge(device_import::routes())
         .merge(device_api::routes())
         .merge(contracts::routes())

@@ -1,6 +1,8 @@
 //! The services: each public method is one use case. Handlers extract input, call one
 //! method, and map the error; the services decide, and the store persists atomically.
 
+mod android;
+mod android_phone;
 mod api_keys;
 mod audit;
 mod checkin;
@@ -23,6 +25,8 @@ mod push;
 mod webhook_delivery;
 mod webhooks;
 
+pub use android::{android_key_hash, ANDROID_KEY_PREFIX};
+pub use android_phone::{CheckinRequest, PhoneCheckin, PhoneError, PhoneScope};
 pub use api_keys::{key_live, IssuedKey, MAX_ROTATION_GRACE_SECS};
 pub use audit::{ChainReport, AUDIT_PAGE};
 pub use codes::{CodeRequest, PaymentCode};

@@ -3,6 +3,7 @@
 
 use lienlock_agent::{Agent, AgentConfig};
 use lienlock_domain::{Clock, Imei, ManualClock, SystemClock};
+use lienlock_server::android::AndroidOptions;
 use lienlock_server::apikey::ServerSecret;
 use lienlock_server::ops::{self, NewLender};
 use lienlock_server::service::WebhookSettings;
@@ -14,14 +15,21 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+/// The deployment's Android key in every test server: it may name any lender's phones.
+pub const DEPLOYMENT_ANDROID_KEY: &str = "deployment-key-for-tests-0123456789abcdef";
+
 pub struct TestServer {
     pub url: String,
+    /// The dedicated listener of the Android gRPC services (the main one serves them too).
+    pub android_url: String,
     pub clock: Arc<ManualClock>,
     pub server_key: ServerPublicKey,
     pub http: reqwest::Client,
     service: Service,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     handle: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+    android_stop: Option<tokio::sync::oneshot::Sender<()>>,
+    android_handle: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
     dirs: tempfile::TempDir,
     /// Kept alive for the test; dropped (and its PostgreSQL database with it) at the end.
     _db: TestDb,
@@ -69,9 +77,25 @@ impl TestServer {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let state = AppState::new(service.clone()).with_android(AndroidOptions {
+            header: lienlock_server::android::DEFAULT_HEADER.into(),
+            deployment_key_hash: Some(lienlock_server::service::android_key_hash(
+                DEPLOYMENT_ANDROID_KEY,
+            )),
+        });
+        let android = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let android_url = format!("http://{}", android.local_addr().unwrap());
+        let (android_tx, android_rx) = tokio::sync::oneshot::channel::<()>();
+        let android_handle = tokio::spawn(lienlock_server::android::serve(
+            android,
+            state.clone(),
+            async move {
+                let _ = android_rx.await;
+            },
+        ));
         let handle = tokio::spawn(lienlock_server::serve(
             listener,
-            AppState::new(service.clone()),
+            state,
             Duration::from_millis(50),
             async move {
                 let _ = rx.await;
@@ -79,12 +103,15 @@ impl TestServer {
         ));
         Some(Self {
             url,
+            android_url,
             clock,
             server_key,
             http: reqwest::Client::new(),
             service,
             stop: Some(tx),
             handle: Some(handle),
+            android_stop: Some(android_tx),
+            android_handle: Some(android_handle),
             dirs: tempfile::tempdir().unwrap(),
             _db: db,
         })
@@ -226,6 +253,12 @@ impl TestServer {
             let _ = tx.send(());
         }
         if let Some(h) = self.handle.take() {
+            h.await.unwrap().unwrap();
+        }
+        if let Some(tx) = self.android_stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(h) = self.android_handle.take() {
             h.await.unwrap().unwrap();
         }
     }

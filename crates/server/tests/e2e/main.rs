@@ -3,6 +3,7 @@
 
 mod harness;
 
+mod android;
 mod audit;
 mod codes;
 mod console;

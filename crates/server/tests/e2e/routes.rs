@@ -187,6 +187,15 @@ fn body(r: &Route, w: &World) -> Body {
         })),
         ("POST", "/v1/disputes/{id}/close") => Body::Json(json!({"resolution": "x"})),
         ("PUT", "/v1/lender/policy") => Body::Json(json!({"profile": "default"})),
+        ("PUT", "/v1/lender/android") => Body::Json(json!({
+            "kiosk_app_provider_name": "Acme",
+            "kiosk_app_package": "com.acme.pay",
+            "kiosk_app_main_activity": "com.acme.pay.Main",
+            "provision_type": "mandatory",
+            "retry_checkin_minutes": 30
+        })),
+        ("POST", "/v1/lender/android/key") => Body::None,
+        ("PUT", "/v1/devices/{id}/android") => Body::Json(json!({"hold": false})),
         ("POST", "/v1/keys") => Body::Json(json!({"role": "auditor", "label": "x"})),
         ("POST", "/v1/keys/{id}/rotate") => Body::Json(json!({})),
         ("POST", "/v1/keys/{id}/revoke") => Body::None,
