@@ -187,13 +187,17 @@ pub async fn run(config: ServerConfig) -> anyhow::Result<()> {
         public.to_hex()
     );
     let grace = Duration::from_secs(config.shutdown_grace_secs);
+    // Biased, the signal first: it is sent before the listeners are told to stop, so a
+    // server that stopped because of it is never mistaken for one that stopped on its own
+    // (which would skip the grace period and its log line).
     tokio::select! {
-        done = &mut running.handle => return Ok(done??),
+        biased;
         signalled = signalled_rx => {
             if signalled.is_err() {
                 return Ok((&mut running.handle).await??);
             }
         }
+        done = &mut running.handle => return Ok(done??),
     }
     match tokio::time::timeout(grace, &mut running.handle).await {
         Ok(done) => {
