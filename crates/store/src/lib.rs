@@ -48,7 +48,7 @@ pub enum Wake {
 pub type WakeReceiver = tokio::sync::mpsc::Receiver<Wake>;
 
 /// Why a storage call failed.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
     /// Another active enrollment already uses this IMEI.
     #[error("IMEI {0} is already enrolled")]

@@ -272,26 +272,32 @@ impl Service {
         observe_unlock_delivery(&device, now);
         device.last_seen_at = Some(now);
         device.updated_at = now;
-        self.store
-            .save_device(&DeviceWrite {
-                resolved_commands: resolved,
-                events,
-                notices_delivered,
-                contract,
-                ..DeviceWrite::new(device.clone())
-            })
-            .await?;
-        let notices = self
-            .store
-            .device_undelivered_notices(device.id, MAX_NOTICES as u32)
-            .await?
-            .into_iter()
-            .map(|n| LeaseNotice {
-                seq: n.seq,
-                kind: n.kind,
-                message: n.message,
-            })
-            .collect();
+        let write = DeviceWrite {
+            resolved_commands: resolved,
+            events,
+            notices_delivered,
+            contract,
+            ..DeviceWrite::new(device.clone())
+        };
+        self.checkin_writes.save(&self.store, write).await?;
+        // Every notice queued so far is numbered at most `notice_seq` (queuing one bumps
+        // it, and the row's version with it, so one queued since the read made the write
+        // above stale). A device that has acknowledged them all has none waiting: the common
+        // check-in skips this read.
+        let notices = if checkin.notice_ack >= device.notice_seq {
+            Vec::new()
+        } else {
+            self.store
+                .device_undelivered_notices(device.id, MAX_NOTICES as u32)
+                .await?
+                .into_iter()
+                .map(|n| LeaseNotice {
+                    seq: n.seq,
+                    kind: n.kind,
+                    message: n.message,
+                })
+                .collect()
+        };
         Ok(lease::build(
             &self.signer,
             &self.settings,

@@ -15,6 +15,7 @@ mod device_import;
 mod devices;
 mod disputes;
 mod evaluate;
+mod group_commit;
 mod imei_check;
 mod lease;
 mod lender_policy;
@@ -180,6 +181,8 @@ pub struct Service {
     settings: LeaseSettings,
     /// Webhook storage and sending; `None` until [`Service::with_webhooks`].
     webhooks: Option<webhooks::Webhooks>,
+    /// Check-ins' device writes, committed together (`group_commit`).
+    checkin_writes: group_commit::GroupCommit,
 }
 
 impl Service {
@@ -198,6 +201,7 @@ impl Service {
             secret,
             settings,
             webhooks: None,
+            checkin_writes: Default::default(),
         }
     }
 
