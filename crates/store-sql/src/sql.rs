@@ -148,39 +148,44 @@ pub(crate) fn list_devices(by_state: bool, after: bool) -> &'static str {
 // for one write or many, so one statement covers a whole batch.
 
 /// The devices' rows where the version still matches; returns their ids. Identity columns
-/// (`id`, `lender_id`, `imei`, `imei2`, `enrolled_at`) are never rewritten, and the state and
-/// the arrears are left to [`SET_DEVICE_STATES_HEAD`]. The version check and the row lock
-/// are one statement: of two writers that read the same version, the second matches no row.
-pub(crate) const UPDATE_DEVICES_HEAD: &str = "WITH v (id, lender_id, version, serial, model, \
+/// (`id`, `lender_id`, `imei`, `imei2`, `enrolled_at`) are never rewritten, and the indexed
+/// columns (state, arrears, serial, policy level) are left to [`SET_DEVICE_STATES_HEAD`].
+/// The version check and the row lock are one statement: of two writers that read the same
+/// version, the second matches no row.
+pub(crate) const UPDATE_DEVICES_HEAD: &str = "WITH v (id, lender_id, version, model, \
      key_status, device_key, pending_key, last_counter, pending_counter, lease_seq, \
-     last_seen_at, updated_at, retired_key, retired_counter, policy_level, notice_seq, \
+     last_seen_at, updated_at, retired_key, retired_counter, notice_seq, \
      policy_level_since) AS (";
 pub(crate) const UPDATE_DEVICES_TAIL: &str = ") UPDATE devices SET \
-     serial = v.serial, model = v.model, key_status = v.key_status, \
+     model = v.model, key_status = v.key_status, \
      device_key = v.device_key, pending_key = v.pending_key, last_counter = v.last_counter, \
      pending_counter = v.pending_counter, lease_seq = v.lease_seq, \
      last_seen_at = v.last_seen_at, updated_at = v.updated_at, retired_key = v.retired_key, \
-     retired_counter = v.retired_counter, policy_level = v.policy_level, \
+     retired_counter = v.retired_counter, \
      notice_seq = v.notice_seq, policy_level_since = v.policy_level_since, \
      version = devices.version + 1 \
      FROM v WHERE devices.id = v.id AND devices.lender_id = v.lender_id \
      AND devices.version = v.version RETURNING devices.id";
 
-/// The state and the arrears, apart from the rest of the row and only where one of them
-/// changes: indexes cover them (three the state, `devices_lender_arrears` the arrears), and
+/// The indexed columns (state, arrears, serial, policy level), apart from the rest of the
+/// row and only where one of them changes: indexes cover them (three the state,
+/// `devices_lender_arrears` the arrears, `devices_serial`, `devices_lender_policy`), and
 /// SQLite rewrites an index entry whenever an UPDATE assigns one of its columns, changed or
-/// not. Most saves (check-ins, the scheduler) change neither. One statement for both, as
-/// each changes rarely: a change of one rewrites the other's index entries too, which
+/// not. Most saves (check-ins, the scheduler) change none of them; assigning them anyway
+/// cost a check-in batch about twice the time (docs/benchmarks.md). One statement for all,
+/// as each changes rarely: a change of one rewrites the others' index entries too, which
 /// costs less than a second round trip on every save.
-pub(crate) const SET_DEVICE_STATES_HEAD: &str =
-    "WITH v (id, state, arrears_amount, arrears_currency, arrears_since) AS (";
+pub(crate) const SET_DEVICE_STATES_HEAD: &str = "WITH v (id, state, arrears_amount, \
+     arrears_currency, arrears_since, serial, policy_level) AS (";
 pub(crate) const SET_DEVICE_STATES_TAIL: &str = ") UPDATE devices SET state = v.state, \
      arrears_amount = v.arrears_amount, arrears_currency = v.arrears_currency, \
-     arrears_since = v.arrears_since \
+     arrears_since = v.arrears_since, serial = v.serial, policy_level = v.policy_level \
      FROM v WHERE devices.id = v.id AND (devices.state <> v.state \
      OR devices.arrears_amount <> v.arrears_amount \
      OR devices.arrears_currency IS DISTINCT FROM v.arrears_currency \
-     OR devices.arrears_since IS DISTINCT FROM v.arrears_since)";
+     OR devices.arrears_since IS DISTINCT FROM v.arrears_since \
+     OR devices.serial IS DISTINCT FROM v.serial \
+     OR devices.policy_level <> v.policy_level)";
 
 /// Takes the device row's write lock without changing it; see `append_events`.
 pub(crate) const TOUCH_DEVICE: &str = "UPDATE devices SET version = version WHERE id = $1";

@@ -42,10 +42,17 @@ pub async fn open_sqlite(path: &Path) -> Result<SqliteStore, StoreError> {
         // SQLite has one writer at a time; wait for it rather than failing at once.
         .busy_timeout(Duration::from_secs(5))
         // A backstop only: the checkpointer task below does this work (see `Checkpointer`).
-        .pragma("wal_autocheckpoint", BACKSTOP_CHECKPOINT_PAGES);
+        .pragma("wal_autocheckpoint", BACKSTOP_CHECKPOINT_PAGES)
+        // 32 MiB of page cache per connection instead of SQLite's 2 MiB: a check-in reads
+        // and writes a random device of a fleet whose table outgrows the default many
+        // times over (a million phones: about 1.5 GB); every miss is a read system call.
+        .pragma("cache_size", "-32768");
     let pool = SqlitePoolOptions::new()
-        // More connections only add concurrent readers (WAL); writes are serialized anyway.
-        .max_connections(4)
+        // More connections add concurrent readers (WAL; writes are serialized anyway).
+        // Eight, not four: a check-in makes several short reads, and with four the
+        // checkpointer and the group commit's writer left two for every request in
+        // flight (docs/benchmarks.md).
+        .max_connections(8)
         .acquire_timeout(Duration::from_secs(5))
         .connect_with(options)
         .await

@@ -175,7 +175,6 @@ macro_rules! batch {
                     row.push_bind(d.id.to_string())
                         .push_bind(d.lender_id.to_string())
                         .push_bind(d.version)
-                        .push_bind(d.serial.clone())
                         .push_bind(d.model.clone())
                         .push_bind(d.key_status.as_str())
                         .push_bind(d.device_key.map(|k| k.to_vec()))
@@ -187,7 +186,6 @@ macro_rules! batch {
                         .push_bind(d.updated_at.as_millis())
                         .push_bind(d.retired_key.map(|k| k.to_vec()))
                         .push_bind(c.retired)
-                        .push_bind(i64::from(d.policy_level.code()))
                         .push_bind(c.notice_seq)
                         .push_bind(d.policy_level_since.as_millis());
                 });
@@ -200,9 +198,7 @@ macro_rules! batch {
                 Ok(rows.into_iter().map(|(id,)| id).collect())
             }
 
-            /// The states and arrears that changed: indexes cover those columns, and SQLite
-            /// rewrites an index entry whenever an UPDATE assigns one of its columns, changed
-            /// or not.
+            /// The indexed columns that changed (see `sql::SET_DEVICE_STATES_HEAD`).
             async fn set_device_states(
                 conn: &mut Conn,
                 writes: &[&Prepared<'_>],
@@ -215,7 +211,9 @@ macro_rules! batch {
                         .push_bind(d.state.as_str())
                         .push_bind(amount)
                         .push_bind(currency)
-                        .push_bind(since);
+                        .push_bind(since)
+                        .push_bind(d.serial.clone())
+                        .push_bind(i64::from(d.policy_level.code()));
                 });
                 q.push(sql::SET_DEVICE_STATES_TAIL);
                 q.build().execute(&mut *conn).await.map_err(|e| {
