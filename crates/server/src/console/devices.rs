@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 const DAY_MS: i64 = 86_400_000;
 const PAGE: u32 = 50;
 
-fn device_id(s: &str) -> Result<DeviceId, ConsoleError> {
+pub(super) fn device_id(s: &str) -> Result<DeviceId, ConsoleError> {
     s.parse().map_err(|_| ConsoleError(ApiError::BadPathId))
 }
 
@@ -303,6 +303,7 @@ struct DevicePage {
     flash: Option<String>,
     actions: Vec<Action>,
     contract: Option<ContractView>,
+    android: super::android::AndroidView,
     /// (rfc3339, shown time, kind, who, what)
     timeline: Vec<(String, String, &'static str, String, String)>,
 }
@@ -369,7 +370,7 @@ fn contract_view(o: &DeviceOverview) -> Option<ContractView> {
     })
 }
 
-async fn device_page(
+pub(super) async fn device_page(
     state: &AppState,
     session: &Session,
     id: DeviceId,
@@ -386,6 +387,7 @@ async fn device_page(
         flash,
         actions: actions(ctx.role),
         contract: contract_view(&o),
+        android: super::android::view(state, session, id).await?,
         timeline: o
             .timeline
             .iter()

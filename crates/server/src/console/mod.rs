@@ -7,6 +7,7 @@
 //! else is done. Pages send a strict Content-Security-Policy: no inline script or style,
 //! nothing from another host, no framing.
 
+mod android;
 mod assets;
 mod audit;
 mod auth;
@@ -84,6 +85,12 @@ pub(crate) fn routes() -> Routes {
             "/console/devices/{id}/actions",
             Access::Console(Permission::Command),
             post(devices::action),
+        )
+        .add(
+            Method::POST,
+            "/console/devices/{id}/android",
+            Access::Console(Permission::Command),
+            post(android::save),
         )
         .add(
             Method::GET,

@@ -1,12 +1,14 @@
 //! Android's Device Lock Controller over real gRPC: a client generated from our protos
 //! calls the server on its main listener and on the dedicated one.
 
+use crate::console::{add_user, hidden, lender_id, Browser, PASSWORD};
 use crate::harness::{imei, TestLender, TestServer, DEPLOYMENT_ANDROID_KEY};
 use lienlock_android::proto::device_lock_checkin_service_client::DeviceLockCheckinServiceClient;
 use lienlock_android::proto::device_lock_finalize_service_client::DeviceLockFinalizeServiceClient;
 use lienlock_android::proto::get_device_checkin_status_response::NextSteps;
 use lienlock_android::proto::*;
 use lienlock_domain::Clock;
+use lienlock_domain::Role;
 use lienlock_store_sql::testing::Backend;
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -572,9 +574,113 @@ async fn bad_keys_and_malformed_requests_are_refused(backend: Backend) {
     s.stop().await;
 }
 
+/// The lender's staff hold a phone and set its provisioning from the console; the phone's
+/// next check-in follows. An auditor sees the section and may change nothing.
+async fn the_console_sets_a_phones_android_choices(backend: Backend) {
+    let Some(s) = TestServer::start(backend).await else {
+        return;
+    };
+    let acme = s.lender("Acme").await;
+    let key = android_lender(&s, &acme, settings("deferred", false)).await;
+    let acme_id = lender_id(&s, &acme).await;
+    add_user(&s, acme_id, "admin@acme.example", Role::Admin).await;
+    add_user(&s, acme_id, "audit@acme.example", Role::Auditor).await;
+    let phone = imei(720).to_string();
+    let device = s.enroll(&acme, &imei(720)).await;
+    let (mut c, _) = clients(&s.url).await;
+    let mut ask = async || {
+        c.get_device_checkin_status(req(
+            &key,
+            checkin(&[(&phone, DeviceIdentifierType::Imei)], "63902"),
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+    };
+    assert_eq!(
+        ask().await.client_checkin_status(),
+        ClientCheckinStatus::ReadyForProvision
+    );
+
+    let page = format!("/console/devices/{device}");
+    let form = format!("/console/devices/{device}/android");
+    let mut b = Browser::new(&s);
+    assert_eq!(b.sign_in("admin@acme.example", PASSWORD).await.status, 303);
+    let p = b.get(&page).await;
+    assert!(
+        p.body.contains("Android Device Lock Controller"),
+        "{}",
+        p.body
+    );
+    assert!(p.body.contains(r#"id="android-last">"#));
+    let csrf = hidden(&p.body, "csrf");
+    // A forged form and a bad choice change nothing.
+    let p = b.post(&form, &[("csrf", "forged"), ("hold", "yes")]).await;
+    assert_eq!(p.status, 403, "{}", p.body);
+    let p = b
+        .post(&form, &[("csrf", &csrf), ("provision_type", "sometimes")])
+        .await;
+    assert_eq!(p.status, 422, "{}", p.body);
+    let (_, v) = s.get(&acme, &format!("/v1/devices/{device}/android")).await;
+    assert_eq!(v["config"]["hold"], false);
+    assert_eq!(v["config"]["provision_type"], Value::Null);
+
+    // Hold: the phone is told to come back later.
+    let p = b
+        .post(
+            &form,
+            &[
+                ("csrf", &csrf),
+                ("hold", "yes"),
+                ("provision_type", "mandatory"),
+                ("force", "yes"),
+            ],
+        )
+        .await;
+    assert_eq!(p.status, 200, "{}", p.body);
+    assert!(p.body.contains("Android settings saved"), "{}", p.body);
+    assert!(p
+        .body
+        .contains(r#"id="android-hold" name="hold" type="checkbox" value="yes" checked"#));
+    let (_, v) = s.get(&acme, &format!("/v1/devices/{device}/android")).await;
+    assert_eq!(v["config"]["hold"], true);
+    assert_eq!(v["config"]["provision_type"], "mandatory");
+    assert_eq!(v["config"]["force_provisioning"], true);
+    assert_eq!(
+        ask().await.client_checkin_status(),
+        ClientCheckinStatus::RetryCheckin
+    );
+
+    // An auditor reads the section and may not change it.
+    let mut a = Browser::new(&s);
+    assert_eq!(a.sign_in("audit@acme.example", PASSWORD).await.status, 303);
+    let p = a.get(&page).await;
+    assert!(p.body.contains("may not change these"), "{}", p.body);
+    let audit_csrf = hidden(&p.body, "csrf");
+    let p = a.post(&form, &[("csrf", &audit_csrf)]).await;
+    assert_eq!(p.status, 403, "{}", p.body);
+
+    // Released from hold, with the lender's defaults again: the phone provisions, forced
+    // by nobody.
+    let p = b.post(&form, &[("csrf", &csrf)]).await;
+    assert_eq!(p.status, 200, "{}", p.body);
+    let r = ask().await;
+    assert_eq!(
+        r.client_checkin_status(),
+        ClientCheckinStatus::ReadyForProvision
+    );
+    let Some(NextSteps::DeviceProvisioningInformation(p)) = r.next_steps else {
+        panic!("no provisioning information: {r:?}");
+    };
+    assert_eq!(p.device_provision_type(), DeviceProvisionType::Deferred);
+    assert_eq!(p.force_provisioning, Some(false));
+    s.stop().await;
+}
+
 lienlock_store_sql::backend_tests!(
     a_phone_provisions_and_provisions_again_after_a_reset,
     retry_failures_reset_and_pause,
     unknown_and_released_phones_stop,
     bad_keys_and_malformed_requests_are_refused,
+    the_console_sets_a_phones_android_choices,
 );
