@@ -255,9 +255,75 @@ async fn a_clock_set_back_reaches_the_timeline_once(backend: Backend) {
     s.stop().await;
 }
 
+/// Check-ins arriving together share one commit (group commit), and each is still judged on
+/// its own: of one signed request sent eight times at once exactly one gets a lease, and
+/// phones checking in at the same moment all get theirs, each numbered once.
+async fn concurrent_checkins_share_commits_and_replays_still_fail(backend: Backend) {
+    let Some(s) = TestServer::start(backend).await else {
+        return;
+    };
+    let acme = s.lender("Acme").await;
+    let (device, mut agent) = s.enrolled_phone(&acme, 30).await;
+    let (signed, counter) = agent.build_checkin().unwrap();
+    let results = futures_util::future::join_all((0..8).map(|_| agent.send_checkin(&signed))).await;
+    let leases: Vec<_> = results.iter().filter_map(|r| r.as_ref().ok()).collect();
+    assert_eq!(leases.len(), 1, "{results:?}");
+    for r in results.iter().filter(|r| r.is_err()) {
+        assert!(
+            matches!(
+                r,
+                Err(AgentError::Server {
+                    status: 409,
+                    code: ErrorCode::ReplayedCheckIn,
+                    ..
+                })
+            ),
+            "{r:?}"
+        );
+    }
+    agent.accept_lease(leases[0], counter).unwrap();
+    let (_, d) = s.get(&acme, &format!("/v1/devices/{device}")).await;
+    assert_eq!(d["lease_sequence"], 2);
+    let kinds = s.timeline_kinds(&acme, &device).await;
+    assert_eq!(
+        kinds.iter().filter(|k| *k == "replay_refused").count(),
+        7,
+        "{kinds:?}"
+    );
+
+    // Twelve phones at once, three times over: every check-in answered, every lease
+    // accepted by its phone (a sequence never issued twice).
+    let mut phones = Vec::new();
+    for n in 31..43 {
+        phones.push(s.enrolled_phone(&acme, n).await);
+    }
+    for _ in 0..3 {
+        let signed: Vec<_> = phones
+            .iter_mut()
+            .map(|(_, a)| a.build_checkin().unwrap())
+            .collect();
+        let answers = futures_util::future::join_all(
+            phones
+                .iter()
+                .zip(&signed)
+                .map(|((_, a), (c, _))| a.send_checkin(c)),
+        )
+        .await;
+        for (((_, a), (_, counter)), answer) in phones.iter_mut().zip(&signed).zip(answers) {
+            a.accept_lease(&answer.unwrap(), *counter).unwrap();
+        }
+    }
+    for (id, _) in &phones {
+        let (_, d) = s.get(&acme, &format!("/v1/devices/{id}")).await;
+        assert_eq!(d["lease_sequence"], 4, "{d}");
+    }
+    s.stop().await;
+}
+
 lienlock_store_sql::backend_tests!(
     a_clock_set_back_reaches_the_timeline_once,
     replayed_checkin_is_refused_and_recorded,
+    concurrent_checkins_share_commits_and_replays_still_fail,
     agent_refuses_lower_sequence,
     agent_refuses_tampered_lease,
     server_refuses_forged_and_unknown_checkins,
