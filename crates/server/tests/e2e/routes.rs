@@ -217,6 +217,9 @@ fn body(r: &Route, w: &World) -> Body {
             ("reason", "route table test".into()),
             ("confirm", "yes".into()),
         ]),
+        ("POST", "/console/devices/{id}/android") => {
+            Body::Form(vec![("hold", "yes".into()), ("force", "yes".into())])
+        }
         ("POST", "/console/import") => Body::Upload(format!("imei\n{}\n", fresh_imei())),
         ("POST", "/console/sign-out") => Body::Form(vec![]),
         (m, p) => panic!("{m} {p}: this test cannot build a request for this route; add one"),
