@@ -1,15 +1,17 @@
 //! Group commit of check-in writes.
 //!
 //! Every check-in writes its device row (the counter that stops replays, the new lease
-//! sequence) and must not answer before that write is durable. One transaction per
-//! check-in costs one log flush each (an fsync on SQLite with `synchronous = FULL`), which
-//! caps a node far below its CPU. Here concurrent check-ins hand their writes to one task
-//! that commits whatever has queued in one transaction (`Store::save_devices`), each write
-//! still version-checked on its own: a write whose device changed since it was read fails
-//! alone with `Stale`, and the check-in is redone from a fresh read, exactly as with a
-//! transaction of its own. Nobody is answered before the batch holding their write has
-//! committed, so durability and replay protection are unchanged; only the flushes are
-//! shared. Under light load a batch is one write, so latency does not grow.
+//! sequence) and must not answer before that write is durable. With a transaction each,
+//! check-ins queue one by one for the database's single writer (SQLite) or pay a commit
+//! round trip each (PostgreSQL), and every commit repeats the same fixed statements (begin,
+//! the write lock, commit and its log flush). Here concurrent check-ins hand their writes to
+//! one task that commits whatever has queued in one transaction (`Store::save_devices`),
+//! each write still version-checked on its own: a write whose device changed since it was
+//! read fails alone with `Stale`, and the check-in is redone from a fresh read, exactly as
+//! with a transaction of its own. Nobody is answered before the batch holding their write
+//! has committed, so durability and replay protection are unchanged. Under light load a
+//! batch is one write, so latency does not grow. docs/benchmarks.md has what it gained
+//! (little on its own: the per-row cost of the update dominates) and what it did not.
 
 use lienlock_store::{DeviceWrite, Store, StoreError, StoreResult};
 use std::sync::{Arc, OnceLock};
