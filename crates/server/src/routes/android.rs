@@ -350,6 +350,8 @@ async fn device(
         (status = 200, description = "Set", body = DeviceView),
         (status = 403, description = "`forbidden`", body = crate::error::Body),
         (status = 404, description = "`not_found`", body = crate::error::Body),
+        (status = 422, description = "`invalid_request`: the phone is released",
+            body = crate::error::Body),
     ),
 )]
 async fn set_device(

@@ -3,7 +3,7 @@
 
 use super::{Service, ServiceError};
 use lienlock_domain::android::{AndroidDeviceConfig, AndroidSettings};
-use lienlock_domain::{DeviceId, EventKind, LenderCtx, Permission};
+use lienlock_domain::{DeviceId, DeviceState, EventKind, LenderCtx, Permission};
 use lienlock_store::{Actor, AndroidDeviceRecord, AndroidSettingsRecord, TimelineEvent};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
@@ -103,6 +103,14 @@ impl Service {
             .device(ctx, id)
             .await?
             .ok_or(ServiceError::NotFound)?;
+        // A released phone is no one's collateral: its Device Lock Controller is told to
+        // stop, and nothing the lender sets for it could matter again.
+        if device.state == DeviceState::Released {
+            return Err(ServiceError::Invalid {
+                field: "device",
+                why: "the phone is released: it takes no provisioning any more".into(),
+            });
+        }
         let now = self.clock.now();
         let mut record = self
             .store

@@ -459,6 +459,25 @@ async fn unknown_and_released_phones_stop(backend: Backend) {
         .unwrap();
     let (_, view) = s.get(&acme, &format!("/v1/devices/{device}/android")).await;
     assert!(view["program_complete_at"].is_string(), "{view}");
+    // Nothing the lender sets for a released phone could matter again: refused, unchanged.
+    let (code, v) = s
+        .call(
+            Some(&acme),
+            Method::PUT,
+            &format!("/v1/devices/{device}/android"),
+            Some(json!({"hold": true})),
+        )
+        .await;
+    assert_eq!(code, 422, "{v}");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("released"),
+        "{v}"
+    );
+    let (_, after) = s.get(&acme, &format!("/v1/devices/{device}/android")).await;
+    assert_eq!(after, view);
     s.stop().await;
 }
 
