@@ -75,13 +75,7 @@ async fn serve_ctl_and_agent_processes(backend: Backend) {
     serve_args.extend(&server_args);
     let mut server = Proc::spawn(&serve_args);
     let url = field(&server.wait_for("serving on").await, "serving on");
-    let server_key = server
-        .wait_for("lease-signing key")
-        .await
-        .rsplit(' ')
-        .next()
-        .unwrap()
-        .to_owned();
+    let server_key = server.lease_key().await;
 
     let key = common::bootstrap(&server_args).await;
 

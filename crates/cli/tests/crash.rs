@@ -81,13 +81,7 @@ impl Server {
         // Request logs would drown the test's output.
         let mut proc = Proc::spawn_env(&args, &[("LIENLOCK_LOG", "warn")]);
         field(&proc.wait_for("serving on").await, "serving on");
-        let key = proc
-            .wait_for("lease-signing key")
-            .await
-            .rsplit(' ')
-            .next()
-            .unwrap()
-            .to_owned();
+        let key = proc.lease_key().await;
         self.proc = Some(proc);
         key
     }

@@ -12,13 +12,7 @@ use tokio::process::Command;
 async fn serve(data: &str) -> (Proc, String, String) {
     let mut server = Proc::spawn(&["serve", "--listen", "127.0.0.1:0", "--data", data]);
     let url = field(&server.wait_for("serving on").await, "serving on");
-    let key = server
-        .wait_for("lease-signing key")
-        .await
-        .rsplit(' ')
-        .next()
-        .unwrap()
-        .to_owned();
+    let key = server.lease_key().await;
     (server, url, key)
 }
 

@@ -69,13 +69,7 @@ async fn node(data: &str, database: &str) -> (Node, String) {
         database,
     ]);
     let url = field(&proc.wait_for("serving on").await, "serving on");
-    let key = proc
-        .wait_for("lease-signing key")
-        .await
-        .rsplit(' ')
-        .next()
-        .unwrap()
-        .to_owned();
+    let key = proc.lease_key().await;
     let addr = url.trim_start_matches("http://").parse().unwrap();
     (Node { proc, url, addr }, key)
 }

@@ -56,13 +56,7 @@ async fn operate(backend: Backend) {
     let metrics = field(&server.wait_for("metrics on").await, "metrics on")
         .trim_end_matches("/metrics")
         .to_owned();
-    let server_key = server
-        .wait_for("lease-signing key")
-        .await
-        .rsplit(' ')
-        .next()
-        .unwrap()
-        .to_owned();
+    let server_key = server.lease_key().await;
     let key = common::bootstrap(&server_args).await;
 
     // The API's own port has no /metrics; the metrics port has nothing else.

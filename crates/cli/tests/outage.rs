@@ -193,13 +193,7 @@ async fn serve(args: &[&str]) -> (Proc, String, String) {
     full.extend(args);
     let mut proc = Proc::spawn(&full);
     let url = field(&proc.wait_for("serving on").await, "serving on");
-    let key = proc
-        .wait_for("lease-signing key")
-        .await
-        .rsplit(' ')
-        .next()
-        .unwrap()
-        .to_owned();
+    let key = proc.lease_key().await;
     (proc, url, key)
 }
 
@@ -274,24 +268,31 @@ struct Outcome {
     took: Duration,
 }
 
+impl Outcome {
+    /// What a response said, and how long since `started` it took.
+    async fn of(resp: reqwest::Response, started: Instant) -> Self {
+        let status = resp.status().as_u16();
+        let retry_after = resp
+            .headers()
+            .get("retry-after")
+            .map(|v| v.to_str().unwrap().to_owned());
+        let body: Value = resp.json().await.unwrap_or(Value::Null);
+        Self {
+            status,
+            code: body["error"]["code"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+            retry_after,
+            took: started.elapsed(),
+        }
+    }
+}
+
 async fn timed_get(http: &reqwest::Client, url: &str, key: &str) -> Outcome {
     let started = Instant::now();
     let resp = http.get(url).bearer_auth(key).send().await.unwrap();
-    let status = resp.status().as_u16();
-    let retry_after = resp
-        .headers()
-        .get("retry-after")
-        .map(|v| v.to_str().unwrap().to_owned());
-    let body: Value = resp.json().await.unwrap_or(Value::Null);
-    Outcome {
-        status,
-        code: body["error"]["code"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned(),
-        retry_after,
-        took: started.elapsed(),
-    }
+    Outcome::of(resp, started).await
 }
 
 /// `pg_ctl` off the async workers (it waits for the server).
@@ -502,21 +503,7 @@ async fn enroll(http: &reqwest::Client, url: &str, key: &str, n: u32) -> Outcome
         .send()
         .await
         .unwrap();
-    let status = resp.status().as_u16();
-    let retry_after = resp
-        .headers()
-        .get("retry-after")
-        .map(|v| v.to_str().unwrap().to_owned());
-    let body: Value = resp.json().await.unwrap_or(Value::Null);
-    Outcome {
-        status,
-        code: body["error"]["code"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned(),
-        retry_after,
-        took: started.elapsed(),
-    }
+    Outcome::of(resp, started).await
 }
 
 /// Past its in-flight cap the server sheds with `503 overloaded` and `Retry-After`

@@ -57,13 +57,7 @@ async fn the_phone_page_follows_lock_dispute_unlock_and_release() {
     let server_args = ["--data", data];
     let mut server = Proc::spawn(&["serve", "--listen", "127.0.0.1:0", "--data", data]);
     let url = field(&server.wait_for("serving on").await, "serving on");
-    let server_key = server
-        .wait_for("lease-signing key")
-        .await
-        .rsplit(' ')
-        .next()
-        .unwrap()
-        .to_owned();
+    let server_key = server.lease_key().await;
     let key = common::bootstrap(&server_args).await;
     let imei = "356938035643809";
     let (status, body) = post(&format!("{url}/v1/devices"), &key, json!({"imei": imei})).await;

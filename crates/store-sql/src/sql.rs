@@ -149,7 +149,7 @@ pub(crate) fn list_devices(by_state: bool, after: bool) -> &'static str {
 
 /// The devices' rows where the version still matches; returns their ids. Identity columns
 /// (`id`, `lender_id`, `imei`, `imei2`, `enrolled_at`) are never rewritten, and the indexed
-/// columns (state, arrears, serial, policy level) are left to [`SET_DEVICE_STATES_HEAD`].
+/// columns (state, arrears, serial, policy level) are left to [`SET_INDEXED_COLUMNS_HEAD`].
 /// The version check and the row lock are one statement: of two writers that read the same
 /// version, the second matches no row.
 pub(crate) const UPDATE_DEVICES_HEAD: &str = "WITH v (id, lender_id, version, model, \
@@ -175,9 +175,9 @@ pub(crate) const UPDATE_DEVICES_TAIL: &str = ") UPDATE devices SET \
 /// cost a check-in batch about twice the time (docs/benchmarks.md). One statement for all,
 /// as each changes rarely: a change of one rewrites the others' index entries too, which
 /// costs less than a second round trip on every save.
-pub(crate) const SET_DEVICE_STATES_HEAD: &str = "WITH v (id, state, arrears_amount, \
+pub(crate) const SET_INDEXED_COLUMNS_HEAD: &str = "WITH v (id, state, arrears_amount, \
      arrears_currency, arrears_since, serial, policy_level) AS (";
-pub(crate) const SET_DEVICE_STATES_TAIL: &str = ") UPDATE devices SET state = v.state, \
+pub(crate) const SET_INDEXED_COLUMNS_TAIL: &str = ") UPDATE devices SET state = v.state, \
      arrears_amount = v.arrears_amount, arrears_currency = v.arrears_currency, \
      arrears_since = v.arrears_since, serial = v.serial, policy_level = v.policy_level \
      FROM v WHERE devices.id = v.id AND (devices.state <> v.state \

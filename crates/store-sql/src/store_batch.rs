@@ -142,7 +142,7 @@ macro_rules! batch {
                 if writes.is_empty() {
                     return Ok(landed);
                 }
-                set_device_states(&mut *conn, &writes).await?;
+                set_indexed_columns(&mut *conn, &writes).await?;
                 update_contracts(&mut *conn, &writes).await?;
                 let mut notices: Vec<(&NoticeRecord, i64)> = Vec::new();
                 let mut events: Vec<&TimelineEvent> = Vec::new();
@@ -164,7 +164,7 @@ macro_rules! batch {
             }
 
             /// The devices' rows, where the version still matches; returns their ids. The
-            /// state and the arrears are left to [`set_device_states`].
+            /// indexed columns are left to [`set_indexed_columns`].
             async fn update_devices(
                 conn: &mut Conn,
                 writes: &[Prepared<'_>],
@@ -198,12 +198,12 @@ macro_rules! batch {
                 Ok(rows.into_iter().map(|(id,)| id).collect())
             }
 
-            /// The indexed columns that changed (see `sql::SET_DEVICE_STATES_HEAD`).
-            async fn set_device_states(
+            /// The indexed columns that changed (see `sql::SET_INDEXED_COLUMNS_HEAD`).
+            async fn set_indexed_columns(
                 conn: &mut Conn,
                 writes: &[&Prepared<'_>],
             ) -> StoreResult<()> {
-                let mut q = Builder::new(sql::SET_DEVICE_STATES_HEAD);
+                let mut q = Builder::new(sql::SET_INDEXED_COLUMNS_HEAD);
                 q.push_values(writes, |mut row, p| {
                     let d = &p.write.device;
                     let (amount, currency, since) = arrears_columns(d.arrears.as_ref());
@@ -215,7 +215,7 @@ macro_rules! batch {
                         .push_bind(d.serial.clone())
                         .push_bind(i64::from(d.policy_level.code()));
                 });
-                q.push(sql::SET_DEVICE_STATES_TAIL);
+                q.push(sql::SET_INDEXED_COLUMNS_TAIL);
                 q.build().execute(&mut *conn).await.map_err(|e| {
                     // Only leaving `released` could collide, which the domain forbids.
                     if is_unique_violation(&e) {

@@ -27,13 +27,7 @@ impl Server {
         let data = data.to_str().unwrap();
         let mut proc = Proc::spawn(&["serve", "--listen", "127.0.0.1:0", "--data", data]);
         let url = field(&proc.wait_for("serving on").await, "serving on");
-        let server_key = proc
-            .wait_for("lease-signing key")
-            .await
-            .rsplit(' ')
-            .next()
-            .unwrap()
-            .to_owned();
+        let server_key = proc.lease_key().await;
         let key = common::bootstrap(&["--data", data]).await;
         Server {
             url,

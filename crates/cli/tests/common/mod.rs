@@ -49,6 +49,12 @@ impl Proc {
         }
     }
 
+    /// The lease-signing public key (hex) `serve` prints at start-up.
+    pub async fn lease_key(&mut self) -> String {
+        let line = self.wait_for("lease-signing key").await;
+        line.rsplit(' ').next().unwrap().to_owned()
+    }
+
     /// Reads until a line contains `needle` (30 s at most) and returns it.
     pub async fn wait_for(&mut self, needle: &str) -> String {
         let found = tokio::time::timeout(Duration::from_secs(30), async {

@@ -2,11 +2,10 @@
 //! and was told (`docs/android.md`), and the lender's choices for this phone, the same ones
 //! `PUT /v1/devices/{id}/android` sets.
 
+use super::devices::invalid;
 use super::{format, ConsoleError, Session};
 use crate::app::AppState;
-use crate::error::ApiError;
 use crate::extract::Path;
-use crate::service::ServiceError;
 use axum::extract::State;
 use axum::response::Response;
 use axum::Form;
@@ -75,13 +74,6 @@ pub(super) struct AndroidForm {
     force: String,
     #[serde(default)]
     allow_debugging: Option<String>,
-}
-
-fn invalid(field: &'static str, why: &str) -> ConsoleError {
-    ConsoleError(ApiError::Service(ServiceError::Invalid {
-        field,
-        why: why.into(),
-    }))
 }
 
 impl AndroidForm {

@@ -444,7 +444,7 @@ pub(super) struct ActionForm {
     paid_until: Option<String>,
 }
 
-fn invalid(field: &'static str, why: &str) -> ConsoleError {
+pub(super) fn invalid(field: &'static str, why: &str) -> ConsoleError {
     ConsoleError(ApiError::Service(ServiceError::Invalid {
         field,
         why: why.into(),

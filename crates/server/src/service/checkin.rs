@@ -279,7 +279,7 @@ impl Service {
             contract,
             ..DeviceWrite::new(device.clone())
         };
-        self.checkin_writes.save(&self.store, write).await?;
+        self.checkin_writes.save(write).await?;
         // Every notice queued so far is numbered at most `notice_seq` (queuing one bumps
         // it, and the row's version with it, so one queued since the read made the write
         // above stale). A device that has acknowledged them all has none waiting: the common

@@ -27,14 +27,23 @@ const QUEUE: usize = 1024;
 type Job = (DeviceWrite, oneshot::Sender<StoreResult<()>>);
 
 /// Shared by every clone of the service: one committer per store.
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Clone)]
 pub(crate) struct GroupCommit {
+    store: Arc<dyn Store>,
     tx: Arc<OnceLock<mpsc::Sender<Job>>>,
 }
 
 impl GroupCommit {
+    pub(crate) fn new(store: Arc<dyn Store>) -> Self {
+        Self {
+            store,
+            tx: Default::default(),
+        }
+    }
+
     /// Saves `write` in the next group commit; returns once it is durable (or refused).
-    pub(crate) async fn save(&self, store: &Arc<dyn Store>, write: DeviceWrite) -> StoreResult<()> {
+    pub(crate) async fn save(&self, write: DeviceWrite) -> StoreResult<()> {
+        let store = &self.store;
         // Started on first use, so the task lives on the runtime that serves the requests.
         let sender = self.tx.get_or_init(|| {
             let (tx, rx) = mpsc::channel(QUEUE);

@@ -195,13 +195,13 @@ impl Service {
         settings: LeaseSettings,
     ) -> Self {
         Self {
+            checkin_writes: group_commit::GroupCommit::new(store.clone()),
             store,
             clock,
             signer,
             secret,
             settings,
             webhooks: None,
-            checkin_writes: Default::default(),
         }
     }
 

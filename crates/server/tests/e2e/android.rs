@@ -90,6 +90,18 @@ fn checkin(pairs: &[(&str, DeviceIdentifierType)], mccmnc: &str) -> GetDeviceChe
     }
 }
 
+/// The answer to a check-in by one identifier, from a phone on an approved network.
+async fn status_of(
+    c: &mut DeviceLockCheckinServiceClient<Channel>,
+    key: &str,
+    id: (&str, DeviceIdentifierType),
+) -> GetDeviceCheckinStatusResponse {
+    c.get_device_checkin_status(req(key, checkin(&[id], "63902")))
+        .await
+        .unwrap()
+        .into_inner()
+}
+
 fn report(
     id: &str,
     success: bool,
@@ -228,14 +240,7 @@ async fn a_phone_provisions_and_provisions_again_after_a_reset(backend: Backend)
         assert_eq!(view["has_fcm_token"], true);
 
         // Factory reset: the phone forgets everything and checks in by IMEI again.
-        let again = c
-            .get_device_checkin_status(req(
-                &key,
-                checkin(&[(&phone, DeviceIdentifierType::Imei)], "63902"),
-            ))
-            .await
-            .unwrap()
-            .into_inner();
+        let again = status_of(&mut c, &key, (&phone, DeviceIdentifierType::Imei)).await;
         assert_eq!(
             again.client_checkin_status(),
             ClientCheckinStatus::ReadyForProvision
@@ -294,14 +299,7 @@ async fn retry_failures_reset_and_pause(backend: Backend) {
         )
         .await;
     assert_eq!(code, 200, "{v}");
-    let r = c
-        .get_device_checkin_status(req(
-            &key,
-            checkin(&[(serial, DeviceIdentifierType::Serial)], "63902"),
-        ))
-        .await
-        .unwrap()
-        .into_inner();
+    let r = status_of(&mut c, &key, (serial, DeviceIdentifierType::Serial)).await;
     assert_eq!(r.client_checkin_status(), ClientCheckinStatus::RetryCheckin);
     assert_eq!(r.registered_device_identifier.as_deref(), Some(serial));
     let Some(NextSteps::NextCheckinInformation(next)) = r.next_steps else {
@@ -381,14 +379,12 @@ async fn retry_failures_reset_and_pause(backend: Backend) {
     let gamma = s.lender("Gamma").await;
     let gamma_phone = imei(713).to_string();
     s.enroll(&gamma, &imei(713)).await;
-    let r = c
-        .get_device_checkin_status(req(
-            DEPLOYMENT_ANDROID_KEY,
-            checkin(&[(&gamma_phone, DeviceIdentifierType::Imei)], "63902"),
-        ))
-        .await
-        .unwrap()
-        .into_inner();
+    let r = status_of(
+        &mut c,
+        DEPLOYMENT_ANDROID_KEY,
+        (&gamma_phone, DeviceIdentifierType::Imei),
+    )
+    .await;
     assert_eq!(r.client_checkin_status(), ClientCheckinStatus::RetryCheckin);
     s.stop().await;
 }
@@ -403,14 +399,7 @@ async fn unknown_and_released_phones_stop(backend: Backend) {
     let key = android_lender(&s, &acme, settings("deferred", false)).await;
     let (mut c, mut f) = clients(&s.url).await;
     let unknown = imei(720).to_string();
-    let r = c
-        .get_device_checkin_status(req(
-            &key,
-            checkin(&[(&unknown, DeviceIdentifierType::Imei)], "63902"),
-        ))
-        .await
-        .unwrap()
-        .into_inner();
+    let r = status_of(&mut c, &key, (&unknown, DeviceIdentifierType::Imei)).await;
     assert_eq!(r.client_checkin_status(), ClientCheckinStatus::StopCheckin);
     assert_eq!(r.registered_device_identifier, None);
     assert_eq!(r.next_steps, None);
@@ -445,14 +434,7 @@ async fn unknown_and_released_phones_stop(backend: Backend) {
         )
         .await;
     assert_eq!(code, 200, "{v}");
-    let r = c
-        .get_device_checkin_status(req(
-            &key,
-            checkin(&[(&phone, DeviceIdentifierType::Imei)], "63902"),
-        ))
-        .await
-        .unwrap()
-        .into_inner();
+    let r = status_of(&mut c, &key, (&phone, DeviceIdentifierType::Imei)).await;
     assert_eq!(r.client_checkin_status(), ClientCheckinStatus::StopCheckin);
     f.report_device_program_complete(req(&key, complete()))
         .await
@@ -607,17 +589,10 @@ async fn the_console_sets_a_phones_android_choices(backend: Backend) {
     let phone = imei(720).to_string();
     let device = s.enroll(&acme, &imei(720)).await;
     let (mut c, _) = clients(&s.url).await;
-    let mut ask = async || {
-        c.get_device_checkin_status(req(
-            &key,
-            checkin(&[(&phone, DeviceIdentifierType::Imei)], "63902"),
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-    };
     assert_eq!(
-        ask().await.client_checkin_status(),
+        status_of(&mut c, &key, (&phone, DeviceIdentifierType::Imei))
+            .await
+            .client_checkin_status(),
         ClientCheckinStatus::ReadyForProvision
     );
 
@@ -666,7 +641,9 @@ async fn the_console_sets_a_phones_android_choices(backend: Backend) {
     assert_eq!(v["config"]["provision_type"], "mandatory");
     assert_eq!(v["config"]["force_provisioning"], true);
     assert_eq!(
-        ask().await.client_checkin_status(),
+        status_of(&mut c, &key, (&phone, DeviceIdentifierType::Imei))
+            .await
+            .client_checkin_status(),
         ClientCheckinStatus::RetryCheckin
     );
 
@@ -683,7 +660,7 @@ async fn the_console_sets_a_phones_android_choices(backend: Backend) {
     // by nobody.
     let p = b.post(&form, &[("csrf", &csrf)]).await;
     assert_eq!(p.status, 200, "{}", p.body);
-    let r = ask().await;
+    let r = status_of(&mut c, &key, (&phone, DeviceIdentifierType::Imei)).await;
     assert_eq!(
         r.client_checkin_status(),
         ClientCheckinStatus::ReadyForProvision

@@ -28,7 +28,7 @@ pub(crate) const INSERT_CONTRACT: &str = concat!(
 /// latest wake-up or closes it.
 ///
 /// State and reference are written by [`SET_CONTRACT_STATES_HEAD`], only where they change
-/// (see `SET_DEVICE_STATES_HEAD` for why).
+/// (see `SET_INDEXED_COLUMNS_HEAD` for why).
 pub(crate) const UPDATE_CONTRACTS_HEAD: &str = "WITH v (id, lender_id, device_id, version, \
      wake_seq, currency, terms, policy, updated_at, next_at) AS (";
 pub(crate) const UPDATE_CONTRACTS_TAIL: &str = ") UPDATE contracts SET \
