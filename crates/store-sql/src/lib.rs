@@ -20,6 +20,7 @@ mod postgres;
 mod rows;
 mod sql;
 mod sqlite;
+mod sqlite_writer;
 mod store_android;
 mod store_audit;
 mod store_batch;

@@ -156,11 +156,20 @@ async fn listen(store: &PgStore) -> StoreResult<lienlock_store::WakeReceiver> {
     crate::wakes::pg_listen(&store.pool).await
 }
 
+/// Every batch takes the general path: one round trip per statement to the server.
+async fn save_devices(
+    store: &PgStore,
+    writes: &[lienlock_store::DeviceWrite],
+) -> StoreResult<Vec<StoreResult<()>>> {
+    batch::save_devices(&store.pool, writes).await
+}
+
 crate::store_impl::impl_store!(
     store: PgStore,
     db: sqlx::Postgres,
     lock_imeis: lock_imeis,
     lock_devices: lock_devices,
+    save_devices: save_devices,
     notify: notify,
     listen: listen,
     scheduler_turn: scheduler_turn,

@@ -19,7 +19,8 @@ use lienlock_domain::{
     PolicySettings, RestrictionLevel, RestrictionProfile, Role, Timestamp,
 };
 use lienlock_store::{
-    Actor, ApiKeyRecord, Arrears, Command, Device, Lender, StoreError, StoreResult, TimelineEvent,
+    Actor, ApiKeyRecord, Arrears, CheckinView, Command, Device, Lender, StoreError, StoreResult,
+    TimelineEvent,
 };
 use std::fmt::Display;
 use std::str::FromStr;
@@ -114,6 +115,48 @@ impl LenderRow {
                 })
                 .transpose()?,
         })
+    }
+}
+
+/// A row of `sql::CHECKIN_VIEW`: a device, what else a check-in reads, and its lender.
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct CheckinRow {
+    #[sqlx(flatten)]
+    device: DeviceRow,
+    codes_through: i64,
+    has_pending: i64,
+    l_name: String,
+    l_support_phone: String,
+    l_support_url: String,
+    l_lock_message: String,
+    l_lock_profile: String,
+    l_created_at: i64,
+    l_compliance_profile: String,
+    l_policy: Option<String>,
+}
+
+impl CheckinRow {
+    /// The view, and whether pending commands remain to be read into it.
+    pub(crate) fn decode(self) -> StoreResult<(CheckinView, bool)> {
+        let lender = LenderRow {
+            id: self.device.lender_id.clone(),
+            name: self.l_name,
+            support_phone: self.l_support_phone,
+            support_url: self.l_support_url,
+            lock_message: self.l_lock_message,
+            lock_profile: self.l_lock_profile,
+            created_at: self.l_created_at,
+            compliance_profile: self.l_compliance_profile,
+            policy: self.l_policy,
+        }
+        .decode()?;
+        let view = CheckinView {
+            device: self.device.decode()?,
+            lender,
+            codes_through: code_counter("unlock_codes", self.codes_through)?,
+            pending_commands: Vec::new(),
+        };
+        Ok((view, self.has_pending != 0))
     }
 }
 

@@ -21,6 +21,8 @@ pub struct SqliteStore {
     _checkpointer: Option<Arc<Checkpointer>>,
     /// Wake-up hints: one process serves a SQLite file, so an in-process channel.
     wakes: crate::wakes::LocalWakes,
+    /// Plain device writes' own thread and connection (`sqlite_writer`).
+    writer: Option<crate::sqlite_writer::Writer>,
 }
 
 /// Opens (creating if missing) the SQLite database at `path` and brings its schema up to
@@ -64,6 +66,7 @@ pub async fn open_sqlite(path: &Path) -> Result<SqliteStore, StoreError> {
         pool,
         _checkpointer: Some(Arc::new(checkpointer)),
         wakes: Default::default(),
+        writer: Some(crate::sqlite_writer::Writer::new(path)),
     })
 }
 
@@ -76,6 +79,9 @@ impl SqliteStore {
     pub async fn close(self) {
         if let Some(c) = &self._checkpointer {
             c.stop().await;
+        }
+        if let Some(w) = &self.writer {
+            w.close().await;
         }
         self.pool.close().await;
     }
@@ -196,11 +202,68 @@ async fn scheduler_turn(_: &SqliteStore) -> StoreResult<bool> {
     Ok(true)
 }
 
+/// Plain writes (a device row and nothing else: most check-ins) go to the writer thread
+/// (`sqlite_writer`), the rest down the general path, each in a transaction of its own.
+/// Should the writer's batch fail for anything but an unavailable database, its writes
+/// take the general path too, where each meets its own error.
+async fn save_devices(
+    store: &SqliteStore,
+    writes: &[lienlock_store::DeviceWrite],
+) -> StoreResult<Vec<StoreResult<()>>> {
+    let Some(writer) = &store.writer else {
+        return batch::save_devices(&store.pool, writes).await;
+    };
+    let (plain, other): (Vec<usize>, Vec<usize>) =
+        (0..writes.len()).partition(|&i| crate::sqlite_writer::is_plain(&writes[i]));
+    let mut results: Vec<Option<StoreResult<()>>> = (0..writes.len()).map(|_| None).collect();
+    let mut general = other;
+    if !plain.is_empty() {
+        let batch: Vec<_> = plain.iter().map(|&i| &writes[i]).collect();
+        match writer.write(&batch).await {
+            Ok(landed) => {
+                for (i, r) in plain.iter().zip(landed) {
+                    results[*i] = Some(r);
+                }
+            }
+            Err(e) if e.is_unavailable() => {
+                for &i in &plain {
+                    results[i] = Some(Err(e.clone()));
+                }
+            }
+            Err(_) => general.extend(plain),
+        }
+    }
+    if !general.is_empty() {
+        general.sort_unstable();
+        let batch: Vec<_> = general.iter().map(|&i| writes[i].clone()).collect();
+        match batch::save_devices(&store.pool, &batch).await {
+            Ok(landed) => {
+                for (i, r) in general.iter().zip(landed) {
+                    results[*i] = Some(r);
+                }
+            }
+            // Nothing of this transaction landed; the writer's may have.
+            Err(e) => {
+                for &i in &general {
+                    results[i] = Some(Err(e.clone()));
+                }
+            }
+        }
+    }
+    // Every slot was filled above; an empty one would be a bug, reported as stale (the
+    // caller reads again) rather than as a write that landed.
+    Ok(results
+        .into_iter()
+        .map(|r| r.unwrap_or(Err(StoreError::Stale)))
+        .collect())
+}
+
 crate::store_impl::impl_store!(
     store: SqliteStore,
     db: sqlx::Sqlite,
     lock_imeis: lock_imeis,
     lock_devices: lock_devices,
+    save_devices: save_devices,
     notify: notify,
     listen: listen,
     scheduler_turn: scheduler_turn,
@@ -256,6 +319,7 @@ mod tests {
             pool: pool.unwrap(),
             _checkpointer: None,
             wakes: Default::default(),
+            writer: None,
         }
     }
 

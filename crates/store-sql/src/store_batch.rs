@@ -16,10 +16,10 @@ macro_rules! batch {
             use super::writes::{counters, insert_command, Conn, Counters};
             use lienlock_domain::{DeviceId, Timestamp};
             use lienlock_store::{
-                CommandResolution, DeviceWrite, NoticeRecord, StoreError, StoreResult,
+                CommandResolution, Device, DeviceWrite, NoticeRecord, StoreError, StoreResult,
                 TimelineEvent,
             };
-            use std::collections::HashSet;
+            use std::collections::{HashMap, HashSet};
             use $crate::error::{classify, contract_unique, is_unique_violation, unique_as};
             use $crate::rows::arrears_columns;
             use $crate::sql;
@@ -129,10 +129,10 @@ macro_rules! batch {
             /// others are left untouched. A write whose device matched but whose contract or
             /// commands changed is an error for the whole call (the caller rolls back).
             async fn apply(conn: &mut Conn, writes: &[Prepared<'_>]) -> StoreResult<Vec<bool>> {
-                let fresh: HashSet<String> = update_devices(&mut *conn, writes).await?;
+                let fresh: HashMap<String, Indexed> = update_devices(&mut *conn, writes).await?;
                 let landed: Vec<bool> = writes
                     .iter()
-                    .map(|p| fresh.contains(&p.write.device.id.to_string()))
+                    .map(|p| fresh.contains_key(&p.write.device.id.to_string()))
                     .collect();
                 let writes: Vec<&Prepared<'_>> = writes
                     .iter()
@@ -142,7 +142,15 @@ macro_rules! batch {
                 if writes.is_empty() {
                     return Ok(landed);
                 }
-                set_indexed_columns(&mut *conn, &writes).await?;
+                let changed: Vec<&Prepared<'_>> = writes
+                    .iter()
+                    .copied()
+                    .filter(|p| {
+                        let d = &p.write.device;
+                        fresh.get(&d.id.to_string()) != Some(&indexed(d))
+                    })
+                    .collect();
+                set_indexed_columns(&mut *conn, &changed).await?;
                 update_contracts(&mut *conn, &writes).await?;
                 let mut notices: Vec<(&NoticeRecord, i64)> = Vec::new();
                 let mut events: Vec<&TimelineEvent> = Vec::new();
@@ -163,39 +171,100 @@ macro_rules! batch {
                 Ok(landed)
             }
 
-            /// The devices' rows, where the version still matches; returns their ids. The
-            /// indexed columns are left to [`set_indexed_columns`].
+            /// A device's indexed columns as stored: state, arrears amount, currency and
+            /// since, serial, policy level.
+            type Indexed = (
+                String,
+                i64,
+                Option<String>,
+                Option<i64>,
+                Option<String>,
+                i64,
+            );
+
+            fn indexed(d: &Device) -> Indexed {
+                let (amount, currency, since) = arrears_columns(d.arrears.as_ref());
+                let level = i64::from(d.policy_level.code());
+                (
+                    d.state.as_str().to_owned(),
+                    amount,
+                    currency,
+                    since,
+                    d.serial.clone(),
+                    level,
+                )
+            }
+
+            /// Rows per statement when a batch is split: powers of two, so the multi-row
+            /// statements come in a few shapes that stay in each connection's
+            /// prepared-statement cache. With one shape per batch size, most batches paid
+            /// for compiling a statement of hundreds of parameters anew.
+            fn chunks<T>(items: &[T]) -> impl Iterator<Item = &[T]> {
+                let mut rest = items;
+                std::iter::from_fn(move || {
+                    if rest.is_empty() {
+                        return None;
+                    }
+                    let n = 1usize << rest.len().min(MAX_ROWS).ilog2();
+                    let (head, tail) = rest.split_at(n);
+                    rest = tail;
+                    Some(head)
+                })
+            }
+
+            /// The most rows one batched `UPDATE` carries: 16 parameters each stays far
+            /// below either backend's parameter limit.
+            const MAX_ROWS: usize = 128;
+
+            /// The devices' rows, where the version still matches; returns their ids with
+            /// the indexed columns as stored, which this leaves to [`set_indexed_columns`].
             async fn update_devices(
                 conn: &mut Conn,
                 writes: &[Prepared<'_>],
-            ) -> StoreResult<HashSet<String>> {
-                let mut q = Builder::new(sql::UPDATE_DEVICES_HEAD);
-                q.push_values(writes, |mut row, p| {
-                    let (d, c) = (&p.write.device, &p.counters);
-                    row.push_bind(d.id.to_string())
-                        .push_bind(d.lender_id.to_string())
-                        .push_bind(d.version)
-                        .push_bind(d.model.clone())
-                        .push_bind(d.key_status.as_str())
-                        .push_bind(d.device_key.map(|k| k.to_vec()))
-                        .push_bind(d.pending_key.map(|k| k.to_vec()))
-                        .push_bind(c.last)
-                        .push_bind(c.pending)
-                        .push_bind(c.lease_seq)
-                        .push_bind(d.last_seen_at.map(Timestamp::as_millis))
-                        .push_bind(d.updated_at.as_millis())
-                        .push_bind(d.retired_key.map(|k| k.to_vec()))
-                        .push_bind(c.retired)
-                        .push_bind(c.notice_seq)
-                        .push_bind(d.policy_level_since.as_millis());
-                });
-                q.push(sql::UPDATE_DEVICES_TAIL);
-                let rows: Vec<(String,)> = q
-                    .build_query_as()
-                    .fetch_all(&mut *conn)
-                    .await
-                    .map_err(classify)?;
-                Ok(rows.into_iter().map(|(id,)| id).collect())
+            ) -> StoreResult<HashMap<String, Indexed>> {
+                let mut fresh = HashMap::with_capacity(writes.len());
+                for chunk in chunks(writes) {
+                    let mut q = Builder::new(sql::UPDATE_DEVICES_HEAD);
+                    q.push_values(chunk, |mut row, p| {
+                        let (d, c) = (&p.write.device, &p.counters);
+                        row.push_bind(d.id.to_string())
+                            .push_bind(d.lender_id.to_string())
+                            .push_bind(d.version)
+                            .push_bind(d.model.clone())
+                            .push_bind(d.key_status.as_str())
+                            .push_bind(d.device_key.map(|k| k.to_vec()))
+                            .push_bind(d.pending_key.map(|k| k.to_vec()))
+                            .push_bind(c.last)
+                            .push_bind(c.pending)
+                            .push_bind(c.lease_seq)
+                            .push_bind(d.last_seen_at.map(Timestamp::as_millis))
+                            .push_bind(d.updated_at.as_millis())
+                            .push_bind(d.retired_key.map(|k| k.to_vec()))
+                            .push_bind(c.retired)
+                            .push_bind(c.notice_seq)
+                            .push_bind(d.policy_level_since.as_millis());
+                    });
+                    q.push(sql::UPDATE_DEVICES_TAIL);
+                    let rows: Vec<(
+                        String,
+                        String,
+                        i64,
+                        Option<String>,
+                        Option<i64>,
+                        Option<String>,
+                        i64,
+                    )> = q
+                        .build_query_as()
+                        .fetch_all(&mut *conn)
+                        .await
+                        .map_err(classify)?;
+                    fresh.extend(
+                        rows.into_iter().map(|(id, s, a, c, since, serial, l)| {
+                            (id, (s, a, c, since, serial, l))
+                        }),
+                    );
+                }
+                Ok(fresh)
             }
 
             /// The indexed columns that changed (see `sql::SET_INDEXED_COLUMNS_HEAD`).
@@ -203,27 +272,29 @@ macro_rules! batch {
                 conn: &mut Conn,
                 writes: &[&Prepared<'_>],
             ) -> StoreResult<()> {
-                let mut q = Builder::new(sql::SET_INDEXED_COLUMNS_HEAD);
-                q.push_values(writes, |mut row, p| {
-                    let d = &p.write.device;
-                    let (amount, currency, since) = arrears_columns(d.arrears.as_ref());
-                    row.push_bind(d.id.to_string())
-                        .push_bind(d.state.as_str())
-                        .push_bind(amount)
-                        .push_bind(currency)
-                        .push_bind(since)
-                        .push_bind(d.serial.clone())
-                        .push_bind(i64::from(d.policy_level.code()));
-                });
-                q.push(sql::SET_INDEXED_COLUMNS_TAIL);
-                q.build().execute(&mut *conn).await.map_err(|e| {
-                    // Only leaving `released` could collide, which the domain forbids.
-                    if is_unique_violation(&e) {
-                        StoreError::ImeiTaken(writes[0].write.device.imei.to_string())
-                    } else {
-                        classify(e)
-                    }
-                })?;
+                for chunk in chunks(writes) {
+                    let mut q = Builder::new(sql::SET_INDEXED_COLUMNS_HEAD);
+                    q.push_values(chunk, |mut row, p| {
+                        let d = &p.write.device;
+                        let (amount, currency, since) = arrears_columns(d.arrears.as_ref());
+                        row.push_bind(d.id.to_string())
+                            .push_bind(d.state.as_str())
+                            .push_bind(amount)
+                            .push_bind(currency)
+                            .push_bind(since)
+                            .push_bind(d.serial.clone())
+                            .push_bind(i64::from(d.policy_level.code()));
+                    });
+                    q.push(sql::SET_INDEXED_COLUMNS_TAIL);
+                    q.build().execute(&mut *conn).await.map_err(|e| {
+                        // Only leaving `released` could collide, which the domain forbids.
+                        if is_unique_violation(&e) {
+                            StoreError::ImeiTaken(chunk[0].write.device.imei.to_string())
+                        } else {
+                            classify(e)
+                        }
+                    })?;
+                }
                 Ok(())
             }
 

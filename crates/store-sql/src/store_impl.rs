@@ -16,6 +16,7 @@ macro_rules! impl_store {
         db: $db:ty,
         lock_imeis: $lock:path,
         lock_devices: $lock_devices:ident,
+        save_devices: $save_devices:path,
         notify: $notify:path,
         listen: $listen:path,
         scheduler_turn: $turn:path $(,)?
@@ -38,14 +39,14 @@ macro_rules! impl_store {
                 LenderCtx, LenderId, PaymentId, PolicySettings, Timestamp,
             };
             use lienlock_store::{
-                ApiKeyRecord, CodeInsert, Command, ContractRecord, Device, DeviceQuery,
+                ApiKeyRecord, CheckinView, CodeInsert, Command, ContractRecord, Device, DeviceQuery,
                 DeviceWrite, DisputeRecord, Lender, NoticeRecord, PaymentInsert, PaymentRecord,
                 Store, StoreError, StoreResult, TimelineEvent, UnlockCodeRecord,
             };
             use $crate::error::{classify, is_unique_violation, unique_as};
             use $crate::rows::{
-                decode_all, policy_json, profile_json, ApiKeyRow, CommandRow, DeviceRow, EventRow,
-                LenderRow,
+                decode_all, policy_json, profile_json, ApiKeyRow, CheckinRow, CommandRow, DeviceRow,
+                EventRow, LenderRow,
             };
             use $crate::sql;
 
@@ -350,6 +351,25 @@ macro_rules! impl_store {
                     row.map(DeviceRow::decode).transpose()
                 }
 
+                async fn checkin_view(&self, imei: &Imei) -> StoreResult<Option<CheckinView>> {
+                    let row: Option<CheckinRow> = sqlx::query_as(sql::CHECKIN_VIEW)
+                        .bind(imei.as_str())
+                        .fetch_optional(&self.pool)
+                        .await
+                        .map_err(classify)?;
+                    let Some((mut view, has_pending)) = row.map(CheckinRow::decode).transpose()?
+                    else {
+                        return Ok(None);
+                    };
+                    // Rare (a lock or release scheduled ahead), so not worth widening the
+                    // common statement for.
+                    if has_pending {
+                        view.pending_commands =
+                            self.pending_commands_unscoped(view.device.id).await?;
+                    }
+                    Ok(Some(view))
+                }
+
                 async fn device_unscoped(&self, id: DeviceId) -> StoreResult<Option<Device>> {
                     let row: Option<DeviceRow> = sqlx::query_as(sql::DEVICE_UNSCOPED)
                         .bind(id.to_string())
@@ -385,7 +405,7 @@ macro_rules! impl_store {
                     &self,
                     writes: &[DeviceWrite],
                 ) -> StoreResult<Vec<StoreResult<()>>> {
-                    let results = batch::save_devices(&self.pool, writes).await?;
+                    let results = $save_devices(self, writes).await?;
                     crate::count_committed(
                         writes
                             .iter()

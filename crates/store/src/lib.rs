@@ -175,6 +175,28 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// it holds some key, which the service checks against the device's bound key.
     async fn device_for_checkin(&self, imei: &Imei) -> StoreResult<Option<Device>>;
 
+    /// Everything a check-in reads before it decides, for the enrollment
+    /// [`Store::device_for_checkin`] finds: the device, its lender, the highest LC1 code
+    /// counter minted for it and its pending commands; `None` for an unknown IMEI. The SQL
+    /// backends answer in one statement (two when commands are pending), from one snapshot;
+    /// this default reads them one by one, device first, as a check-in did before.
+    async fn checkin_view(&self, imei: &Imei) -> StoreResult<Option<CheckinView>> {
+        let Some(device) = self.device_for_checkin(imei).await? else {
+            return Ok(None);
+        };
+        let codes_through = self.last_code_counter(device.id, CodeFormat::Lc1).await?;
+        let Some(lender) = self.lender_by_id(device.lender_id).await? else {
+            return Ok(None);
+        };
+        let pending_commands = self.pending_commands_unscoped(device.id).await?;
+        Ok(Some(CheckinView {
+            device,
+            lender,
+            codes_through,
+            pending_commands,
+        }))
+    }
+
     /// A device by id without tenant scope. Scheduler only.
     async fn device_unscoped(&self, id: DeviceId) -> StoreResult<Option<Device>>;
 

@@ -342,3 +342,19 @@ impl DeviceWrite {
         }
     }
 }
+
+/// What a check-in reads before it decides (see `Store::checkin_view`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CheckinView {
+    /// The enrollment.
+    pub device: Device,
+    /// Its lender.
+    pub lender: Lender,
+    /// The highest LC1 unlock-code counter minted for the device (0 for none). Read with
+    /// the device: a code is minted only after its payment's evaluation wrote the device,
+    /// so a code counted here is reflected in this device row, or the check-in's write
+    /// finds the row changed and the check-in is redone.
+    pub codes_through: u32,
+    /// The device's commands still pending, oldest first.
+    pub pending_commands: Vec<Command>,
+}

@@ -178,22 +178,16 @@ impl Service {
     }
 
     async fn check_in_once(&self, checkin: &CheckIn) -> Result<LeaseEnvelope, ServiceError> {
-        let mut device = self
+        // One read for all of it (device, lender, codes, pending commands): see
+        // `Store::checkin_view` for why the code counter read with the device is safe.
+        let lienlock_store::CheckinView {
+            mut device,
+            lender,
+            codes_through,
+            pending_commands: pending,
+        } = self
             .store
-            .device_for_checkin(&checkin.imei)
-            .await?
-            .ok_or(ServiceError::UnknownDevice)?;
-        // Read right after the device: a code is minted only after its payment's evaluation
-        // wrote the device, so a code counted here is reflected in this device row, or the
-        // write below finds the row changed and the whole check-in is redone. Codes minted
-        // later are above this and stay valid on the phone.
-        let codes_through = self
-            .store
-            .last_code_counter(device.id, lienlock_domain::CodeFormat::Lc1)
-            .await?;
-        let lender = self
-            .store
-            .lender_by_id(device.lender_id)
+            .checkin_view(&checkin.imei)
             .await?
             .ok_or(ServiceError::UnknownDevice)?;
         let now = self.clock.now();
@@ -241,7 +235,6 @@ impl Service {
         }
         // Scheduled commands that came due are applied before the lease is cut, so a device
         // checking in at the scheduled moment does not wait for the scheduler's next tick.
-        let pending = self.store.pending_commands_unscoped(device.id).await?;
         let (resolved, due_events) = super::resolve_due(&mut device, &pending, now);
         events.extend(due_events);
         let (notices_delivered, contract) = self

@@ -11,6 +11,7 @@ backend_tests!(
     a_batch_lands_fresh_writes_and_refuses_stale_ones_alone,
     a_write_that_fails_inside_the_batch_sinks_only_itself,
     two_writes_of_one_device_in_a_batch_land_once,
+    plain_check_in_writes_land_alone_and_stale_ones_fail_alone,
     facts_for_a_batch_match_the_per_contract_reads,
     wake_ups_are_served_before_routine_evaluations,
     a_policy_change_pulls_in_the_lenders_active_contracts,
@@ -154,6 +155,98 @@ async fn two_writes_of_one_device_in_a_batch_land_once(backend: Backend) {
     assert!(results[0].is_ok());
     assert!(matches!(results[1], Err(StoreError::Stale)), "{results:?}");
     assert_landed(&store, &ctx, &first).await;
+}
+
+/// Check-in writes (the device row and nothing else; on SQLite they take a writer of their
+/// own) beside a write that carries more, in one batch: fresh ones land whole, indexed
+/// columns included when they change; a stale one, a second write of one device and a
+/// counter beyond storage fail alone; the write with an event lands with it.
+async fn plain_check_in_writes_land_alone_and_stale_ones_fail_alone(backend: Backend) {
+    let Some((_db, store)) = setup(backend).await else {
+        return;
+    };
+    let ctx = lender(&store, "A").await;
+    let ds: Vec<Device> = enroll_many(&store, &ctx, 6).await;
+    let plain = |d: &Device, counter: u64| {
+        let mut w = write(d);
+        w.device.last_counter = counter;
+        w.device.lease_seq += 1;
+        w.device.last_seen_at = Some(at(700));
+        w.device.updated_at = at(700);
+        w
+    };
+    let fresh = plain(&ds[0], 5);
+    // Indexed columns changing in a plain write: serial and policy level.
+    let mut indexed = plain(&ds[1], 5);
+    indexed.device.serial = Some("SN-1".into());
+    indexed.device.policy_level = RestrictionLevel::PersistentBanner;
+    let stale = plain(&ds[2], 5);
+    save(&store, plain(&ds[2], 3)).await;
+    let mut too_big = plain(&ds[3], 5);
+    too_big.device.last_counter = u64::MAX;
+    let once = plain(&ds[4], 5);
+    let twice = plain(&ds[4], 6);
+    let mut with_event = plain(&ds[5], 5);
+    with_event
+        .events
+        .push(event(&ds[5], EventKind::KeyRegistered, 700));
+    let batch = vec![
+        fresh.clone(),
+        indexed.clone(),
+        stale,
+        too_big,
+        once.clone(),
+        twice,
+        with_event.clone(),
+    ];
+
+    let results = store.save_devices(&batch).await.unwrap();
+    for i in [0, 1, 4, 6] {
+        assert!(results[i].is_ok(), "{i}: {results:?}");
+        let mut want = batch[i].device.clone();
+        want.version += 1;
+        let got = store.device_unscoped(want.id).await.unwrap().unwrap();
+        assert_eq!(got, want, "{i}");
+    }
+    assert!(matches!(results[2], Err(StoreError::Stale)), "{results:?}");
+    assert!(
+        matches!(results[3], Err(StoreError::Backend(_))),
+        "{results:?}"
+    );
+    assert!(matches!(results[5], Err(StoreError::Stale)), "{results:?}");
+    assert_eq!(
+        store
+            .device_unscoped(ds[2].id)
+            .await
+            .unwrap()
+            .unwrap()
+            .last_counter,
+        3
+    );
+    assert_eq!(
+        store.device_unscoped(ds[3].id).await.unwrap().as_ref(),
+        Some(&ds[3])
+    );
+    assert!(timeline_ids(&store, &ctx, &ds[5])
+        .await
+        .contains(&with_event.events[0].id));
+    // The indexed columns were written where the indexes see them.
+    let d = store
+        .checkin_view(&indexed.device.imei)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(d.device.serial.as_deref(), Some("SN-1"));
+    assert_eq!(d.device.policy_level, RestrictionLevel::PersistentBanner);
+}
+
+/// `n` devices of `ctx`, enrolled one after another.
+async fn enroll_many(store: &DynStore, ctx: &lienlock_domain::LenderCtx, n: u32) -> Vec<Device> {
+    let mut out = Vec::new();
+    for i in 0..n {
+        out.push(enroll(store, ctx, imei(10 + i), None).await);
+    }
+    out
 }
 
 async fn facts_for_a_batch_match_the_per_contract_reads(backend: Backend) {

@@ -1,11 +1,14 @@
 //! Offline unlock codes: issuing (with its timeline event), listing, one code per payment,
-//! unique counters, redemption, the device's code format, tenant isolation, corrupt rows.
+//! unique counters, redemption, the device's code format, tenant isolation, corrupt rows;
+//! and the check-in's one read, which carries the highest code counter.
 
 use crate::fixtures::*;
 use lienlock_domain::{
-    ApiKeyId, CodeFormat, CodeGrantKind, EventKind, LenderCtx, PaymentId, UnlockCodeId,
+    ApiKeyId, CodeFormat, CodeGrantKind, CommandKind, EventKind, LenderCtx, PaymentId, UnlockCodeId,
 };
-use lienlock_store::{Actor, CodeInsert, Device, PaymentRecord, StoreError, UnlockCodeRecord};
+use lienlock_store::{
+    Actor, CheckinView, CodeInsert, Device, PaymentRecord, StoreError, UnlockCodeRecord,
+};
 use lienlock_store_sql::backend_tests;
 
 backend_tests!(
@@ -17,7 +20,8 @@ backend_tests!(
     last_counter_is_per_device_and_format,
     redeeming_marks_only_listed_unredeemed_codes,
     code_format_defaults_to_lc1_and_survives_device_saves,
-    corrupt_code_rows_are_reported
+    corrupt_code_rows_are_reported,
+    the_checkin_view_is_what_the_separate_reads_return
 );
 
 /// An `unlock` code of `format` with `counter` for `d`, issued at `at(issued_ms)`.
@@ -557,4 +561,63 @@ async fn corrupt_code_rows_are_reported(backend: Backend) {
         store.device_code_format(&ctx, d.id).await.map(drop),
         "devices",
     );
+}
+
+/// `checkin_view` answers what the four reads it stands for would: the enrollment by either
+/// IMEI, its lender, the highest LC1 counter (not OpenPAYGO's, not another device's) and
+/// the pending commands, oldest first; `None` for an IMEI nobody enrolled.
+async fn the_checkin_view_is_what_the_separate_reads_return(backend: Backend) {
+    let Some((_db, store)) = setup(backend).await else {
+        return;
+    };
+    let ctx = lender(&store, "A").await;
+    let d = enroll(&store, &ctx, imei(1), Some(imei(2))).await;
+    let other = enroll(&store, &ctx, imei(3), None).await;
+    let separate = |d: Device| {
+        let store = store.clone();
+        async move {
+            CheckinView {
+                lender: store.lender_by_id(d.lender_id).await.unwrap().unwrap(),
+                codes_through: store
+                    .last_code_counter(d.id, CodeFormat::Lc1)
+                    .await
+                    .unwrap(),
+                pending_commands: store.pending_commands_unscoped(d.id).await.unwrap(),
+                device: d,
+            }
+        }
+    };
+    let fresh = store.checkin_view(&imei(1)).await.unwrap().unwrap();
+    assert_eq!(fresh, separate(d.clone()).await);
+    assert_eq!(fresh.codes_through, 0);
+    assert!(fresh.pending_commands.is_empty());
+
+    for (format, counter, ms) in [
+        (CodeFormat::Lc1, 7, 100),
+        (CodeFormat::Lc1, 3, 200),
+        (CodeFormat::OpenPaygo, 9, 300),
+    ] {
+        issue(&store, &ctx, &d, &code(&d, format, counter, ms)).await;
+    }
+    issue(
+        &store,
+        &ctx,
+        &other,
+        &code(&other, CodeFormat::Lc1, 11, 400),
+    )
+    .await;
+    let mut w = write(&store.device_unscoped(d.id).await.unwrap().unwrap());
+    w.new_commands = vec![
+        command(&d, CommandKind::Lock, 900),
+        command(&d, CommandKind::Unlock, 950),
+    ];
+    save(&store, w).await;
+    let d = store.device_unscoped(d.id).await.unwrap().unwrap();
+    for by in [imei(1), imei(2)] {
+        let view = store.checkin_view(&by).await.unwrap().unwrap();
+        assert_eq!(view, separate(d.clone()).await);
+        assert_eq!(view.codes_through, 7);
+        assert_eq!(view.pending_commands.len(), 2);
+    }
+    assert_eq!(store.checkin_view(&imei(4)).await.unwrap(), None);
 }

@@ -1,0 +1,319 @@
+//! SQLite's writer for plain device writes: a thread of its own with a connection of its
+//! own, which runs a whole batch (begin, one prepared `UPDATE` per row, commit) without
+//! leaving the thread.
+//!
+//! Every check-in writes its device row, and SQLite takes one writer at a time, so the
+//! group commit's batches are the serial stage that bounds a node's check-ins per second.
+//! Through sqlx, each statement of a batch is a hand-off to the connection's worker thread
+//! and back (begin, the write-lock touch, the update, its indexed columns, commit); with
+//! both cores busy serving requests, every hand-off waits for the scheduler, and batches
+//! took about 0.3 ms a row (docs/benchmarks.md, "Signed check-ins per second"). Here a
+//! batch is one hand-off each way.
+//!
+//! Only plain writes come here: a device row and nothing else (no events, commands,
+//! contract or notices), which is what a check-in of a phone in good standing writes.
+//! Anything else takes the general path (`store_batch`). Each write is still checked
+//! against the version that was read, and the same pragmas as the pool's connections apply
+//! (`synchronous = FULL`: nothing is answered before it is durable).
+
+use crate::error::Unavailable;
+use crate::rows::arrears_columns;
+use lienlock_domain::Timestamp;
+use lienlock_store::{DeviceWrite, StoreError, StoreResult};
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use std::path::{Path, PathBuf};
+use std::sync::{mpsc, Arc, Mutex};
+use std::thread::JoinHandle;
+use tokio::sync::oneshot;
+
+/// One row's new non-indexed columns, checked against `version`; returns the row's
+/// indexed columns (which it leaves alone) so the writer can tell whether they changed.
+const UPDATE_ONE: &str = "UPDATE devices SET model = ?4, key_status = ?5, device_key = ?6, \
+     pending_key = ?7, last_counter = ?8, pending_counter = ?9, lease_seq = ?10, \
+     last_seen_at = ?11, updated_at = ?12, retired_key = ?13, retired_counter = ?14, \
+     notice_seq = ?15, policy_level_since = ?16, version = version + 1 \
+     WHERE id = ?1 AND lender_id = ?2 AND version = ?3 \
+     RETURNING state, arrears_amount, arrears_currency, arrears_since, serial, policy_level";
+
+/// The indexed columns, when one of them changed (see `sql::SET_INDEXED_COLUMNS_HEAD` for
+/// why they are written apart).
+const SET_INDEXED_ONE: &str = "UPDATE devices SET state = ?2, arrears_amount = ?3, \
+     arrears_currency = ?4, arrears_since = ?5, serial = ?6, policy_level = ?7 WHERE id = ?1";
+
+/// A device's indexed columns as stored: state, arrears amount, currency and since,
+/// serial, policy level.
+type Indexed = (
+    String,
+    i64,
+    Option<String>,
+    Option<i64>,
+    Option<String>,
+    i64,
+);
+
+/// What one plain write stores, converted before it is sent.
+struct Row {
+    id: String,
+    lender_id: String,
+    version: i64,
+    model: Option<String>,
+    key_status: &'static str,
+    device_key: Option<Vec<u8>>,
+    pending_key: Option<Vec<u8>>,
+    counters: [i64; 5],
+    last_seen_at: Option<i64>,
+    updated_at: i64,
+    retired_key: Option<Vec<u8>>,
+    policy_level_since: i64,
+    indexed: Indexed,
+}
+
+/// Per row: whether it still had the version that was read (and now holds the write).
+type Answer = StoreResult<Vec<bool>>;
+type Job = (Vec<Row>, oneshot::Sender<Answer>);
+
+/// Whether `write` is plain: its device row and nothing else.
+pub(crate) fn is_plain(write: &DeviceWrite) -> bool {
+    write.new_commands.is_empty()
+        && write.resolved_commands.is_empty()
+        && write.events.is_empty()
+        && write.contract.is_none()
+        && write.new_notices.is_empty()
+        && write.notices_delivered.is_none()
+}
+
+/// Converts a plain write; an out-of-range counter is refused before anything is sent.
+fn row(write: &DeviceWrite) -> StoreResult<Row> {
+    let d = &write.device;
+    let to_i64 = crate::error::to_i64;
+    let (amount, currency, since) = arrears_columns(d.arrears.as_ref());
+    Ok(Row {
+        id: d.id.to_string(),
+        lender_id: d.lender_id.to_string(),
+        version: d.version,
+        model: d.model.clone(),
+        key_status: d.key_status.as_str(),
+        device_key: d.device_key.map(|k| k.to_vec()),
+        pending_key: d.pending_key.map(|k| k.to_vec()),
+        counters: [
+            to_i64(d.last_counter, "last_counter")?,
+            to_i64(d.pending_counter, "pending_counter")?,
+            to_i64(d.lease_seq, "lease_seq")?,
+            to_i64(d.retired_counter, "retired_counter")?,
+            to_i64(d.notice_seq, "notice_seq")?,
+        ],
+        last_seen_at: d.last_seen_at.map(Timestamp::as_millis),
+        updated_at: d.updated_at.as_millis(),
+        retired_key: d.retired_key.map(|k| k.to_vec()),
+        policy_level_since: d.policy_level_since.as_millis(),
+        indexed: (
+            d.state.as_str().to_owned(),
+            amount,
+            currency,
+            since,
+            d.serial.clone(),
+            i64::from(d.policy_level.code()),
+        ),
+    })
+}
+
+/// The writer of one database file. Cheap to clone; the thread starts on first use and
+/// ends (closing its connection) when the last clone is dropped or [`Writer::close`] runs.
+#[derive(Clone, Debug)]
+pub(crate) struct Writer(Arc<Inner>);
+
+#[derive(Debug)]
+struct Inner {
+    path: PathBuf,
+    thread: Mutex<Option<(mpsc::Sender<Job>, JoinHandle<()>)>>,
+}
+
+impl Writer {
+    pub(crate) fn new(path: &Path) -> Self {
+        Self(Arc::new(Inner {
+            path: path.to_owned(),
+            thread: Mutex::new(None),
+        }))
+    }
+
+    /// Writes `writes` (plain, of distinct devices) in one transaction; says per write
+    /// whether it landed (`false`: its device changed since it was read). `Err`: nothing
+    /// landed. A write refused before anything is sent fails alone.
+    pub(crate) async fn write(&self, writes: &[&DeviceWrite]) -> StoreResult<Vec<StoreResult<()>>> {
+        let mut results = Vec::with_capacity(writes.len());
+        let mut rows = Vec::with_capacity(writes.len());
+        for w in writes {
+            match row(w) {
+                Ok(r) => {
+                    rows.push(r);
+                    results.push(Ok(()));
+                }
+                Err(e) => results.push(Err(e)),
+            }
+        }
+        if rows.is_empty() {
+            return Ok(results);
+        }
+        let (done, answer) = oneshot::channel();
+        self.send((rows, done))?;
+        // A dropped answer means the thread died mid-batch: whether the batch committed is
+        // unknown, so nobody may be told it did.
+        let landed = answer
+            .await
+            .map_err(|_| StoreError::Unavailable("the SQLite writer thread stopped".into()))??;
+        let mut landed = landed.into_iter();
+        for r in results.iter_mut().filter(|r| r.is_ok()) {
+            if landed.next() != Some(true) {
+                *r = Err(StoreError::Stale);
+            }
+        }
+        Ok(results)
+    }
+
+    fn send(&self, job: Job) -> StoreResult<()> {
+        let mut slot = self.0.thread.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((tx, handle)) = slot.as_ref() {
+            if !handle.is_finished() {
+                return tx.send(job).map_err(|_| stopped());
+            }
+        }
+        // First use, or the thread died (a panic): start one.
+        let (tx, rx) = mpsc::channel();
+        let path = self.0.path.clone();
+        let handle = std::thread::Builder::new()
+            .name("sqlite-writer".into())
+            .spawn(move || run(&path, rx))
+            .map_err(|e| StoreError::Unavailable(format!("starting the SQLite writer: {e}")))?;
+        tx.send(job).map_err(|_| stopped())?;
+        *slot = Some((tx, handle));
+        Ok(())
+    }
+
+    /// Stops the thread and waits until its connection is closed.
+    pub(crate) async fn close(&self) {
+        let taken = self
+            .0
+            .thread
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some((tx, handle)) = taken {
+            drop(tx);
+            let _ = tokio::task::spawn_blocking(move || handle.join()).await;
+        }
+    }
+}
+
+fn stopped() -> StoreError {
+    StoreError::Unavailable("the SQLite writer thread stopped".into())
+}
+
+/// The thread: one connection, opened on the first batch and again after it fails.
+fn run(path: &Path, jobs: mpsc::Receiver<Job>) {
+    let mut conn: Option<Connection> = None;
+    for (rows, done) in jobs {
+        let answer = match conn.as_mut() {
+            Some(c) => write(c, &rows),
+            None => open(path).and_then(|mut c| {
+                let answer = write(&mut c, &rows);
+                conn = Some(c);
+                answer
+            }),
+        };
+        if answer.is_err() {
+            // A connection that failed (a disk error, a full disk) is not trusted again:
+            // the next batch opens a fresh one.
+            conn = None;
+        }
+        let _ = done.send(answer);
+    }
+}
+
+fn open(path: &Path) -> StoreResult<Connection> {
+    let conn = Connection::open(path).map_err(classify)?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))
+        .map_err(classify)?;
+    // As the pool's connections (`open_sqlite`): the file is already in WAL mode.
+    for (name, value) in [
+        ("synchronous", "FULL"),
+        ("foreign_keys", "ON"),
+        ("cache_size", "-32768"),
+    ] {
+        conn.pragma_update(None, name, value).map_err(classify)?;
+    }
+    Ok(conn)
+}
+
+fn write(conn: &mut Connection, rows: &[Row]) -> Answer {
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(classify)?;
+    let mut landed = Vec::with_capacity(rows.len());
+    {
+        let mut update = tx.prepare_cached(UPDATE_ONE).map_err(classify)?;
+        let mut set_indexed = tx.prepare_cached(SET_INDEXED_ONE).map_err(classify)?;
+        for r in rows {
+            let [last, pending, lease_seq, retired, notice_seq] = r.counters;
+            let stored: Option<Indexed> = update
+                .query_row(
+                    params![
+                        r.id,
+                        r.lender_id,
+                        r.version,
+                        r.model,
+                        r.key_status,
+                        r.device_key,
+                        r.pending_key,
+                        last,
+                        pending,
+                        lease_seq,
+                        r.last_seen_at,
+                        r.updated_at,
+                        r.retired_key,
+                        retired,
+                        notice_seq,
+                        r.policy_level_since,
+                    ],
+                    |x| {
+                        Ok((
+                            x.get(0)?,
+                            x.get(1)?,
+                            x.get(2)?,
+                            x.get(3)?,
+                            x.get(4)?,
+                            x.get(5)?,
+                        ))
+                    },
+                )
+                .optional()
+                .map_err(classify)?;
+            if let Some(stored) = &stored {
+                if *stored != r.indexed {
+                    let (state, amount, currency, since, serial, level) = &r.indexed;
+                    set_indexed
+                        .execute(params![r.id, state, amount, currency, since, serial, level])
+                        .map_err(classify)?;
+                }
+            }
+            landed.push(stored.is_some());
+        }
+    }
+    tx.commit().map_err(classify)?;
+    Ok(landed)
+}
+
+/// As `crate::error::classify` for sqlx's errors: the codes that mean "cannot write now"
+/// are *Unavailable*, *Full* or *ReadOnly*; anything else is *Backend*.
+fn classify(e: rusqlite::Error) -> StoreError {
+    if let rusqlite::Error::SqliteFailure(f, message) = &e {
+        if let Some((kind, why)) = crate::sqlite::unavailable(&f.extended_code.to_string()) {
+            let text = format!("{why}: {}", message.as_deref().unwrap_or("(no detail)"));
+            return match kind {
+                Unavailable::Now => StoreError::Unavailable(text),
+                Unavailable::Full => StoreError::Full(text),
+                Unavailable::ReadOnly => StoreError::ReadOnly(text),
+            };
+        }
+    }
+    StoreError::Backend(e.to_string())
+}
