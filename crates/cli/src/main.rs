@@ -16,6 +16,10 @@ mod serve;
 mod simulate;
 
 use clap::{Args, Parser, Subcommand};
+
+/// The allocator for everything the binary runs (see the workspace manifest for why).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use config::ServerConfig;
 use std::net::SocketAddr;
 use std::path::PathBuf;

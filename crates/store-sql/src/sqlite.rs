@@ -56,6 +56,10 @@ pub async fn open_sqlite(path: &Path) -> Result<SqliteStore, StoreError> {
         // flight. Measured, it made no difference to check-in throughput on two cores
         // (docs/benchmarks.md), and costs only idle connections.
         .max_connections(8)
+        // No ping before handing out an idle connection (sqlx's default): a connection to
+        // a file has no peer to lose, and the ping is a round trip to the connection's
+        // worker thread, as costly as the query it precedes (docs/benchmarks.md).
+        .test_before_acquire(false)
         .acquire_timeout(Duration::from_secs(5))
         .connect_with(options)
         .await
