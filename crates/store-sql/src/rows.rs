@@ -241,6 +241,31 @@ pub(crate) fn arrears_columns(a: Option<&Arrears>) -> (i64, Option<String>, Opti
     }
 }
 
+/// A device's indexed columns as stored: state, arrears amount, currency and since, serial,
+/// policy level. Device saves compare them with what the row holds and write them only
+/// when they differ (see `sql::SET_INDEXED_COLUMNS_HEAD`).
+pub(crate) type IndexedColumns = (
+    String,
+    i64,
+    Option<String>,
+    Option<i64>,
+    Option<String>,
+    i64,
+);
+
+pub(crate) fn indexed_columns(d: &Device) -> IndexedColumns {
+    let (amount, currency, since) = arrears_columns(d.arrears.as_ref());
+    let level = i64::from(d.policy_level.code());
+    (
+        d.state.as_str().to_owned(),
+        amount,
+        currency,
+        since,
+        d.serial.clone(),
+        level,
+    )
+}
+
 impl DeviceRow {
     /// The arrears columns back as [`Arrears`]; all three set (a positive amount) or none.
     fn arrears(&self) -> StoreResult<Option<Arrears>> {

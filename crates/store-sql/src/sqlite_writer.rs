@@ -17,7 +17,7 @@
 //! (`synchronous = FULL`: nothing is answered before it is durable).
 
 use crate::error::Unavailable;
-use crate::rows::arrears_columns;
+use crate::rows::{indexed_columns, IndexedColumns};
 use lienlock_domain::Timestamp;
 use lienlock_store::{DeviceWrite, StoreError, StoreResult};
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
@@ -40,17 +40,6 @@ const UPDATE_ONE: &str = "UPDATE devices SET model = ?4, key_status = ?5, device
 const SET_INDEXED_ONE: &str = "UPDATE devices SET state = ?2, arrears_amount = ?3, \
      arrears_currency = ?4, arrears_since = ?5, serial = ?6, policy_level = ?7 WHERE id = ?1";
 
-/// A device's indexed columns as stored: state, arrears amount, currency and since,
-/// serial, policy level.
-type Indexed = (
-    String,
-    i64,
-    Option<String>,
-    Option<i64>,
-    Option<String>,
-    i64,
-);
-
 /// What one plain write stores, converted before it is sent.
 struct Row {
     id: String,
@@ -65,7 +54,7 @@ struct Row {
     updated_at: i64,
     retired_key: Option<Vec<u8>>,
     policy_level_since: i64,
-    indexed: Indexed,
+    indexed: IndexedColumns,
 }
 
 /// Per row: whether it still had the version that was read (and now holds the write).
@@ -86,7 +75,6 @@ pub(crate) fn is_plain(write: &DeviceWrite) -> bool {
 fn row(write: &DeviceWrite) -> StoreResult<Row> {
     let d = &write.device;
     let to_i64 = crate::error::to_i64;
-    let (amount, currency, since) = arrears_columns(d.arrears.as_ref());
     Ok(Row {
         id: d.id.to_string(),
         lender_id: d.lender_id.to_string(),
@@ -106,14 +94,7 @@ fn row(write: &DeviceWrite) -> StoreResult<Row> {
         updated_at: d.updated_at.as_millis(),
         retired_key: d.retired_key.map(|k| k.to_vec()),
         policy_level_since: d.policy_level_since.as_millis(),
-        indexed: (
-            d.state.as_str().to_owned(),
-            amount,
-            currency,
-            since,
-            d.serial.clone(),
-            i64::from(d.policy_level.code()),
-        ),
+        indexed: indexed_columns(d),
     })
 }
 
@@ -254,7 +235,7 @@ fn write(conn: &mut Connection, rows: &[Row]) -> Answer {
         let mut set_indexed = tx.prepare_cached(SET_INDEXED_ONE).map_err(classify)?;
         for r in rows {
             let [last, pending, lease_seq, retired, notice_seq] = r.counters;
-            let stored: Option<Indexed> = update
+            let stored: Option<IndexedColumns> = update
                 .query_row(
                     params![
                         r.id,

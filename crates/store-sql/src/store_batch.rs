@@ -16,12 +16,12 @@ macro_rules! batch {
             use super::writes::{counters, insert_command, Conn, Counters};
             use lienlock_domain::{DeviceId, Timestamp};
             use lienlock_store::{
-                CommandResolution, Device, DeviceWrite, NoticeRecord, StoreError, StoreResult,
+                CommandResolution, DeviceWrite, NoticeRecord, StoreError, StoreResult,
                 TimelineEvent,
             };
             use std::collections::{HashMap, HashSet};
             use $crate::error::{classify, contract_unique, is_unique_violation, unique_as};
-            use $crate::rows::arrears_columns;
+            use $crate::rows::{indexed_columns, IndexedColumns};
             use $crate::sql;
 
             type Pool = sqlx::Pool<$db>;
@@ -129,7 +129,8 @@ macro_rules! batch {
             /// others are left untouched. A write whose device matched but whose contract or
             /// commands changed is an error for the whole call (the caller rolls back).
             async fn apply(conn: &mut Conn, writes: &[Prepared<'_>]) -> StoreResult<Vec<bool>> {
-                let fresh: HashMap<String, Indexed> = update_devices(&mut *conn, writes).await?;
+                let fresh: HashMap<String, IndexedColumns> =
+                    update_devices(&mut *conn, writes).await?;
                 let landed: Vec<bool> = writes
                     .iter()
                     .map(|p| fresh.contains_key(&p.write.device.id.to_string()))
@@ -147,7 +148,7 @@ macro_rules! batch {
                     .copied()
                     .filter(|p| {
                         let d = &p.write.device;
-                        fresh.get(&d.id.to_string()) != Some(&indexed(d))
+                        fresh.get(&d.id.to_string()) != Some(&indexed_columns(d))
                     })
                     .collect();
                 set_indexed_columns(&mut *conn, &changed).await?;
@@ -169,30 +170,6 @@ macro_rules! batch {
                 insert_notices(&mut *conn, &notices).await?;
                 insert_events(&mut *conn, &events).await?;
                 Ok(landed)
-            }
-
-            /// A device's indexed columns as stored: state, arrears amount, currency and
-            /// since, serial, policy level.
-            type Indexed = (
-                String,
-                i64,
-                Option<String>,
-                Option<i64>,
-                Option<String>,
-                i64,
-            );
-
-            fn indexed(d: &Device) -> Indexed {
-                let (amount, currency, since) = arrears_columns(d.arrears.as_ref());
-                let level = i64::from(d.policy_level.code());
-                (
-                    d.state.as_str().to_owned(),
-                    amount,
-                    currency,
-                    since,
-                    d.serial.clone(),
-                    level,
-                )
             }
 
             /// Rows per statement when a batch is split: powers of two, so the multi-row
@@ -221,7 +198,7 @@ macro_rules! batch {
             async fn update_devices(
                 conn: &mut Conn,
                 writes: &[Prepared<'_>],
-            ) -> StoreResult<HashMap<String, Indexed>> {
+            ) -> StoreResult<HashMap<String, IndexedColumns>> {
                 let mut fresh = HashMap::with_capacity(writes.len());
                 for chunk in chunks(writes) {
                     let mut q = Builder::new(sql::UPDATE_DEVICES_HEAD);
@@ -276,14 +253,14 @@ macro_rules! batch {
                     let mut q = Builder::new(sql::SET_INDEXED_COLUMNS_HEAD);
                     q.push_values(chunk, |mut row, p| {
                         let d = &p.write.device;
-                        let (amount, currency, since) = arrears_columns(d.arrears.as_ref());
+                        let (state, amount, currency, since, serial, level) = indexed_columns(d);
                         row.push_bind(d.id.to_string())
-                            .push_bind(d.state.as_str())
+                            .push_bind(state)
                             .push_bind(amount)
                             .push_bind(currency)
                             .push_bind(since)
-                            .push_bind(d.serial.clone())
-                            .push_bind(i64::from(d.policy_level.code()));
+                            .push_bind(serial)
+                            .push_bind(level);
                     });
                     q.push(sql::SET_INDEXED_COLUMNS_TAIL);
                     q.build().execute(&mut *conn).await.map_err(|e| {
