@@ -164,12 +164,18 @@ async fn save_devices(
     batch::save_devices(&store.pool, writes).await
 }
 
+/// Every read goes through the pool.
+fn direct_checkin_row(_: &PgStore, _: &Imei) -> Option<Option<crate::rows::CheckinRow>> {
+    None
+}
+
 crate::store_impl::impl_store!(
     store: PgStore,
     db: sqlx::Postgres,
     lock_imeis: lock_imeis,
     lock_devices: lock_devices,
     save_devices: save_devices,
+    direct_checkin_row: direct_checkin_row,
     notify: notify,
     listen: listen,
     scheduler_turn: scheduler_turn,

@@ -136,6 +136,53 @@ pub(crate) struct CheckinRow {
 }
 
 impl CheckinRow {
+    /// A row of `sql::CHECKIN_VIEW` as rusqlite reads it, by position: the device's
+    /// columns in `DeviceRow`'s order, then the rest in this struct's (SQLite's check-in
+    /// readers, `sqlite_reader`).
+    pub(crate) fn from_sqlite(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        let mut at = 0..;
+        let mut col = || at.next().unwrap_or_default();
+        Ok(Self {
+            device: DeviceRow {
+                id: r.get(col())?,
+                lender_id: r.get(col())?,
+                imei: r.get(col())?,
+                imei2: r.get(col())?,
+                serial: r.get(col())?,
+                model: r.get(col())?,
+                state: r.get(col())?,
+                key_status: r.get(col())?,
+                device_key: r.get(col())?,
+                pending_key: r.get(col())?,
+                last_counter: r.get(col())?,
+                pending_counter: r.get(col())?,
+                retired_key: r.get(col())?,
+                retired_counter: r.get(col())?,
+                lease_seq: r.get(col())?,
+                last_seen_at: r.get(col())?,
+                enrolled_at: r.get(col())?,
+                updated_at: r.get(col())?,
+                version: r.get(col())?,
+                policy_level: r.get(col())?,
+                notice_seq: r.get(col())?,
+                policy_level_since: r.get(col())?,
+                arrears_amount: r.get(col())?,
+                arrears_currency: r.get(col())?,
+                arrears_since: r.get(col())?,
+            },
+            codes_through: r.get(col())?,
+            has_pending: r.get(col())?,
+            l_name: r.get(col())?,
+            l_support_phone: r.get(col())?,
+            l_support_url: r.get(col())?,
+            l_lock_message: r.get(col())?,
+            l_lock_profile: r.get(col())?,
+            l_created_at: r.get(col())?,
+            l_compliance_profile: r.get(col())?,
+            l_policy: r.get(col())?,
+        })
+    }
+
     /// The view, and whether pending commands remain to be read into it.
     pub(crate) fn decode(self) -> StoreResult<(CheckinView, bool)> {
         let lender = LenderRow {

@@ -23,6 +23,8 @@ pub struct SqliteStore {
     wakes: crate::wakes::LocalWakes,
     /// Plain device writes' own thread and connection (`sqlite_writer`).
     writer: Option<crate::sqlite_writer::Writer>,
+    /// The check-in's read, on the calling thread (`sqlite_reader`).
+    readers: Option<Arc<crate::sqlite_reader::Readers>>,
 }
 
 /// Opens (creating if missing) the SQLite database at `path` and brings its schema up to
@@ -71,6 +73,7 @@ pub async fn open_sqlite(path: &Path) -> Result<SqliteStore, StoreError> {
         _checkpointer: Some(Arc::new(checkpointer)),
         wakes: Default::default(),
         writer: Some(crate::sqlite_writer::Writer::new(path)),
+        readers: Some(Arc::new(crate::sqlite_reader::Readers::new(path))),
     })
 }
 
@@ -86,6 +89,9 @@ impl SqliteStore {
         }
         if let Some(w) = &self.writer {
             w.close().await;
+        }
+        if let Some(r) = &self.readers {
+            r.close();
         }
         self.pool.close().await;
     }
@@ -262,12 +268,19 @@ async fn save_devices(
         .collect())
 }
 
+/// The check-in's read on the calling thread (`sqlite_reader`); `None` sends it through
+/// the pool.
+fn direct_checkin_row(store: &SqliteStore, imei: &Imei) -> Option<Option<crate::rows::CheckinRow>> {
+    store.readers.as_ref()?.checkin_row(imei.as_str())
+}
+
 crate::store_impl::impl_store!(
     store: SqliteStore,
     db: sqlx::Sqlite,
     lock_imeis: lock_imeis,
     lock_devices: lock_devices,
     save_devices: save_devices,
+    direct_checkin_row: direct_checkin_row,
     notify: notify,
     listen: listen,
     scheduler_turn: scheduler_turn,
@@ -324,7 +337,72 @@ mod tests {
             _checkpointer: None,
             wakes: Default::default(),
             writer: None,
+            readers: None,
         }
+    }
+
+    /// The check-in's read on the calling thread finds what the pool's finds (and is not
+    /// quietly falling back to it), an unknown IMEI included; after `close` it declines.
+    #[tokio::test]
+    async fn the_direct_checkin_read_matches_the_pools() {
+        use lienlock_domain::{
+            DeviceId, DeviceState, EventKind, KeyStatus, LenderCtx, Principal, RestrictionLevel,
+        };
+        use lienlock_store::{Actor, Device, TimelineEvent};
+        let dir = tempfile::tempdir().unwrap();
+        let store = open_sqlite(&dir.path().join("read.db")).await.unwrap();
+        let (l, k) = lender(5);
+        store.create_lender(&l, &k).await.unwrap();
+        let ctx = LenderCtx {
+            lender_id: l.id,
+            role: Role::Admin,
+            principal: Principal::ApiKey(k.id),
+        };
+        let imei = Imei::parse("490154203237518").unwrap();
+        let d = Device {
+            id: DeviceId::new(),
+            lender_id: l.id,
+            imei,
+            imei2: None,
+            serial: Some("R58N123".into()),
+            model: Some("A15".into()),
+            state: DeviceState::Active,
+            key_status: KeyStatus::Bound,
+            device_key: Some([7; 32]),
+            pending_key: None,
+            last_counter: 41,
+            pending_counter: 0,
+            retired_key: None,
+            retired_counter: 0,
+            lease_seq: 9,
+            policy_level: RestrictionLevel::None,
+            policy_level_since: Timestamp::from_millis(5),
+            notice_seq: 0,
+            arrears: None,
+            last_seen_at: Some(Timestamp::from_millis(6)),
+            enrolled_at: Timestamp::from_millis(1),
+            updated_at: Timestamp::from_millis(6),
+            version: 0,
+        };
+        let e = TimelineEvent::new(
+            &d,
+            Timestamp::from_millis(1),
+            EventKind::Enrolled,
+            Actor::Operator,
+        );
+        store.enroll_device(&ctx, &d, &e).await.unwrap();
+
+        let readers = store.readers.clone().unwrap();
+        let direct = readers.checkin_row(imei.as_str()).expect("read directly");
+        let (view, pending) = direct.expect("the device").decode().unwrap();
+        assert!(!pending);
+        assert_eq!(view.device, d);
+        assert_eq!(view.lender, l);
+        assert_eq!(Some(view), store.checkin_view(&imei).await.unwrap());
+        let unknown = Imei::parse("356938035643809").unwrap();
+        assert!(matches!(readers.checkin_row(unknown.as_str()), Some(None)));
+        readers.close();
+        assert!(readers.checkin_row(imei.as_str()).is_none());
     }
 
     #[tokio::test]

@@ -17,6 +17,7 @@ macro_rules! impl_store {
         lock_imeis: $lock:path,
         lock_devices: $lock_devices:ident,
         save_devices: $save_devices:path,
+        direct_checkin_row: $direct_checkin_row:path,
         notify: $notify:path,
         listen: $listen:path,
         scheduler_turn: $turn:path $(,)?
@@ -352,11 +353,14 @@ macro_rules! impl_store {
                 }
 
                 async fn checkin_view(&self, imei: &Imei) -> StoreResult<Option<CheckinView>> {
-                    let row: Option<CheckinRow> = sqlx::query_as(sql::CHECKIN_VIEW)
-                        .bind(imei.as_str())
-                        .fetch_optional(&self.pool)
-                        .await
-                        .map_err(classify)?;
+                    let row: Option<CheckinRow> = match $direct_checkin_row(self, imei) {
+                        Some(row) => row,
+                        None => sqlx::query_as(sql::CHECKIN_VIEW)
+                            .bind(imei.as_str())
+                            .fetch_optional(&self.pool)
+                            .await
+                            .map_err(classify)?,
+                    };
                     let Some((mut view, has_pending)) = row.map(CheckinRow::decode).transpose()?
                     else {
                         return Ok(None);
