@@ -300,6 +300,33 @@ pub(crate) type IndexedColumns = (
     i64,
 );
 
+/// A row the batched device `UPDATE` returns (`sql::UPDATE_DEVICES_TAIL`): its id and its
+/// indexed columns as stored.
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct UpdatedDevice {
+    id: String,
+    state: String,
+    arrears_amount: i64,
+    arrears_currency: Option<String>,
+    arrears_since: Option<i64>,
+    serial: Option<String>,
+    policy_level: i64,
+}
+
+impl UpdatedDevice {
+    pub(crate) fn into_parts(self) -> (String, IndexedColumns) {
+        let indexed = (
+            self.state,
+            self.arrears_amount,
+            self.arrears_currency,
+            self.arrears_since,
+            self.serial,
+            self.policy_level,
+        );
+        (self.id, indexed)
+    }
+}
+
 pub(crate) fn indexed_columns(d: &Device) -> IndexedColumns {
     let (amount, currency, since) = arrears_columns(d.arrears.as_ref());
     let level = i64::from(d.policy_level.code());

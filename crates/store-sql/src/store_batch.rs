@@ -21,7 +21,7 @@ macro_rules! batch {
             };
             use std::collections::{HashMap, HashSet};
             use $crate::error::{classify, contract_unique, is_unique_violation, unique_as};
-            use $crate::rows::{indexed_columns, IndexedColumns};
+            use $crate::rows::{indexed_columns, IndexedColumns, UpdatedDevice};
             use $crate::sql;
 
             type Pool = sqlx::Pool<$db>;
@@ -222,24 +222,12 @@ macro_rules! batch {
                             .push_bind(d.policy_level_since.as_millis());
                     });
                     q.push(sql::UPDATE_DEVICES_TAIL);
-                    let rows: Vec<(
-                        String,
-                        String,
-                        i64,
-                        Option<String>,
-                        Option<i64>,
-                        Option<String>,
-                        i64,
-                    )> = q
+                    let rows: Vec<UpdatedDevice> = q
                         .build_query_as()
                         .fetch_all(&mut *conn)
                         .await
                         .map_err(classify)?;
-                    fresh.extend(
-                        rows.into_iter().map(|(id, s, a, c, since, serial, l)| {
-                            (id, (s, a, c, since, serial, l))
-                        }),
-                    );
+                    fresh.extend(rows.into_iter().map(UpdatedDevice::into_parts));
                 }
                 Ok(fresh)
             }
