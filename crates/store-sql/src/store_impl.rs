@@ -10,6 +10,9 @@
 
 /// `impl Store for $store`, where `$store` has a `pool: sqlx::Pool<$db>` field and `$lock`
 /// is `async fn(&mut <$db as sqlx::Database>::Connection, &[&Imei]) -> StoreResult<()>`.
+/// `$save_devices` (`async fn(&$store, &[DeviceWrite])`) and `$direct_checkin_row`
+/// (`fn(&$store, &Imei) -> Option<Option<CheckinRow>>`, `None` to use the pool) let SQLite
+/// take check-ins' writes and reads off sqlx (`sqlite_writer`, `sqlite_reader`).
 macro_rules! impl_store {
     (
         store: $store:ty,
