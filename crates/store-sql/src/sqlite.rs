@@ -225,26 +225,30 @@ async fn save_devices(
     };
     let (plain, other): (Vec<usize>, Vec<usize>) =
         (0..writes.len()).partition(|&i| crate::sqlite_writer::is_plain(&writes[i]));
+    // The scheduler's batches (contracts, notices, events) have no plain write: straight
+    // down the general path, with no copy of its writes.
+    if plain.is_empty() {
+        return batch::save_devices(&store.pool, writes).await;
+    }
     let mut results: Vec<Option<StoreResult<()>>> = (0..writes.len()).map(|_| None).collect();
     let mut general = other;
-    if !plain.is_empty() {
-        let batch: Vec<_> = plain.iter().map(|&i| &writes[i]).collect();
-        match writer.write(&batch).await {
-            Ok(landed) => {
-                for (i, r) in plain.iter().zip(landed) {
-                    results[*i] = Some(r);
-                }
+    let batch: Vec<_> = plain.iter().map(|&i| &writes[i]).collect();
+    match writer.write(&batch).await {
+        Ok(landed) => {
+            for (i, r) in plain.iter().zip(landed) {
+                results[*i] = Some(r);
             }
-            Err(e) if e.is_unavailable() => {
-                for &i in &plain {
-                    results[i] = Some(Err(e.clone()));
-                }
-            }
-            Err(_) => general.extend(plain),
         }
+        Err(e) if e.is_unavailable() => {
+            for &i in &plain {
+                results[i] = Some(Err(e.clone()));
+            }
+        }
+        Err(_) => general.extend(plain),
     }
     if !general.is_empty() {
         general.sort_unstable();
+        // Rare (a check-in that registered a key beside plain ones): a copy of these few.
         let batch: Vec<_> = general.iter().map(|&i| writes[i].clone()).collect();
         match batch::save_devices(&store.pool, &batch).await {
             Ok(landed) => {

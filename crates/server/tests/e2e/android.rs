@@ -58,6 +58,22 @@ fn settings(provision_type: &str, force: bool) -> Value {
     })
 }
 
+/// `GET /v1/devices/{device}/android`: the phone's Android record.
+async fn phone_android(s: &TestServer, l: &TestLender, device: &str) -> (u16, Value) {
+    s.get(l, &format!("/v1/devices/{device}/android")).await
+}
+
+/// `PUT /v1/devices/{device}/android` with `body`: the lender's choices for the phone.
+async fn put_phone_android(
+    s: &TestServer,
+    l: &TestLender,
+    device: &str,
+    body: Value,
+) -> (u16, Value) {
+    let path = format!("/v1/devices/{device}/android");
+    s.call(Some(l), Method::PUT, &path, Some(body)).await
+}
+
 /// Sets the lender's Android settings and returns a fresh check-in key.
 async fn android_lender(s: &TestServer, l: &TestLender, body: Value) -> String {
     let (c, v) = s
@@ -234,7 +250,7 @@ async fn a_phone_provisions_and_provisions_again_after_a_reset(backend: Backend)
             done.next_client_provision_state(),
             ClientProvisionState::Success
         );
-        let (code, view) = s.get(&acme, &format!("/v1/devices/{device}/android")).await;
+        let (code, view) = phone_android(&s, &acme, &device).await;
         assert_eq!(code, 200, "{view}");
         assert_eq!(view["provision_state"], "success");
         assert_eq!(view["has_fcm_token"], true);
@@ -290,14 +306,7 @@ async fn retry_failures_reset_and_pause(backend: Backend) {
         .await;
     assert_eq!(code, 201, "{d}");
     let device = d["id"].as_str().unwrap().to_owned();
-    let (code, v) = s
-        .call(
-            Some(&acme),
-            Method::PUT,
-            &format!("/v1/devices/{device}/android"),
-            Some(json!({"hold": true})),
-        )
-        .await;
+    let (code, v) = put_phone_android(&s, &acme, &device, json!({"hold": true})).await;
     assert_eq!(code, 200, "{v}");
     let r = status_of(&mut c, &key, (serial, DeviceIdentifierType::Serial)).await;
     assert_eq!(r.client_checkin_status(), ClientCheckinStatus::RetryCheckin);
@@ -439,17 +448,10 @@ async fn unknown_and_released_phones_stop(backend: Backend) {
     f.report_device_program_complete(req(&key, complete()))
         .await
         .unwrap();
-    let (_, view) = s.get(&acme, &format!("/v1/devices/{device}/android")).await;
+    let (_, view) = phone_android(&s, &acme, &device).await;
     assert!(view["program_complete_at"].is_string(), "{view}");
     // Nothing the lender sets for a released phone could matter again: refused, unchanged.
-    let (code, v) = s
-        .call(
-            Some(&acme),
-            Method::PUT,
-            &format!("/v1/devices/{device}/android"),
-            Some(json!({"hold": true})),
-        )
-        .await;
+    let (code, v) = put_phone_android(&s, &acme, &device, json!({"hold": true})).await;
     assert_eq!(code, 422, "{v}");
     assert!(
         v["error"]["message"]
@@ -458,7 +460,7 @@ async fn unknown_and_released_phones_stop(backend: Backend) {
             .contains("released"),
         "{v}"
     );
-    let (_, after) = s.get(&acme, &format!("/v1/devices/{device}/android")).await;
+    let (_, after) = phone_android(&s, &acme, &device).await;
     assert_eq!(after, view);
     s.stop().await;
 }
@@ -615,7 +617,7 @@ async fn the_console_sets_a_phones_android_choices(backend: Backend) {
         .post(&form, &[("csrf", &csrf), ("provision_type", "sometimes")])
         .await;
     assert_eq!(p.status, 422, "{}", p.body);
-    let (_, v) = s.get(&acme, &format!("/v1/devices/{device}/android")).await;
+    let (_, v) = phone_android(&s, &acme, &device).await;
     assert_eq!(v["config"]["hold"], false);
     assert_eq!(v["config"]["provision_type"], Value::Null);
 
@@ -636,7 +638,7 @@ async fn the_console_sets_a_phones_android_choices(backend: Backend) {
     assert!(p
         .body
         .contains(r#"id="android-hold" name="hold" type="checkbox" value="yes" checked"#));
-    let (_, v) = s.get(&acme, &format!("/v1/devices/{device}/android")).await;
+    let (_, v) = phone_android(&s, &acme, &device).await;
     assert_eq!(v["config"]["hold"], true);
     assert_eq!(v["config"]["provision_type"], "mandatory");
     assert_eq!(v["config"]["force_provisioning"], true);
