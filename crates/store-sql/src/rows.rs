@@ -125,6 +125,7 @@ pub(crate) struct CheckinRow {
     device: DeviceRow,
     codes_through: i64,
     has_pending: i64,
+    undelivered_from: Option<i64>,
     l_name: String,
     l_support_phone: String,
     l_support_url: String,
@@ -172,6 +173,7 @@ impl CheckinRow {
             },
             codes_through: r.get(col())?,
             has_pending: r.get(col())?,
+            undelivered_from: r.get(col())?,
             l_name: r.get(col())?,
             l_support_phone: r.get(col())?,
             l_support_url: r.get(col())?,
@@ -202,6 +204,10 @@ impl CheckinRow {
             lender,
             codes_through: code_counter("unlock_codes", self.codes_through)?,
             pending_commands: Vec::new(),
+            undelivered_from: self
+                .undelivered_from
+                .map(|seq| counter("notices", "seq", seq))
+                .transpose()?,
         };
         Ok((view, self.has_pending != 0))
     }

@@ -99,7 +99,8 @@ pub(crate) const DEVICE_FOR_CHECKIN: &str = concat!(
 
 /// [`DEVICE_FOR_CHECKIN`] with the rest of what a check-in reads (`Store::checkin_view`), in
 /// one statement: the device's columns in `DeviceRow`'s order, the highest LC1 code counter,
-/// whether any command is pending (then read by [`PENDING_COMMANDS`]) and the lender's
+/// whether any command is pending (then read by [`PENDING_COMMANDS`]), the lowest
+/// undelivered notice's sequence (NULL for none; the `(device_id, seq)` index) and the lender's
 /// columns but its id, prefixed `l_`. One round trip instead of four: each is a pair of
 /// thread hand-offs through sqlx's SQLite worker, or a network round trip to PostgreSQL.
 pub(crate) const CHECKIN_VIEW: &str = concat!(
@@ -113,7 +114,9 @@ pub(crate) const CHECKIN_VIEW: &str = concat!(
        WHERE device_id = devices.id AND format = 'lc1') AS codes_through, \
      CAST(CASE WHEN EXISTS (SELECT 1 FROM commands \
        WHERE device_id = devices.id AND status = 'pending') THEN 1 ELSE 0 END AS BIGINT) \
-       AS has_pending \
+       AS has_pending, \
+     (SELECT MIN(seq) FROM notices WHERE device_id = devices.id AND delivered_at IS NULL) \
+       AS undelivered_from \
      FROM devices WHERE imei = $1 OR imei2 = $1 \
      ORDER BY CASE WHEN state = 'released' THEN 1 ELSE 0 END, enrolled_at DESC, id DESC \
      LIMIT 1) c JOIN lenders l ON l.id = c.lender_id"

@@ -177,7 +177,8 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
 
     /// Everything a check-in reads before it decides, for the enrollment
     /// [`Store::device_for_checkin`] finds: the device, its lender, the highest LC1 code
-    /// counter minted for it and its pending commands; `None` for an unknown IMEI. The SQL
+    /// counter minted for it, its pending commands and its first undelivered notice;
+    /// `None` for an unknown IMEI. The SQL
     /// backends answer in one statement (two when commands are pending), from one snapshot;
     /// this default reads them one by one, device first, as a check-in did before.
     async fn checkin_view(&self, imei: &Imei) -> StoreResult<Option<CheckinView>> {
@@ -189,11 +190,17 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
             return Ok(None);
         };
         let pending_commands = self.pending_commands_unscoped(device.id).await?;
+        let undelivered_from = self
+            .device_undelivered_notices(device.id, 1)
+            .await?
+            .first()
+            .map(|n| n.seq);
         Ok(Some(CheckinView {
             device,
             lender,
             codes_through,
             pending_commands,
+            undelivered_from,
         }))
     }
 

@@ -357,4 +357,10 @@ pub struct CheckinView {
     pub codes_through: u32,
     /// The device's commands still pending, oldest first.
     pub pending_commands: Vec<Command>,
+    /// The lowest sequence of the device's notices not yet delivered (`None`: every
+    /// notice was). A phone that showed its notices repeats its acknowledgement at every
+    /// check-in; this tells the check-in there is nothing left to mark without reading the
+    /// notices. Read with the device: queuing a notice bumps the device's version, so one
+    /// queued after this read makes the check-in's write stale and the check-in is redone.
+    pub undelivered_from: Option<u64>,
 }

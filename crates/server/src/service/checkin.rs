@@ -185,6 +185,7 @@ impl Service {
             lender,
             codes_through,
             pending_commands: pending,
+            undelivered_from,
         } = self
             .store
             .checkin_view(&checkin.imei)
@@ -238,7 +239,7 @@ impl Service {
         let (resolved, due_events) = super::resolve_due(&mut device, &pending, now);
         events.extend(due_events);
         let (notices_delivered, contract) = self
-            .acknowledge_notices(&device, checkin, now, &mut events)
+            .acknowledge_notices(&device, checkin, undelivered_from, now, &mut events)
             .await?;
         // Only the device's own key speaks for the device: reports from a key awaiting
         // approval (or from a released phone) are not put on the lender's timeline.
@@ -275,9 +276,10 @@ impl Service {
         self.checkin_writes.save(write).await?;
         // Every notice queued so far is numbered at most `notice_seq` (queuing one bumps
         // it, and the row's version with it, so one queued since the read made the write
-        // above stale). A device that has acknowledged them all has none waiting: the common
-        // check-in skips this read.
-        let notices = if checkin.notice_ack >= device.notice_seq {
+        // above stale). A device that has acknowledged them all, or one with none
+        // undelivered when it was read, has none waiting: the common check-in skips this
+        // read.
+        let notices = if checkin.notice_ack >= device.notice_seq || undelivered_from.is_none() {
             Vec::new()
         } else {
             self.store
@@ -307,17 +309,24 @@ impl Service {
 
     /// Marks the notices the device says it has shown as delivered, and wakes its contract
     /// so the policy engine counts notice periods from this moment. Returns what the
-    /// device write must carry.
+    /// device write must carry. `undelivered_from` is the lowest notice not yet delivered
+    /// when the device was read ([`lienlock_store::CheckinView`]).
     async fn acknowledge_notices(
         &self,
         device: &Device,
         checkin: &CheckIn,
+        undelivered_from: Option<u64>,
         now: Timestamp,
         events: &mut Vec<TimelineEvent>,
     ) -> Result<(Option<(u64, Timestamp)>, Option<ContractRecord>), ServiceError> {
         // A device can only acknowledge what was queued for it.
         let ack = checkin.notice_ack.min(device.notice_seq);
         if ack == 0 || device.key_status != KeyStatus::Bound {
+            return Ok((None, None));
+        }
+        // A phone repeats its acknowledgement at every check-in after showing its notices:
+        // when nothing at or below it is undelivered, there is nothing to mark or read.
+        if undelivered_from.is_none_or(|first| first > ack) {
             return Ok((None, None));
         }
         let newly: Vec<u64> = self

@@ -565,7 +565,8 @@ async fn corrupt_code_rows_are_reported(backend: Backend) {
 
 /// `checkin_view` answers what the four reads it stands for would: the enrollment by either
 /// IMEI, its lender, the highest LC1 counter (not OpenPAYGO's, not another device's) and
-/// the pending commands, oldest first; `None` for an IMEI nobody enrolled.
+/// the pending commands, oldest first, and the first undelivered notice; `None` for an IMEI
+/// nobody enrolled.
 async fn the_checkin_view_is_what_the_separate_reads_return(backend: Backend) {
     let Some((_db, store)) = setup(backend).await else {
         return;
@@ -583,6 +584,12 @@ async fn the_checkin_view_is_what_the_separate_reads_return(backend: Backend) {
                     .await
                     .unwrap(),
                 pending_commands: store.pending_commands_unscoped(d.id).await.unwrap(),
+                undelivered_from: store
+                    .device_undelivered_notices(d.id, 1)
+                    .await
+                    .unwrap()
+                    .first()
+                    .map(|n| n.seq),
                 device: d,
             }
         }
@@ -620,4 +627,29 @@ async fn the_checkin_view_is_what_the_separate_reads_return(backend: Backend) {
         assert_eq!(view.pending_commands.len(), 2);
     }
     assert_eq!(store.checkin_view(&imei(4)).await.unwrap(), None);
+
+    // Notices: the lowest undelivered one, as delivery moves past them.
+    assert_eq!(view_of(&store).await.undelivered_from, None);
+    let mut w = write(&d);
+    w.device.notice_seq = 3;
+    w.new_notices = (1..=3).map(|seq| notice(&d, None, seq)).collect();
+    save(&store, w).await;
+    for (delivered, first) in [(None, Some(1)), (Some(2), Some(3)), (Some(3), None)] {
+        if let Some(seq) = delivered {
+            let mut w = write(&store.device_unscoped(d.id).await.unwrap().unwrap());
+            w.notices_delivered = Some((seq, at(1_000)));
+            save(&store, w).await;
+        }
+        let view = view_of(&store).await;
+        assert_eq!(
+            view.undelivered_from, first,
+            "delivered through {delivered:?}"
+        );
+        let d = store.device_unscoped(d.id).await.unwrap().unwrap();
+        assert_eq!(view, separate(d).await);
+    }
+}
+
+async fn view_of(store: &DynStore) -> CheckinView {
+    store.checkin_view(&imei(1)).await.unwrap().unwrap()
 }
