@@ -178,9 +178,9 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// Everything a check-in reads before it decides, for the enrollment
     /// [`Store::device_for_checkin`] finds: the device, its lender, the highest LC1 code
     /// counter minted for it, its pending commands and its first undelivered notice;
-    /// `None` for an unknown IMEI. The SQL
-    /// backends answer in one statement (two when commands are pending), from one snapshot;
-    /// this default reads them one by one, device first, as a check-in did before.
+    /// `None` for an unknown IMEI. The SQL backends answer in one statement (two when
+    /// commands are pending), from one snapshot; this default reads them one by one, device
+    /// first, as a check-in did before.
     async fn checkin_view(&self, imei: &Imei) -> StoreResult<Option<CheckinView>> {
         let Some(device) = self.device_for_checkin(imei).await? else {
             return Ok(None);
