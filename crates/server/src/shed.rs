@@ -13,7 +13,7 @@ use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use std::sync::Arc;
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// The default cap of `lienlock serve` (`max_in_flight`).
 pub const DEFAULT_MAX_IN_FLIGHT: usize = 256;
@@ -34,15 +34,33 @@ impl InFlight {
     }
 }
 
-/// Runs the request if a permit is free, holding it until the response is ready;
-/// `503 overloaded` otherwise. Never waits for a permit: a queue here would be the
-/// unbounded one this exists to prevent.
+/// A request's permit, carried out on its response (see [`shed`]).
+#[derive(Clone, Debug)]
+struct Admitted {
+    _permit: Arc<OwnedSemaphorePermit>,
+}
+
+/// Runs the request if a permit is free, `503 overloaded` otherwise. Never waits for a
+/// permit: a queue here would be the unbounded one this exists to prevent.
+///
+/// The permit leaves on the response, so it is held until the response itself is dropped,
+/// not only until the handler returns: the layers outside this one still work for the
+/// request after that (the audit layer appends its entry, a database write, before the
+/// response goes out). Released with the handler, that work escaped the cap: in the
+/// overload drill, admitted requests freed their permits for new ones while their audit
+/// appends queued for the database pool, and waited seconds there.
 pub(crate) async fn shed(State(in_flight): State<InFlight>, req: Request, next: Next) -> Response {
     let Some(permits) = in_flight.0 else {
         return next.run(req).await;
     };
     match permits.try_acquire_owned() {
-        Ok(_permit) => next.run(req).await,
+        Ok(permit) => {
+            let mut resp = next.run(req).await;
+            resp.extensions_mut().insert(Admitted {
+                _permit: Arc::new(permit),
+            });
+            resp
+        }
         Err(_) => ApiError::Overloaded.into_response(),
     }
 }
@@ -91,5 +109,41 @@ mod tests {
         assert_eq!(second.await.unwrap().status(), 200);
         // The permits came back.
         assert_eq!(call(app).await.status(), 200);
+    }
+
+    /// A layer outside the cap that still works after the handler (as the audit layer
+    /// does) holds the request's permit until it lets the response go.
+    #[tokio::test]
+    async fn the_permit_is_held_until_the_response_is_let_go() {
+        let (release, released) = tokio::sync::watch::channel(false);
+        let outer = move |req: Request, next: Next| {
+            let mut released = released.clone();
+            async move {
+                let hold = req.uri().query() == Some("hold");
+                let resp = next.run(req).await;
+                if hold {
+                    let _ = released.wait_for(|r| *r).await;
+                }
+                resp
+            }
+        };
+        let app = axum::Router::new()
+            .route("/fast", get(|| async { "done" }))
+            .layer(axum::middleware::from_fn_with_state(InFlight::new(1), shed))
+            .layer(axum::middleware::from_fn(outer));
+        let call = |app: axum::Router, uri: &'static str| async move {
+            app.oneshot(Request::get(uri).body(Body::empty()).unwrap())
+                .await
+                .unwrap()
+        };
+        let first = tokio::spawn(call(app.clone(), "/fast?hold"));
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        // The handler has long answered; the outer layer still holds its response.
+        assert_eq!(call(app.clone(), "/fast").await.status(), 503);
+        release.send(true).unwrap();
+        let first = first.await.unwrap();
+        assert_eq!(first.status(), 200);
+        drop(first);
+        assert_eq!(call(app, "/fast").await.status(), 200);
     }
 }
