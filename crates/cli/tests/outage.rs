@@ -26,9 +26,8 @@ const PROMPT: Duration = Duration::from_secs(10);
 
 /// Held by each drill for its whole run. The test harness runs a binary's tests at once,
 /// and each drill loads both cores (the outage drill its own PostgreSQL cluster and a
-/// fleet, the overload drill a flood of connections): run together, the overload drill's
-/// capacity was measured on an idle machine and its flood met a busy one, whose accept
-/// queue overflowed and held admitted requests for seconds of SYN retries.
+/// fleet, the overload drill a flood of requests): run together, the overload drill could
+/// measure its capacity on an idle machine and drive twice that at a busy one.
 static ONE_DRILL_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 // ---------------------------------------------------------------------------------------
