@@ -3,7 +3,9 @@
 //! Under more load than the node (or its database) can serve, requests would otherwise
 //! pile up: each holds a task, its buffers and, soon, a place in the database pool's
 //! queue, and every one of them gets slower. Past the cap a request is answered at once
-//! with `503 overloaded` and `Retry-After`, before its body is read: the ones admitted
+//! with `503 overloaded` and `Retry-After`, before its handler runs (and before its body
+//! is read, except a lender write's small JSON or form body, which the audit layer outside
+//! the cap reads first for its reason, up to the body limit): the ones admitted
 //! keep their latency, memory stays bounded, and clients (agents back off with jitter)
 //! come back later. Device and lender requests share the budget; health, readiness and
 //! the long-lived push streams are outside it (see `routes::all`).

@@ -47,10 +47,7 @@ pub async fn open_sqlite(path: &Path) -> Result<SqliteStore, StoreError> {
         .busy_timeout(Duration::from_secs(5))
         // A backstop only: the checkpointer task below does this work (see `Checkpointer`).
         .pragma("wal_autocheckpoint", BACKSTOP_CHECKPOINT_PAGES)
-        // 32 MiB of page cache per connection instead of SQLite's 2 MiB: a check-in reads
-        // and writes a random device of a fleet whose table outgrows the default many
-        // times over (a million phones: about 1.5 GB); every miss is a read system call.
-        .pragma("cache_size", "-32768");
+        .pragma("cache_size", CACHE_SIZE);
     let pool = SqlitePoolOptions::new()
         // More connections add concurrent readers (WAL; writes are serialized anyway).
         // Eight, not four: a check-in makes several short reads, and with four the
@@ -96,6 +93,13 @@ impl SqliteStore {
         self.pool.close().await;
     }
 }
+
+/// Every connection's page cache, in SQLite's `cache_size` form (negative: KiB): 32 MiB
+/// instead of SQLite's 2 MiB. A check-in reads and writes a random device of a fleet
+/// whose table outgrows the default many times over (a million phones: about 1.5 GB);
+/// every miss is a read system call. The pool's connections, the check-in readers
+/// (`sqlite_reader`) and the writer thread (`sqlite_writer`) all use it.
+pub(crate) const CACHE_SIZE: &str = "-32768";
 
 /// How often the checkpointer runs.
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);

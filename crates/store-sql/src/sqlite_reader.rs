@@ -18,7 +18,8 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-/// Idle connections kept at most (one per core is what can run at once).
+/// Idle connections kept at most: no more reads run at once than the runtime has threads;
+/// eight leaves room for a larger machine's.
 const KEEP: usize = 8;
 
 /// The readers of one database file.
@@ -75,6 +76,7 @@ fn open(path: &Path) -> Option<Connection> {
     let conn = Connection::open_with_flags(path, flags).ok()?;
     // rusqlite's default is to wait 5 s; see the module's comment for why not at all.
     conn.busy_timeout(std::time::Duration::ZERO).ok()?;
-    conn.pragma_update(None, "cache_size", "-32768").ok()?;
+    conn.pragma_update(None, "cache_size", crate::sqlite::CACHE_SIZE)
+        .ok()?;
     Some(conn)
 }

@@ -218,7 +218,7 @@ fn open(path: &Path) -> StoreResult<Connection> {
     for (name, value) in [
         ("synchronous", "FULL"),
         ("foreign_keys", "ON"),
-        ("cache_size", "-32768"),
+        ("cache_size", crate::sqlite::CACHE_SIZE),
     ] {
         conn.pragma_update(None, name, value).map_err(classify)?;
     }
