@@ -1,5 +1,6 @@
 //! JSON envelopes: canonical bytes in base64 beside their signature.
 
+use crate::batch::{verify_devices, DeviceSignature};
 use crate::checkin::CheckIn;
 use crate::codec::{b64, unb64, WireError};
 use crate::keys::{verify_device, DeviceKey, ServerKey, ServerPublicKey};
@@ -29,12 +30,59 @@ impl SignedCheckIn {
 
     /// Decodes the check-in and verifies it was signed by the key it names.
     pub fn open(&self) -> Result<CheckIn, WireError> {
-        let bytes = unb64(&self.body, "body")?;
-        let sig = unb64(&self.signature, "signature")?;
-        let checkin = CheckIn::decode(&bytes)?;
-        verify_device(&checkin.device_key, &bytes, &sig)?;
-        Ok(checkin)
+        self.decode()?.verify()
     }
+
+    /// Decodes the check-in without verifying it yet: for a verifier that checks many at
+    /// once ([`verify_checkins`]).
+    pub fn decode(&self) -> Result<UnverifiedCheckIn, WireError> {
+        let bytes = unb64(&self.body, "body")?;
+        let signature = unb64(&self.signature, "signature")?;
+        let checkin = CheckIn::decode(&bytes)?;
+        Ok(UnverifiedCheckIn {
+            checkin,
+            bytes,
+            signature,
+        })
+    }
+}
+
+/// A check-in decoded but not verified. Its [`CheckIn`] is reachable only through its
+/// signature: [`UnverifiedCheckIn::verify`], or [`verify_checkins`] for many at once.
+#[derive(Clone, Debug)]
+pub struct UnverifiedCheckIn {
+    checkin: CheckIn,
+    bytes: Vec<u8>,
+    signature: Vec<u8>,
+}
+
+impl UnverifiedCheckIn {
+    /// Verifies the signature with the key the check-in names.
+    pub fn verify(self) -> Result<CheckIn, WireError> {
+        verify_device(&self.checkin.device_key, &self.bytes, &self.signature)?;
+        Ok(self.checkin)
+    }
+
+    fn signature(&self) -> DeviceSignature<'_> {
+        DeviceSignature {
+            public: &self.checkin.device_key,
+            msg: &self.bytes,
+            signature: &self.signature,
+        }
+    }
+}
+
+/// Verifies check-ins together ([`crate::batch`]): one answer each, in order, the one
+/// [`UnverifiedCheckIn::verify`] gives it.
+pub fn verify_checkins(batch: Vec<UnverifiedCheckIn>) -> Vec<Result<CheckIn, WireError>> {
+    let items: Vec<DeviceSignature<'_>> = batch.iter().map(UnverifiedCheckIn::signature).collect();
+    let answers = verify_devices(&items);
+    drop(items);
+    batch
+        .into_iter()
+        .zip(answers)
+        .map(|(u, answer)| answer.map(|()| u.checkin))
+        .collect()
 }
 
 /// The server's answer to a check-in.

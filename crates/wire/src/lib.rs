@@ -4,6 +4,7 @@
 //! Signatures always cover the exact bytes that travel (base64 inside JSON), never a
 //! re-serialisation, so no two implementations can disagree about what was signed.
 
+pub mod batch;
 pub mod checkin;
 pub mod codec;
 pub mod dispute;
@@ -20,7 +21,7 @@ pub use checkin::{
 };
 pub use codec::WireError;
 pub use dispute::{DisputeRequest, SignedDispute};
-pub use envelope::{LeaseEnvelope, SignedCheckIn};
+pub use envelope::{verify_checkins, LeaseEnvelope, SignedCheckIn, UnverifiedCheckIn};
 pub use keys::{DeviceKey, KeyId, ServerKey, ServerPublicKey, SharedSecret};
 pub use lease::{Lease, LeaseNotice, LockScreen, MAX_NOTICES};
 pub use push::{SignedSubscribe, SubscribeRequest};

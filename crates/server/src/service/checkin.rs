@@ -69,10 +69,15 @@ fn event(device: &Device, at: Timestamp, kind: EventKind, detail: String) -> Tim
 impl Service {
     /// Handles `POST /device/v1/checkin`.
     pub async fn check_in(&self, signed: &SignedCheckIn) -> Result<LeaseEnvelope, ServiceError> {
-        let checkin = signed.open().map_err(|e| match e {
-            WireError::BadSignature => ServiceError::BadSignature,
-            other => ServiceError::BadDeviceMessage(other),
-        })?;
+        let unverified = signed.decode().map_err(ServiceError::BadDeviceMessage)?;
+        let checkin = self
+            .verifier
+            .verify(unverified)
+            .await
+            .map_err(|e| match e {
+                WireError::BadSignature => ServiceError::BadSignature,
+                other => ServiceError::BadDeviceMessage(other),
+            })?;
         // Storage keeps counters as signed 64-bit integers; a larger one is not a counter a
         // genuine agent (which counts up from 1) will ever send.
         if i64::try_from(checkin.counter).is_err() {

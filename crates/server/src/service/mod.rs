@@ -23,6 +23,7 @@ mod payments;
 mod policy;
 mod portfolio;
 mod push;
+mod verifier;
 mod webhook_delivery;
 mod webhooks;
 
@@ -183,6 +184,8 @@ pub struct Service {
     webhooks: Option<webhooks::Webhooks>,
     /// Check-ins' device writes, committed together (`group_commit`).
     checkin_writes: group_commit::GroupCommit,
+    /// Check-ins' signatures, verified together (`verifier`).
+    verifier: verifier::Verifier,
 }
 
 impl Service {
@@ -202,6 +205,7 @@ impl Service {
             secret,
             settings,
             webhooks: None,
+            verifier: Default::default(),
         }
     }
 
