@@ -8,10 +8,12 @@
 //! verify the leases; the agent's tests do that). The server is embedded in this process by
 //! default, on the same two cores as the generator, as the baseline is.
 
+mod client;
 mod fleet;
 
 use anyhow::{bail, Context};
 use clap::Args;
+use client::{Conn, Origin};
 use fleet::{Fleet, Phone};
 use lienlock_domain::{SystemClock, Timestamp};
 use lienlock_server::apikey::ServerSecret;
@@ -33,8 +35,11 @@ pub struct CheckinArgs {
     #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..=3600))]
     duration: u64,
     /// Requests in flight at once (simulated phones talking at the same moment), each on
-    /// its own keep-alive connection.
-    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=4096))]
+    /// its own keep-alive connection. 256 by default: ten thousand check-ins a second,
+    /// each answered in tens of milliseconds (a group commit's wait), is hundreds in
+    /// flight, and with fewer the rate measured is this number over the latency rather
+    /// than what the server can do (docs/benchmarks.md, fourth round).
+    #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..=4096))]
     concurrency: u32,
     /// Timed runs on the same fleet; one JSON line each.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=20))]
@@ -139,13 +144,10 @@ async fn serve_and_measure(
             (url, Some((tx, handle)))
         }
     };
-    let http = reqwest::Client::builder()
-        .http1_only()
-        .pool_max_idle_per_host(a.concurrency as usize)
-        .build()?;
+    let origin = Origin::parse(&url)?;
     let mut outcome = Ok(());
     for run in 0..a.runs {
-        match measure(a, fleet, &http, &url).await {
+        match measure(a, fleet, &origin).await {
             Ok(r) => println!("{}", r.json(a, fleet.len(), backend, run)),
             Err(e) => {
                 outcome = Err(e);
@@ -210,32 +212,31 @@ struct Window {
     p99_ms: f64,
 }
 
-async fn measure(
-    a: &CheckinArgs,
-    fleet: &Fleet,
-    http: &reqwest::Client,
-    url: &str,
-) -> anyhow::Result<Report> {
+async fn measure(a: &CheckinArgs, fleet: &Fleet, origin: &Origin) -> anyhow::Result<Report> {
     let started = std::time::Instant::now();
     let total = (a.duration * a.presign_per_sec).min(fleet.len() * ROUNDS);
-    let bodies = tokio::task::spawn_blocking({
+    let requests = tokio::task::spawn_blocking({
         let phones = phones(fleet, total)?;
-        move || presign(&phones, total)
+        let origin = origin.clone();
+        move || -> anyhow::Result<Vec<Vec<u8>>> {
+            Ok(presign(&phones, total)?
+                .iter()
+                .map(|body| origin.post_json("/device/v1/checkin", body))
+                .collect())
+        }
     })
     .await??;
     let presign_secs = started.elapsed().as_secs_f64();
     let window = Duration::from_secs(a.duration);
-    let checkin_url = format!("{url}/device/v1/checkin");
     let (checkins, errors, exhausted) = drive(
-        http,
-        &checkin_url,
-        Some(Arc::new(bodies)),
+        origin,
+        Requests::Each(Arc::new(requests)),
         a.concurrency,
         window,
     )
     .await?;
-    let health = format!("{url}/healthz");
-    let (baseline, _, _) = drive(http, &health, None, a.concurrency, window).await?;
+    let health = Requests::Same(Arc::new(origin.get("/healthz")));
+    let (baseline, _, _) = drive(origin, health, a.concurrency, window).await?;
     Ok(Report {
         checkins,
         baseline,
@@ -328,13 +329,19 @@ fn presign(phones: &[Phone], total: u64) -> anyhow::Result<Vec<String>> {
     })
 }
 
-/// Sends requests from `concurrency` tasks for `window`: POSTs of `bodies` in order (each
-/// once), or GETs when there are none. Returns the window's figures, the failed requests,
-/// and whether the bodies ran out.
+/// What a window sends: each of these once, in order, or this one again and again.
+#[derive(Debug, Clone)]
+enum Requests {
+    Each(Arc<Vec<Vec<u8>>>),
+    Same(Arc<Vec<u8>>),
+}
+
+/// Sends requests from `concurrency` tasks, each on a keep-alive connection of its own,
+/// for `window`. Returns the window's figures, the failed requests, and whether the
+/// requests to send each once ran out.
 async fn drive(
-    http: &reqwest::Client,
-    url: &str,
-    bodies: Option<Arc<Vec<String>>>,
+    origin: &Origin,
+    requests: Requests,
     concurrency: u32,
     window: Duration,
 ) -> anyhow::Result<(Window, u64, bool)> {
@@ -343,29 +350,39 @@ async fn drive(
     let deadline = start + window;
     let mut tasks = tokio::task::JoinSet::new();
     for _ in 0..concurrency {
-        let (http, url, bodies, next) =
-            (http.clone(), url.to_owned(), bodies.clone(), next.clone());
+        let (origin, requests, next) = (origin.clone(), requests.clone(), next.clone());
         tasks.spawn(async move {
             let mut latencies: Vec<u32> = Vec::new();
             let mut errors = 0u64;
             let mut exhausted = false;
+            let mut conn: Option<Conn> = None;
             while Instant::now() < deadline {
-                let request = match &bodies {
-                    Some(b) => {
+                let request: &[u8] = match &requests {
+                    Requests::Each(all) => {
                         let j = next.fetch_add(1, Ordering::Relaxed);
-                        let Some(body) = b.get(j) else {
+                        let Some(r) = all.get(j) else {
                             exhausted = true;
                             break;
                         };
-                        http.post(&url)
-                            .header("content-type", "application/json")
-                            .body(body.clone())
+                        r
                     }
-                    None => http.get(&url),
+                    Requests::Same(r) => r,
                 };
                 let t = Instant::now();
-                let ok = match request.send().await {
-                    Ok(resp) => resp.status().is_success() && resp.bytes().await.is_ok(),
+                let c = match conn.take() {
+                    Some(c) => Ok(c),
+                    None => Conn::open(&origin).await,
+                };
+                let ok = match c {
+                    Ok(mut c) => match c.exchange(request).await {
+                        Ok(status) => {
+                            // A connection that failed is dropped; the next request
+                            // opens another.
+                            conn = Some(c);
+                            (200..300).contains(&status)
+                        }
+                        Err(_) => false,
+                    },
                     Err(_) => false,
                 };
                 if ok {
