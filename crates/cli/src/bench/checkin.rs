@@ -373,11 +373,11 @@ async fn drive(
                     Some(c) => Ok(c),
                     None => Conn::open(&origin).await,
                 };
+                // A connection that failed is dropped here; the next request opens
+                // another.
                 let ok = match c {
                     Ok(mut c) => match c.exchange(request).await {
                         Ok(status) => {
-                            // A connection that failed is dropped; the next request
-                            // opens another.
                             conn = Some(c);
                             (200..300).contains(&status)
                         }

@@ -155,7 +155,7 @@ mod tests {
         assert_eq!(get, b"GET /healthz HTTP/1.1\r\nHost: a:1\r\n\r\n");
     }
 
-    /// Two exchanges on one connection against the real server's router: keep-alive
+    /// Exchanges one after another on one connection to a real axum server: keep-alive
     /// works, and an answer's body is consumed before the next is read.
     #[tokio::test]
     async fn exchanges_follow_each_other_on_one_connection() {
