@@ -77,7 +77,6 @@ impl UnverifiedCheckIn {
 pub fn verify_checkins(batch: Vec<UnverifiedCheckIn>) -> Vec<Result<CheckIn, WireError>> {
     let items: Vec<DeviceSignature<'_>> = batch.iter().map(UnverifiedCheckIn::signature).collect();
     let answers = verify_devices(&items);
-    drop(items);
     batch
         .into_iter()
         .zip(answers)

@@ -308,12 +308,17 @@ impl fmt::Debug for DeviceKey {
     }
 }
 
-/// Checks a device signature against the public key carried in its message.
-pub fn verify_device(public: &[u8; 32], msg: &[u8], signature: &[u8]) -> Result<(), WireError> {
-    let key = VerifyingKey::from_bytes(public).map_err(|_| WireError::Invalid {
+/// The device key a message carries, as a point; refused as the message's `device_key`.
+pub(crate) fn device_public_key(public: &[u8; 32]) -> Result<VerifyingKey, WireError> {
+    VerifyingKey::from_bytes(public).map_err(|_| WireError::Invalid {
         field: "device_key",
         why: "not an Ed25519 public key".into(),
-    })?;
+    })
+}
+
+/// Checks a device signature against the public key carried in its message.
+pub fn verify_device(public: &[u8; 32], msg: &[u8], signature: &[u8]) -> Result<(), WireError> {
+    let key = device_public_key(public)?;
     let sig = Signature::from_slice(signature).map_err(|_| WireError::BadSignature)?;
     key.verify_strict(msg, &sig)
         .map_err(|_| WireError::BadSignature)
