@@ -1,7 +1,8 @@
 //! Any bytes as the JSON lease envelope a device receives (from the server, or from its own
 //! lease file), opened with a fixed pinned key, and with that key among several trusted
 //! ones (as during a key rotation), as the agent does. Never a panic. What opens is exactly
-//! a lease the fixtures signed, decoded from the signed bytes, naming the key that signed
+//! a lease the fixtures signed (alone, or in a batch with a path to the signed root),
+//! decoded from the signed bytes, naming the key that signed
 //! it; nothing opens under a key that signed nothing; the unsigned `key_id` and `view`
 //! fields change nothing.
 #![no_main]

@@ -5,8 +5,13 @@ use crate::keys::KeyId;
 use lienlock_domain::policy::TamperKind;
 use lienlock_domain::{Imei, Timestamp};
 
+/// Tag of version 4 of the check-in request: version 3's layout, from an agent that takes
+/// leases signed in batches (docs/protocol.md, section 3b).
+pub const MAGIC_V4: &[u8; 8] = b"LLCHK004";
+
 /// Tag of version 3 of the check-in request: version 2 plus the server key the device
-/// trusts, when its user partition began, and tamper signals.
+/// trusts, when its user partition began, and tamper signals. Still read: agents not yet
+/// upgraded send it and get leases signed one by one.
 pub const MAGIC: &[u8; 8] = b"LLCHK003";
 
 /// Tag of version 2 (version 1 had no reports). Still read, never written by this agent:
@@ -25,8 +30,23 @@ pub const MAX_SIGNALS: usize = 8;
 pub enum CheckInVersion {
     /// `LLCHK002`: no server key id, no user-partition age, no tamper signals.
     V2,
-    /// `LLCHK003`, what agents send.
+    /// `LLCHK003`: version 4's layout, from an agent that takes only leases signed alone.
     V3,
+    /// `LLCHK004`, what agents send: takes leases signed in batches.
+    V4,
+}
+
+impl CheckInVersion {
+    /// Whether the layout has version 3's fields (server key id, user-partition age,
+    /// tamper signals).
+    fn has_v3_fields(self) -> bool {
+        self != CheckInVersion::V2
+    }
+
+    /// Whether the agent takes a lease signed in a batch (docs/protocol.md, section 3b).
+    pub fn takes_batch_signatures(self) -> bool {
+        self == CheckInVersion::V4
+    }
 }
 
 /// What a device has to tell the server about the time it could not: tampering it saw,
@@ -171,8 +191,12 @@ impl CheckIn {
     /// The canonical bytes that are signed and sent. At most [`MAX_REPORTS`] reports and
     /// [`MAX_SIGNALS`] signals are written (the first ones).
     pub fn encode(&self) -> Vec<u8> {
-        let v3 = self.version == CheckInVersion::V3;
-        let mut w = Writer::new(if v3 { MAGIC } else { MAGIC_V2 });
+        let v3 = self.version.has_v3_fields();
+        let mut w = Writer::new(match self.version {
+            CheckInVersion::V2 => MAGIC_V2,
+            CheckInVersion::V3 => MAGIC,
+            CheckInVersion::V4 => MAGIC_V4,
+        });
         w.bytes(self.imei.as_bytes())
             .bytes(&self.device_key)
             .u64(self.counter)
@@ -206,14 +230,25 @@ impl CheckIn {
         w.finish()
     }
 
-    /// Parses canonical bytes of either version.
+    /// Parses canonical bytes of any version still read.
     pub fn decode(buf: &[u8]) -> Result<Self, WireError> {
-        let (mut r, version) = match Reader::new(buf, MAGIC) {
-            Ok(r) => (r, CheckInVersion::V3),
-            Err(WireError::BadMagic) => (Reader::new(buf, MAGIC_V2)?, CheckInVersion::V2),
-            Err(e) => return Err(e),
-        };
-        let v3 = version == CheckInVersion::V3;
+        let tags = [
+            (MAGIC_V4, CheckInVersion::V4),
+            (MAGIC, CheckInVersion::V3),
+            (MAGIC_V2, CheckInVersion::V2),
+        ];
+        let mut found = Err(WireError::BadMagic);
+        for (magic, version) in tags {
+            match Reader::new(buf, magic) {
+                Err(WireError::BadMagic) => continue,
+                r => {
+                    found = r.map(|r| (r, version));
+                    break;
+                }
+            }
+        }
+        let (mut r, version) = found?;
+        let v3 = version.has_v3_fields();
         let imei = r.imei()?;
         let device_key = r.array()?;
         let counter = r.u64()?;
@@ -342,6 +377,19 @@ mod tests {
     }
 
     #[test]
+    fn version_4_is_version_3_under_its_own_tag() {
+        let v3 = sample().encode();
+        let mut c = sample();
+        c.version = CheckInVersion::V4;
+        let v4 = c.encode();
+        assert_eq!(&v4[..8], MAGIC_V4);
+        assert_eq!(v4[8..], v3[8..]);
+        assert_eq!(CheckIn::decode(&v4).unwrap(), c);
+        assert!(CheckInVersion::V4.takes_batch_signatures());
+        assert!(!CheckInVersion::V3.takes_batch_signatures());
+    }
+
+    #[test]
     fn version_2_still_reads_and_round_trips() {
         let mut v2 = sample();
         v2.version = CheckInVersion::V2;
@@ -463,7 +511,7 @@ mod tests {
         #[test]
         fn decoding_arbitrary_bytes_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
             let _ = CheckIn::decode(&bytes);
-            for magic in [MAGIC, MAGIC_V2] {
+            for magic in [MAGIC_V4, MAGIC, MAGIC_V2] {
                 let mut tagged = magic.to_vec();
                 tagged.extend(bytes.iter().copied());
                 if let Ok(c) = CheckIn::decode(&tagged) {

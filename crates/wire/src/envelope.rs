@@ -5,6 +5,7 @@ use crate::checkin::CheckIn;
 use crate::codec::{b64, unb64, WireError};
 use crate::keys::{verify_device, DeviceKey, ServerKey, ServerPublicKey};
 use crate::lease::{Lease, LeaseNotice, LockScreen};
+use crate::merkle::{self, Proof};
 use lienlock_domain::{Capability, LeaseState, RestrictionLevel};
 use serde::{Deserialize, Serialize};
 
@@ -91,8 +92,13 @@ pub struct LeaseEnvelope {
     pub key_id: String,
     /// Base64 of [`Lease::encode`].
     pub lease: String,
-    /// Base64 of the 64-byte Ed25519 signature of those bytes by the server key.
+    /// Base64 of the 64-byte Ed25519 signature by the server key: of the lease bytes, or
+    /// with a `proof`, of the root that proof leads to (docs/protocol.md, section 3b).
     pub signature: String,
+    /// Base64 of the lease's path to a signed root, when it was signed in a batch; absent
+    /// when the signature covers the lease bytes themselves.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proof: Option<String>,
     /// The lease decoded, for people reading the JSON. Not signed; agents ignore it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub view: Option<LeaseView>,
@@ -129,25 +135,7 @@ pub struct LeaseView {
 impl LeaseEnvelope {
     /// Encodes and signs a lease.
     pub fn seal(lease: &Lease, key: &ServerKey) -> Self {
-        let bytes = lease.encode();
-        Self {
-            key_id: key.id().to_string(),
-            signature: b64(&key.sign(&bytes)),
-            lease: b64(&bytes),
-            view: Some(LeaseView {
-                device_id: lease.device_id.to_string(),
-                imei: lease.imei.to_string(),
-                sequence: lease.sequence,
-                state: lease.state,
-                issued_at: lease.issued_at.as_millis(),
-                valid_until: lease.valid_until.as_millis(),
-                next_checkin_at: lease.next_checkin_at.as_millis(),
-                restriction_level: lease.profile.level(),
-                restricts: lease.profile.restricts(),
-                lock_screen: lease.lock_screen.clone(),
-                notices: lease.notices.clone(),
-            }),
-        }
+        UnsignedLease::new(lease).sign(key)
     }
 
     /// Verifies the signature with the pinned key, then decodes the signed bytes. The `view`
@@ -167,9 +155,20 @@ impl LeaseEnvelope {
     ) -> Result<(Lease, Vec<u8>, ServerPublicKey), WireError> {
         let bytes = unb64(&self.lease, "lease")?;
         let sig = unb64(&self.signature, "signature")?;
+        // Signed alone, the signature covers the lease bytes; in a batch, the root their
+        // path leads to.
+        let root;
+        let signed: &[u8] = match &self.proof {
+            None => &bytes,
+            Some(proof) => {
+                let proof = Proof::decode(&unb64(proof, "proof")?)?;
+                root = merkle::signed_message(&proof.root(merkle::leaf(&bytes)));
+                &root
+            }
+        };
         let signer = trusted
             .iter()
-            .find(|k| k.verify(&bytes, &sig).is_ok())
+            .find(|k| k.verify(signed, &sig).is_ok())
             .ok_or(WireError::BadSignature)?;
         let lease = Lease::decode(&bytes)?;
         if lease.key_id != signer.id() {
@@ -177,6 +176,75 @@ impl LeaseEnvelope {
         }
         Ok((lease, bytes, *signer))
     }
+}
+
+/// A lease encoded and ready to be signed, alone ([`UnsignedLease::sign`]) or with others
+/// ([`sign_batch`]).
+#[derive(Clone, Debug)]
+pub struct UnsignedLease {
+    bytes: Vec<u8>,
+    view: LeaseView,
+}
+
+impl UnsignedLease {
+    /// Encodes `lease`, and its readable copy.
+    pub fn new(lease: &Lease) -> Self {
+        Self {
+            bytes: lease.encode(),
+            view: LeaseView {
+                device_id: lease.device_id.to_string(),
+                imei: lease.imei.to_string(),
+                sequence: lease.sequence,
+                state: lease.state,
+                issued_at: lease.issued_at.as_millis(),
+                valid_until: lease.valid_until.as_millis(),
+                next_checkin_at: lease.next_checkin_at.as_millis(),
+                restriction_level: lease.profile.level(),
+                restricts: lease.profile.restricts(),
+                lock_screen: lease.lock_screen.clone(),
+                notices: lease.notices.clone(),
+            },
+        }
+    }
+
+    /// Signs the lease bytes themselves: what an agent that sent a version 2 or 3 check-in
+    /// can read.
+    pub fn sign(self, key: &ServerKey) -> LeaseEnvelope {
+        let signature = key.sign(&self.bytes);
+        self.envelope(key, &signature, None)
+    }
+
+    fn envelope(
+        self,
+        key: &ServerKey,
+        signature: &[u8; 64],
+        proof: Option<String>,
+    ) -> LeaseEnvelope {
+        LeaseEnvelope {
+            key_id: key.id().to_string(),
+            signature: b64(signature),
+            lease: b64(&self.bytes),
+            proof,
+            view: Some(self.view),
+        }
+    }
+}
+
+/// Signs `leases` together with `key` (docs/protocol.md, section 3b): one signature over
+/// the root of their hash tree, each envelope carrying its lease's path to it. Empty in,
+/// empty out.
+pub fn sign_batch(leases: Vec<UnsignedLease>, key: &ServerKey) -> Vec<LeaseEnvelope> {
+    if leases.is_empty() {
+        return Vec::new();
+    }
+    let leaves: Vec<[u8; 32]> = leases.iter().map(|l| merkle::leaf(&l.bytes)).collect();
+    let (root, proofs) = merkle::tree(&leaves);
+    let signature = key.sign(&merkle::signed_message(&root));
+    leases
+        .into_iter()
+        .zip(proofs)
+        .map(|(lease, proof)| lease.envelope(key, &signature, Some(b64(&proof.encode()))))
+        .collect()
 }
 
 #[cfg(test)]
@@ -237,6 +305,82 @@ mod tests {
             WireError::BadSignature
         );
         assert_eq!(env.open_trusted(&[]).unwrap_err(), WireError::BadSignature);
+    }
+
+    /// Five leases of five devices signed as one batch.
+    fn batch() -> (ServerKey, Vec<LeaseEnvelope>, Vec<Lease>) {
+        let key = ServerKey::generate();
+        let leases: Vec<Lease> = (1..=5u64)
+            .map(|n| {
+                let mut lease = sample();
+                lease.key_id = key.id();
+                lease.sequence = n;
+                lease.in_reply_to = 100 + n;
+                lease
+            })
+            .collect();
+        let envelopes = sign_batch(leases.iter().map(UnsignedLease::new).collect(), &key);
+        (key, envelopes, leases)
+    }
+
+    #[test]
+    fn leases_signed_in_a_batch_each_open_alone() {
+        let (key, envelopes, leases) = batch();
+        assert_eq!(envelopes.len(), 5);
+        for (env, lease) in envelopes.iter().zip(&leases) {
+            assert!(env.proof.is_some());
+            // Through JSON, as an agent gets it.
+            let env: LeaseEnvelope =
+                serde_json::from_str(&serde_json::to_string(env).unwrap()).unwrap();
+            assert_eq!(&env.open(&key.public()).unwrap().0, lease);
+            assert_eq!(
+                env.open(&ServerKey::generate().public()).unwrap_err(),
+                WireError::BadSignature
+            );
+        }
+        // One signature for all of them.
+        assert!(envelopes
+            .iter()
+            .all(|e| e.signature == envelopes[0].signature));
+        assert!(sign_batch(Vec::new(), &key).is_empty());
+    }
+
+    #[test]
+    fn a_batch_signature_covers_nothing_but_its_own_leases() {
+        let (key, envelopes, _) = batch();
+        let pinned = key.public();
+        // Another lease of the batch under this lease's path.
+        let mut swapped = envelopes[0].clone();
+        swapped.lease = envelopes[1].lease.clone();
+        assert_eq!(swapped.open(&pinned).unwrap_err(), WireError::BadSignature);
+        // A lease changed by one bit.
+        let mut changed = envelopes[2].clone();
+        let mut bytes = unb64(&changed.lease, "lease").unwrap();
+        bytes[90] ^= 1;
+        changed.lease = b64(&bytes);
+        assert_eq!(changed.open(&pinned).unwrap_err(), WireError::BadSignature);
+        // The path dropped: the root's signature is no lease's.
+        let mut bare = envelopes[3].clone();
+        bare.proof = None;
+        assert_eq!(bare.open(&pinned).unwrap_err(), WireError::BadSignature);
+        // A path shortened by a step, or an empty path beside a lone lease's signature.
+        let mut short = envelopes[4].clone();
+        let steps = unb64(short.proof.as_deref().unwrap(), "proof").unwrap();
+        short.proof = Some(b64(&steps[33..]));
+        assert_eq!(short.open(&pinned).unwrap_err(), WireError::BadSignature);
+        let (key, mut alone, _) = signed();
+        alone.proof = Some(String::new());
+        assert_eq!(
+            alone.open(&key.public()).unwrap_err(),
+            WireError::BadSignature
+        );
+        // A path that is not one.
+        let mut garbled = envelopes[0].clone();
+        garbled.proof = Some(b64(&[2u8; 33]));
+        assert!(matches!(
+            garbled.open(&pinned),
+            Err(WireError::Invalid { field: "proof", .. })
+        ));
     }
 
     #[test]

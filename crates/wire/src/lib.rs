@@ -11,6 +11,7 @@ pub mod dispute;
 pub mod envelope;
 pub mod keys;
 pub mod lease;
+pub mod merkle;
 pub mod openpaygo;
 pub mod push;
 pub mod unlock_code;
@@ -21,7 +22,9 @@ pub use checkin::{
 };
 pub use codec::WireError;
 pub use dispute::{DisputeRequest, SignedDispute};
-pub use envelope::{verify_checkins, LeaseEnvelope, SignedCheckIn, UnverifiedCheckIn};
+pub use envelope::{
+    sign_batch, verify_checkins, LeaseEnvelope, SignedCheckIn, UnsignedLease, UnverifiedCheckIn,
+};
 pub use keys::{DeviceKey, KeyId, ServerKey, ServerPublicKey, SharedSecret};
 pub use lease::{Lease, LeaseNotice, LockScreen, MAX_NOTICES};
 pub use push::{SignedSubscribe, SubscribeRequest};

@@ -3,9 +3,10 @@
 
 use lienlock_domain::policy::TamperKind;
 use lienlock_domain::{DeviceId, Imei, LeaseState, RestrictionProfile, Timestamp};
+use lienlock_wire::merkle::{leaf, Proof};
 use lienlock_wire::{
-    CheckIn, CheckInVersion, DeviceKey, DeviceReport, Lease, LeaseEnvelope, LeaseNotice,
-    LockScreen, ReportKind, ServerKey, SignedCheckIn, TamperSignal,
+    sign_batch, CheckIn, CheckInVersion, DeviceKey, DeviceReport, Lease, LeaseEnvelope,
+    LeaseNotice, LockScreen, ReportKind, ServerKey, SignedCheckIn, TamperSignal, UnsignedLease,
 };
 
 fn hex(bytes: &[u8]) -> String {
@@ -147,6 +148,62 @@ fn lease_bytes_and_envelope_match_the_document() {
     assert_eq!(env.open(&server_key().public()).unwrap().0, lease());
 }
 
+#[test]
+fn a_batch_of_three_leases_matches_the_document() {
+    // The document's lease, and two that differ from it only in their sequence (5, 6),
+    // standing in for other devices' leases.
+    let leases: Vec<Lease> = (4..=6)
+        .map(|sequence| Lease {
+            sequence,
+            ..lease()
+        })
+        .collect();
+    let leaves: Vec<String> = leases.iter().map(|l| hex(&leaf(&l.encode()))).collect();
+    let envelopes = sign_batch(
+        leases.iter().map(UnsignedLease::new).collect(),
+        &server_key(),
+    );
+    let proofs: Vec<&str> = envelopes
+        .iter()
+        .map(|e| e.proof.as_deref().unwrap())
+        .collect();
+    let root = Proof::decode(&b64d(proofs[0]))
+        .unwrap()
+        .root(leaf(&leases[0].encode()));
+    assert_eq!(leaves, BATCH_LEAVES);
+    assert_eq!(hex(&root), BATCH_ROOT);
+    assert_eq!(proofs, BATCH_PROOFS);
+    for (env, lease) in envelopes.iter().zip(&leases) {
+        assert_eq!(env.signature, BATCH_SIGNATURE);
+        assert_eq!(&env.open(&server_key().public()).unwrap().0, lease);
+    }
+    // A version 4 check-in is version 3's bytes under the tag `LLCHK004`.
+    let v4 = CheckIn {
+        version: CheckInVersion::V4,
+        ..checkin()
+    }
+    .encode();
+    assert_eq!(&v4[..8], b"LLCHK004");
+    assert_eq!(hex(&v4[8..]), CHECKIN_HEX[16..]);
+}
+
+fn b64d(s: &str) -> Vec<u8> {
+    lienlock_wire::codec::unb64(s, "proof").unwrap()
+}
+
+const BATCH_LEAVES: [&str; 3] = [
+    "5333c19f02485a2268f4c089e37057f026e70286aef7ab66f7e3dc184ebdc2c0",
+    "c0aae29c8efd61d5694fcd8f974f707b5af33a0f3be7238f81ba765dff6c447e",
+    "af5687e88100d4fae24edfdb6473cca39bc46ce765a96d64775087af39c8a494",
+];
+const BATCH_ROOT: &str = "a7cb9f19c129b22cc717f3a23daa97da6998645cca3427f590329ecfd52f87ca";
+const BATCH_PROOFS: [&str; 3] = [
+    "AcCq4pyO/WHVaU/Nj5dPcHta8zoPO+cjj4G6dl3/bER+Aa9Wh+iBANT64k7f22RzzKObxGznZaltZHdQh685yKSU",
+    "AFMzwZ8CSFoiaPTAieNwV/Am5wKGrverZvfj3BhOvcLAAa9Wh+iBANT64k7f22RzzKObxGznZaltZHdQh685yKSU",
+    "AAV+GTbgezO8SYinC6ZBIOuvCPKC0FbSEACBlHrSbs+7",
+];
+const BATCH_SIGNATURE: &str =
+    "WHLNB2gwB+vi6DBLFn6T309ddmhaJB7ZbKJR4V2I04MfTzpVYL5/KLwKayGMeuqxEoN+JNGGXU9gikARFU+gAw==";
 const CHECKIN_V2_HEX: &str = "4c4c43484b303032343930313534323033323337353138d04ab232742bb4ab3a1368bd4615e4e6d0224ab71a016baf8520a332c977873700000000000000070000019b76daa8000000000000000003000000000000000201010000019b76d1804000000000006ddd00";
 const CHECKIN_V2_BODY: &str = "TExDSEswMDI0OTAxNTQyMDMyMzc1MTjQSrIydCu0qzoTaL1GFeTm0CJKtxoBa6+FIKMyyXeHNwAAAAAAAAAHAAABm3baqAAAAAAAAAAAAwAAAAAAAAACAQEAAAGbdtGAQAAAAAAAbd0A";
 const CHECKIN_HEX: &str = "4c4c43484b303033343930313534323033323337353138d04ab232742bb4ab3a1368bd4615e4e6d0224ab71a016baf8520a332c977873700000000000000070000019b76daa800000000000000000300000000000000021325b850c28719160000000000000000000101000000010000019b76d180400000019b76d26aa00000000000000000";

@@ -15,7 +15,7 @@ use lienlock_wire::unlock_code::{CodeKey, CodeKind, UnlockCode};
 use lienlock_wire::{
     CheckIn, CheckInVersion, DeviceKey, DeviceReport, DisputeRequest, Lease, LeaseEnvelope,
     LeaseNotice, LockScreen, ReportKind, ServerKey, SignedCheckIn, SignedDispute, SignedSubscribe,
-    SubscribeRequest, TamperSignal,
+    SubscribeRequest, TamperSignal, UnsignedLease,
 };
 
 pub mod text;
@@ -174,12 +174,13 @@ pub fn envelope(bytes: &[u8], key: &ServerKey) -> LeaseEnvelope {
         key_id: key.id().to_string(),
         lease: b64(bytes),
         signature: b64(&key.sign(bytes)),
+        proof: None,
         view: None,
     }
 }
 
-/// Sample check-ins: version 3 without reports or signals, version 3 with the most reports
-/// and signals, and version 2 (older agents).
+/// Sample check-ins: version 3 without reports or signals, the same as version 4, version 3
+/// with the most reports and signals, and version 2 (older agents).
 pub fn sample_checkins() -> Vec<CheckIn> {
     let base = CheckIn {
         version: CheckInVersion::V3,
@@ -223,6 +224,10 @@ pub fn sample_checkins() -> Vec<CheckIn> {
     .collect();
     vec![
         base.clone(),
+        CheckIn {
+            version: CheckInVersion::V4,
+            ..base.clone()
+        },
         CheckIn {
             counter: u64::MAX,
             device_time: Timestamp::from_millis(i64::MIN),
@@ -456,6 +461,12 @@ pub fn seeds() -> Vec<(&'static str, Vec<Vec<u8>>)> {
         sample_leases()
             .iter()
             .map(|l| json(&LeaseEnvelope::seal(l, &server))),
+    );
+    // Signed in one batch, each with its path to the signed root.
+    lease_envelope.extend(
+        lienlock_wire::sign_batch(sample_leases().iter().map(UnsignedLease::new).collect(), &server)
+            .iter()
+            .map(json),
     );
 
     let mut device_messages: Vec<Vec<u8>> = sample_checkins().iter().map(CheckIn::encode).collect();
