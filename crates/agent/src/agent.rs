@@ -311,7 +311,7 @@ impl Agent {
     pub fn build_checkin(&mut self) -> Result<(SignedCheckIn, u64), AgentError> {
         let counter = self.next_counter()?;
         let checkin = CheckIn {
-            version: CheckInVersion::V3,
+            version: CheckInVersion::V4,
             imei: self.provisioning.imei,
             device_key: self.key.public(),
             counter,

@@ -5,7 +5,7 @@ mod common;
 use common::{lock_screen, other_imei, reminder, Fixture, HOUR_MS, T0};
 use lienlock_agent::{Enforcement, LeaseOutcome, LeaseRefusal, LockReason};
 use lienlock_domain::{LeaseState, RestrictionProfile};
-use lienlock_wire::{LeaseEnvelope, ServerKey, WireError};
+use lienlock_wire::{LeaseEnvelope, ServerKey, UnsignedLease, WireError};
 
 fn flip_signature_bit(env: &LeaseEnvelope) -> LeaseEnvelope {
     use base64::Engine as _;
@@ -47,6 +47,43 @@ fn tampered_signature_is_refused() {
         Err(LeaseRefusal::BadEnvelope(WireError::BadSignature))
     );
     assert!(agent.held_lease().is_none());
+}
+
+/// The lease another device's check-in got in the same batch, and the path of this one.
+#[test]
+fn a_lease_signed_in_a_batch_is_taken_and_kept_and_no_other_passes_with_its_path() {
+    let f = Fixture::new();
+    let mut agent = f.open();
+    let (_, counter) = agent.build_checkin().unwrap();
+    let own = f.lease(&agent, 1, LeaseState::Active, counter);
+    let mut other = own.clone();
+    other.state = LeaseState::Released;
+    let batch = lienlock_wire::sign_batch(
+        vec![UnsignedLease::new(&other), UnsignedLease::new(&own)],
+        &f.server,
+    );
+    // The released lease under this lease's path: refused, nothing stored.
+    let forged = LeaseEnvelope {
+        lease: batch[0].lease.clone(),
+        ..batch[1].clone()
+    };
+    assert_eq!(
+        agent.accept_lease(&forged, counter),
+        Err(LeaseRefusal::BadEnvelope(WireError::BadSignature))
+    );
+    assert!(agent.held_lease().is_none());
+    assert_eq!(
+        agent.accept_lease(&batch[1], counter),
+        Ok(LeaseOutcome::Accepted {
+            sequence: 1,
+            state: LeaseState::Active
+        })
+    );
+    // Stored with its path, and verified again from disk.
+    drop(agent);
+    let agent = f.reopen();
+    assert_eq!(agent.held_lease().map(|l| l.sequence), Some(1));
+    assert!(matches!(agent.enforcement(), Enforcement::Run { .. }));
 }
 
 #[test]

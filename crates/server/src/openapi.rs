@@ -541,7 +541,7 @@ pub struct TermsSpecSchema {
     time_zone: String,
 }
 
-/// `POST /device/v1/checkin`: a check-in (`LLCHK003`, or `LLCHK002` from older agents) and its signature by the device key.
+/// `POST /device/v1/checkin`: a check-in (`LLCHK004`, or `LLCHK003` and `LLCHK002` from older agents) and its signature by the device key.
 #[derive(Debug, ToSchema)]
 #[schema(as = SignedCheckIn)]
 #[serde(deny_unknown_fields)]
@@ -653,7 +653,7 @@ pub struct LeaseViewSchema {
     notices: Vec<LeaseNoticeSchema>,
 }
 
-/// The answer to a check-in: the signed lease (`LLLSE003`).
+/// The answer to a check-in: the signed lease (`LLLSE003`, or `LLLSE004` announcing a key).
 #[derive(Debug, ToSchema)]
 #[schema(as = LeaseEnvelope)]
 #[allow(dead_code)]
@@ -666,12 +666,22 @@ pub struct LeaseEnvelopeSchema {
         content_media_type = "application/octet-stream"
     )]
     lease: String,
-    /// Base64 of the 64-byte Ed25519 signature of those bytes by the server key.
+    /// Base64 of the 64-byte Ed25519 signature by the server key: of the lease bytes, or,
+    /// with a `proof`, of the root of the batch the lease was signed in (docs/protocol.md,
+    /// section 3b).
     #[schema(
         content_encoding = "base64",
         content_media_type = "application/octet-stream"
     )]
     signature: String,
+    /// Base64 of the lease's path to the signed root: 33 bytes a step, at most 16 steps
+    /// (empty for a batch of one). Only in answers to `LLCHK004` check-ins.
+    #[schema(
+        required = false,
+        content_encoding = "base64",
+        content_media_type = "application/octet-stream"
+    )]
+    proof: String,
     #[schema(required = false)]
     view: LeaseViewSchema,
 }
@@ -963,7 +973,7 @@ mod tests {
                 message: "Pay by Friday".into(),
             }],
         };
-        for view in [Some(view), None] {
+        for (view, proof) in [(Some(view), Some("AAAA".into())), (None, None)] {
             conforms(
                 &doc,
                 "LeaseEnvelope",
@@ -971,6 +981,7 @@ mod tests {
                     key_id: "0123456789abcdef".into(),
                     lease: "TExMU0UwMDM=".into(),
                     signature: "AAAA".into(),
+                    proof,
                     view,
                 },
             );

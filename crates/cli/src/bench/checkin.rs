@@ -298,7 +298,7 @@ fn presign(phones: &[Phone], total: u64) -> anyhow::Result<Vec<String>> {
                         .map(|j| {
                             let p = &phones[(j % n) as usize];
                             let checkin = CheckIn {
-                                version: CheckInVersion::V3,
+                                version: CheckInVersion::V4,
                                 imei: p.imei,
                                 device_key: DeviceKey::from_secret(p.key).public(),
                                 counter: p.counter + epoch + j / n + 1,

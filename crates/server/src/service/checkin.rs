@@ -298,7 +298,7 @@ impl Service {
                 })
                 .collect()
         };
-        Ok(lease::build(
+        let (lease, key) = lease::build(
             &self.signer,
             &self.settings,
             &lender,
@@ -309,7 +309,13 @@ impl Service {
                 codes_through,
             },
             now,
-        ))
+        );
+        // Signed only now, after the write: a sequence is never issued twice.
+        if checkin.version.takes_batch_signatures() {
+            Ok(self.lease_signer.sign(lease, key).await?)
+        } else {
+            Ok(lease.sign(key))
+        }
     }
 
     /// Marks the notices the device says it has shown as delivered, and wakes its contract

@@ -6,7 +6,7 @@ use lienlock_domain::{
 };
 use lienlock_store::{Device, Lender};
 use lienlock_wire::{
-    CheckIn, CheckInVersion, Lease, LeaseEnvelope, LeaseNotice, LockScreen, ServerKey,
+    CheckIn, CheckInVersion, Lease, LeaseNotice, LockScreen, ServerKey, UnsignedLease,
 };
 
 /// How long leases last and how often devices check in.
@@ -37,7 +37,8 @@ pub(super) struct Owed {
     pub(super) codes_through: u32,
 }
 
-/// The lease answering `checkin` for `device` as it stands at `now`. It names the IMEI and
+/// The lease answering `checkin` for `device` as it stands at `now`, encoded, and the key
+/// that is to sign it (the caller signs: alone, or in a batch). It names the IMEI and
 /// key the device checked in with (a dual-SIM phone may use either IMEI), so the agent can
 /// check the lease is its own.
 ///
@@ -45,18 +46,18 @@ pub(super) struct Owed {
 /// the device says it trusts (see [`ServerKey::for_device`]): a version 3 check-in names its
 /// newest trusted key, a version 2 agent names none and can read no announcement (so it
 /// gets a version 3 lease from the current key).
-pub(super) fn build(
-    key: &ServerKey,
+pub(super) fn build<'a>(
+    key: &'a ServerKey,
     settings: &LeaseSettings,
     lender: &Lender,
     device: &Device,
     checkin: &CheckIn,
     owed: Owed,
     now: Timestamp,
-) -> LeaseEnvelope {
+) -> (UnsignedLease, &'a ServerKey) {
     let trusted = match checkin.version {
         CheckInVersion::V2 => None,
-        CheckInVersion::V3 => Some(checkin.server_key_id.unwrap_or(key.id())),
+        CheckInVersion::V3 | CheckInVersion::V4 => Some(checkin.server_key_id.unwrap_or(key.id())),
     };
     let (signer, next_key) = key.for_device(trusted);
     let ttl = now.plus_secs(settings.lease_ttl_secs);
@@ -142,7 +143,7 @@ pub(super) fn build(
         codes_through: owed.codes_through,
         next_key,
     };
-    LeaseEnvelope::seal(&lease, signer)
+    (UnsignedLease::new(&lease), signer)
 }
 
 /// What the lock screen says is overdue ("KES 1,500.00"): the arrears the last evaluation

@@ -23,6 +23,7 @@ mod payments;
 mod policy;
 mod portfolio;
 mod push;
+mod signer;
 mod verifier;
 mod webhook_delivery;
 mod webhooks;
@@ -186,6 +187,8 @@ pub struct Service {
     checkin_writes: group_commit::GroupCommit,
     /// Check-ins' signatures, verified together (`verifier`).
     verifier: verifier::Verifier,
+    /// Leases for agents that read them, signed together (`signer`).
+    lease_signer: signer::LeaseSigner,
 }
 
 impl Service {
@@ -206,6 +209,7 @@ impl Service {
             settings,
             webhooks: None,
             verifier: Default::default(),
+            lease_signer: Default::default(),
         }
     }
 

@@ -183,6 +183,8 @@ async fn a_rotation_reaches_every_phone_and_strands_none(backend: Backend) {
     let env: LeaseEnvelope = resp.json().await.unwrap();
     let (lease, bytes) = env.open(&old.public()).unwrap();
     assert_eq!((&bytes[..8], lease.next_key), (&b"LLLSE003"[..], None));
+    // Signed alone: a version 2 agent cannot follow a path to a batch's root.
+    assert!(env.proof.is_none());
     node.stop().await;
 
     // `ctl keys promote`: the new key signs, the old one is kept to lead stragglers.

@@ -320,7 +320,56 @@ async fn concurrent_checkins_share_commits_and_replays_still_fail(backend: Backe
     s.stop().await;
 }
 
+/// An agent on check-in version 4 gets its lease signed in a batch, with its path to the
+/// signed root; an older agent (version 3) gets the lease signature it can read.
+async fn only_agents_that_read_batch_signatures_get_them(backend: Backend) {
+    let Some(s) = TestServer::start(backend).await else {
+        return;
+    };
+    let acme = s.lender("Acme").await;
+    let (current, older) = (imei(14), imei(15));
+    s.enroll(&acme, &current).await;
+    s.enroll(&acme, &older).await;
+
+    let mut agent = s.agent(&s.phone_dir("p"), &current);
+    let (signed, counter) = agent.build_checkin().unwrap();
+    let env = agent.send_checkin(&signed).await.unwrap();
+    assert!(env.proof.is_some(), "{env:?}");
+    agent.accept_lease(&env, counter).unwrap();
+    assert!(!agent.enforcement().is_locked());
+
+    let key = DeviceKey::generate();
+    let checkin = CheckIn {
+        version: lienlock_wire::CheckInVersion::V3,
+        imei: older,
+        device_key: key.public(),
+        counter: 1,
+        device_time: lienlock_domain::Timestamp::from_millis(0),
+        held_lease_seq: 0,
+        notice_ack: 0,
+        server_key_id: None,
+        user_since: 0,
+        reports: Vec::new(),
+        signals: Vec::new(),
+    };
+    let (status, body) = s
+        .call(
+            None,
+            reqwest::Method::POST,
+            "/device/v1/checkin",
+            Some(serde_json::to_value(SignedCheckIn::seal(&checkin, &key)).unwrap()),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.get("proof").is_none(), "{body}");
+    let env: lienlock_wire::LeaseEnvelope = serde_json::from_value(body).unwrap();
+    let (lease, _) = env.open(&s.server_key).unwrap();
+    assert_eq!((lease.imei, lease.in_reply_to), (older, 1));
+    s.stop().await;
+}
+
 lienlock_store_sql::backend_tests!(
+    only_agents_that_read_batch_signatures_get_them,
     a_clock_set_back_reaches_the_timeline_once,
     replayed_checkin_is_refused_and_recorded,
     concurrent_checkins_share_commits_and_replays_still_fail,
