@@ -13,8 +13,8 @@
 //! Only plain writes come here: a device row and nothing else (no events, commands,
 //! contract or notices), which is what a check-in of a phone in good standing writes.
 //! Anything else takes the general path (`store_batch`). Each write is still checked
-//! against the version that was read, and the same pragmas as the pool's connections apply
-//! (`synchronous = FULL`: nothing is answered before it is durable).
+//! against the version that was read, and the pool's pragmas apply (`synchronous = FULL`:
+//! nothing is answered before it is durable) but one, below.
 
 use crate::error::Unavailable;
 use crate::rows::{indexed_columns, IndexedColumns};
@@ -214,7 +214,11 @@ fn open(path: &Path) -> StoreResult<Connection> {
     let conn = Connection::open(path).map_err(classify)?;
     conn.busy_timeout(std::time::Duration::from_secs(5))
         .map_err(classify)?;
-    // As the pool's connections (`open_sqlite`): the file is already in WAL mode.
+    // As the pool's connections (`open_sqlite`): the file is already in WAL mode. Not the
+    // pool's checkpoint backstop: this connection keeps SQLite's own 1,000 pages, so that
+    // under a steady stream of check-ins (when the background checkpointer cannot restart
+    // the log) it checkpoints a little and often. At the pool's 10,000 its rarer
+    // checkpoints stalled commits for up to 200 ms (docs/benchmarks.md, fifth round).
     for (name, value) in [
         ("synchronous", "FULL"),
         ("foreign_keys", "ON"),
