@@ -5,6 +5,7 @@ mod android;
 mod android_phone;
 mod api_keys;
 mod audit;
+mod batch_thread;
 mod checkin;
 mod codes;
 mod commands;

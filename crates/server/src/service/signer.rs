@@ -6,27 +6,24 @@
 //! each lease carrying its path to that root (`lienlock_wire::merkle`, docs/protocol.md,
 //! section 3b). Only agents that announced they read such leases (a version 4 check-in)
 //! get one; the rest are signed on the spot as before. As with the verifier, nothing
-//! waits to fill a batch: the thread takes whatever has queued while it signed the last,
-//! so under light load a batch is one lease (its root is its own hash).
+//! waits to fill a batch (`batch_thread`): under light load a batch is one lease (its root
+//! is its own hash).
 
+use super::batch_thread::BatchThread;
 use lienlock_store::StoreError;
 use lienlock_wire::{sign_batch, LeaseEnvelope, ServerKey, UnsignedLease};
-use std::sync::{Arc, OnceLock};
 use tokio::sync::{mpsc, oneshot};
 
 /// Leases one batch signs at most: their paths are at most six steps (198 bytes), and
 /// past a few dozen a larger batch saves little.
 const MAX_BATCH: usize = 64;
 
-/// Leases queued for the thread at most; past it, callers wait to enqueue.
-const QUEUE: usize = 1024;
-
 type Job = (UnsignedLease, ServerKey, oneshot::Sender<LeaseEnvelope>);
 
 /// Shared by every clone of the service: one signing thread, started on first use.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct LeaseSigner {
-    tx: Arc<OnceLock<Option<mpsc::Sender<Job>>>>,
+    thread: BatchThread<Job>,
 }
 
 impl LeaseSigner {
@@ -40,15 +37,7 @@ impl LeaseSigner {
         lease: UnsignedLease,
         key: &ServerKey,
     ) -> Result<LeaseEnvelope, StoreError> {
-        let sender = self.tx.get_or_init(|| {
-            let (tx, rx) = mpsc::channel(QUEUE);
-            std::thread::Builder::new()
-                .name("lienlock-sign".into())
-                .spawn(move || run(rx))
-                .ok()
-                .map(|_| tx)
-        });
-        let Some(sender) = sender else {
+        let Some(sender) = self.thread.sender("lienlock-sign", MAX_BATCH, sign) else {
             // No thread could be started: sign here, alone.
             return Ok(lease.sign(key));
         };
@@ -64,32 +53,22 @@ impl LeaseSigner {
     }
 }
 
-/// The thread: takes what has queued (up to [`MAX_BATCH`]), signs it as one batch per key
-/// (two keys only while the server's key rotates), answers each caller; ends when every
-/// sender is gone.
-fn run(mut rx: mpsc::Receiver<Job>) {
-    while let Some(first) = rx.blocking_recv() {
-        let mut jobs = vec![first];
-        while jobs.len() < MAX_BATCH {
-            match rx.try_recv() {
-                Ok(job) => jobs.push(job),
-                Err(_) => break,
-            }
-        }
-        while let Some((_, key, _)) = jobs.first() {
-            let id = key.id();
-            let key = key.clone();
-            let (same, rest): (Vec<Job>, Vec<Job>) =
-                jobs.into_iter().partition(|(_, k, _)| k.id() == id);
-            jobs = rest;
-            let (leases, answers): (Vec<UnsignedLease>, Vec<_>) = same
-                .into_iter()
-                .map(|(lease, _, done)| (lease, done))
-                .unzip();
-            for (answer, envelope) in answers.into_iter().zip(sign_batch(leases, &key)) {
-                // A caller that has gone (its request dropped) needs no answer.
-                let _ = answer.send(envelope);
-            }
+/// One batch: signed as one batch per key (two keys only while the server's key rotates),
+/// each caller answered.
+fn sign(mut jobs: Vec<Job>) {
+    while let Some((_, key, _)) = jobs.first() {
+        let id = key.id();
+        let key = key.clone();
+        let (same, rest): (Vec<Job>, Vec<Job>) =
+            jobs.into_iter().partition(|(_, k, _)| k.id() == id);
+        jobs = rest;
+        let (leases, answers): (Vec<UnsignedLease>, Vec<_>) = same
+            .into_iter()
+            .map(|(lease, _, done)| (lease, done))
+            .unzip();
+        for (answer, envelope) in answers.into_iter().zip(sign_batch(leases, &key)) {
+            // A caller that has gone (its request dropped) needs no answer.
+            let _ = answer.send(envelope);
         }
     }
 }

@@ -4,20 +4,15 @@
 //! check-in paid for. Check-ins arriving together are verified by one thread as one batch
 //! (`lienlock_wire::batch`: each still gets its own answer, the one it gets alone), which
 //! costs well under half as much per signature when dozens wait (docs/benchmarks.md,
-//! fourth round). Nothing waits to fill a batch: the thread takes whatever has queued
-//! while it verified the last one, so under light load a batch is one check-in and
-//! latency does not grow.
+//! fourth round). The thread waits for nothing to fill a batch (`batch_thread`).
 
+use super::batch_thread::BatchThread;
 use lienlock_wire::{verify_checkins, CheckIn, UnverifiedCheckIn, WireError};
-use std::sync::{Arc, OnceLock};
 use tokio::sync::{mpsc, oneshot};
 
 /// Signatures one batch verifies at most: past a few dozen a larger batch saves little,
 /// and it is what one bad signature makes the thread verify one by one.
 const MAX_BATCH: usize = 64;
-
-/// Check-ins queued for the thread at most; past it, callers wait to enqueue.
-const QUEUE: usize = 1024;
 
 type Job = (
     UnverifiedCheckIn,
@@ -27,21 +22,13 @@ type Job = (
 /// Shared by every clone of the service: one verifying thread, started on first use.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Verifier {
-    tx: Arc<OnceLock<Option<mpsc::Sender<Job>>>>,
+    thread: BatchThread<Job>,
 }
 
 impl Verifier {
     /// Verifies `checkin`'s signature, in the next batch.
     pub(crate) async fn verify(&self, checkin: UnverifiedCheckIn) -> Result<CheckIn, WireError> {
-        let sender = self.tx.get_or_init(|| {
-            let (tx, rx) = mpsc::channel(QUEUE);
-            std::thread::Builder::new()
-                .name("lienlock-verify".into())
-                .spawn(move || run(rx))
-                .ok()
-                .map(|_| tx)
-        });
-        let Some(sender) = sender else {
+        let Some(sender) = self.thread.sender("lienlock-verify", MAX_BATCH, verify) else {
             // No thread could be started: verify here.
             return checkin.verify();
         };
@@ -59,22 +46,12 @@ impl Verifier {
     }
 }
 
-/// The thread: takes what has queued (up to [`MAX_BATCH`]), verifies it as one batch,
-/// answers each caller; ends when every sender is gone.
-fn run(mut rx: mpsc::Receiver<Job>) {
-    while let Some(first) = rx.blocking_recv() {
-        let mut jobs = vec![first];
-        while jobs.len() < MAX_BATCH {
-            match rx.try_recv() {
-                Ok(job) => jobs.push(job),
-                Err(_) => break,
-            }
-        }
-        let (checkins, answers): (Vec<_>, Vec<_>) = jobs.into_iter().unzip();
-        for (answer, verdict) in answers.into_iter().zip(verify_checkins(checkins)) {
-            // A caller that has gone (its request dropped) needs no answer.
-            let _ = answer.send(verdict);
-        }
+/// One batch: verified together, each caller answered.
+fn verify(jobs: Vec<Job>) {
+    let (checkins, answers): (Vec<_>, Vec<_>) = jobs.into_iter().unzip();
+    for (answer, verdict) in answers.into_iter().zip(verify_checkins(checkins)) {
+        // A caller that has gone (its request dropped) needs no answer.
+        let _ = answer.send(verdict);
     }
 }
 

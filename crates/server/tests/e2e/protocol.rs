@@ -13,6 +13,23 @@ fn b64() -> base64::engine::GeneralPurpose {
     base64::engine::general_purpose::STANDARD
 }
 
+/// A first check-in (counter 1) of an agent not yet upgraded (version 3), made by hand.
+fn older_checkin(imei: lienlock_domain::Imei, key: &DeviceKey) -> CheckIn {
+    CheckIn {
+        version: lienlock_wire::CheckInVersion::V3,
+        imei,
+        device_key: key.public(),
+        counter: 1,
+        device_time: lienlock_domain::Timestamp::from_millis(0),
+        held_lease_seq: 0,
+        notice_ack: 0,
+        server_key_id: None,
+        user_since: 0,
+        reports: Vec::new(),
+        signals: Vec::new(),
+    }
+}
+
 async fn replayed_checkin_is_refused_and_recorded(backend: Backend) {
     let Some(s) = TestServer::start(backend).await else {
         return;
@@ -134,19 +151,7 @@ async fn server_refuses_forged_and_unknown_checkins(backend: Backend) {
     let imei = imei(13);
     let device = s.enroll(&acme, &imei).await;
     let key = DeviceKey::generate();
-    let checkin = CheckIn {
-        version: lienlock_wire::CheckInVersion::V3,
-        imei,
-        device_key: key.public(),
-        counter: 1,
-        device_time: lienlock_domain::Timestamp::from_millis(0),
-        held_lease_seq: 0,
-        notice_ack: 0,
-        server_key_id: None,
-        user_since: 0,
-        reports: Vec::new(),
-        signals: Vec::new(),
-    };
+    let checkin = older_checkin(imei, &key);
     let mut sealed = SignedCheckIn::seal(&checkin, &key);
     sealed.signature = SignedCheckIn::seal(&checkin, &DeviceKey::generate()).signature;
     let (status, body) = s
@@ -339,19 +344,7 @@ async fn only_agents_that_read_batch_signatures_get_them(backend: Backend) {
     assert!(!agent.enforcement().is_locked());
 
     let key = DeviceKey::generate();
-    let checkin = CheckIn {
-        version: lienlock_wire::CheckInVersion::V3,
-        imei: older,
-        device_key: key.public(),
-        counter: 1,
-        device_time: lienlock_domain::Timestamp::from_millis(0),
-        held_lease_seq: 0,
-        notice_ack: 0,
-        server_key_id: None,
-        user_since: 0,
-        reports: Vec::new(),
-        signals: Vec::new(),
-    };
+    let checkin = older_checkin(older, &key);
     let (status, body) = s
         .call(
             None,
