@@ -49,7 +49,8 @@ fn tampered_signature_is_refused() {
     assert!(agent.held_lease().is_none());
 }
 
-/// The lease another device's check-in got in the same batch, and the path of this one.
+/// A lease signed in a batch is taken, and kept with its path; another lease of the same
+/// batch offered under that path is refused.
 #[test]
 fn a_lease_signed_in_a_batch_is_taken_and_kept_and_no_other_passes_with_its_path() {
     let f = Fixture::new();

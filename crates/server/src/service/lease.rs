@@ -43,9 +43,9 @@ pub(super) struct Owed {
 /// check the lease is its own.
 ///
 /// While the server's key rotates, the key that signs and the key announced follow what
-/// the device says it trusts (see [`ServerKey::for_device`]): a version 3 check-in names its
-/// newest trusted key, a version 2 agent names none and can read no announcement (so it
-/// gets a version 3 lease from the current key).
+/// the device says it trusts (see [`ServerKey::for_device`]): a version 3 or 4 check-in
+/// names its newest trusted key, a version 2 agent names none and can read no announcement
+/// (so it gets a version 3 lease from the current key).
 pub(super) fn build<'a>(
     key: &'a ServerKey,
     settings: &LeaseSettings,
