@@ -237,17 +237,10 @@ impl CheckIn {
             (MAGIC, CheckInVersion::V3),
             (MAGIC_V2, CheckInVersion::V2),
         ];
-        let mut found = Err(WireError::BadMagic);
-        for (magic, version) in tags {
-            match Reader::new(buf, magic) {
-                Err(WireError::BadMagic) => continue,
-                r => {
-                    found = r.map(|r| (r, version));
-                    break;
-                }
-            }
-        }
-        let (mut r, version) = found?;
+        let (mut r, version) = tags
+            .into_iter()
+            .find_map(|(magic, version)| Some((Reader::new(buf, magic).ok()?, version)))
+            .ok_or(WireError::BadMagic)?;
         let v3 = version.has_v3_fields();
         let imei = r.imei()?;
         let device_key = r.array()?;

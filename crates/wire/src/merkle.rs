@@ -122,34 +122,36 @@ impl Proof {
 /// empty.
 pub fn tree(leaves: &[[u8; 32]]) -> ([u8; 32], Vec<Proof>) {
     assert!(!leaves.is_empty(), "a tree needs a leaf");
-    let mut proofs = vec![Proof::default(); leaves.len()];
-    // Each node of the current level, with the leaves below it.
-    let mut level: Vec<([u8; 32], Vec<usize>)> = leaves
-        .iter()
-        .enumerate()
-        .map(|(i, h)| (*h, vec![i]))
-        .collect();
-    while level.len() > 1 {
-        let mut up = Vec::with_capacity(level.len().div_ceil(2));
-        let mut nodes = level.into_iter();
-        while let Some((left, mut below)) = nodes.next() {
-            match nodes.next() {
-                Some((right, right_below)) => {
-                    for &i in &below {
-                        proofs[i].0.push((Side::Right, right));
-                    }
-                    for &i in &right_below {
-                        proofs[i].0.push((Side::Left, left));
-                    }
-                    below.extend(right_below);
-                    up.push((node(&left, &right), below));
-                }
-                None => up.push((left, below)),
-            }
-        }
-        level = up;
+    // Every level, leaves first: node `i` of a level has children `2i` and `2i + 1` below
+    // (or only `2i`, moved up unchanged).
+    let mut levels = vec![leaves.to_vec()];
+    while let Some(level) = levels.last().filter(|l| l.len() > 1) {
+        let up = level
+            .chunks(2)
+            .map(|pair| match pair {
+                [left, right] => node(left, right),
+                [alone] => *alone,
+                _ => unreachable!("chunks of two"),
+            })
+            .collect();
+        levels.push(up);
     }
-    (level[0].0, proofs)
+    let proofs = (0..leaves.len())
+        .map(|leaf| {
+            let mut i = leaf;
+            let mut steps = Vec::new();
+            for level in &levels[..levels.len() - 1] {
+                let sibling = i ^ 1;
+                if let Some(hash) = level.get(sibling) {
+                    let side = if sibling < i { Side::Left } else { Side::Right };
+                    steps.push((side, *hash));
+                }
+                i /= 2;
+            }
+            Proof(steps)
+        })
+        .collect();
+    (levels[levels.len() - 1][0], proofs)
 }
 
 #[cfg(test)]

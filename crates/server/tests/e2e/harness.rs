@@ -9,7 +9,7 @@ use lienlock_server::ops::{self, NewLender};
 use lienlock_server::service::WebhookSettings;
 use lienlock_server::{AppState, LeaseSettings, Service};
 use lienlock_store_sql::testing::{Backend, TestDb};
-use lienlock_wire::{ServerKey, ServerPublicKey};
+use lienlock_wire::{CheckIn, CheckInVersion, DeviceKey, ServerKey, ServerPublicKey};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -265,6 +265,30 @@ impl TestServer {
 }
 
 /// The n-th test IMEI (valid check digit).
+/// A check-in made by hand, as an agent of `version` would send it: no acknowledgements, no
+/// server key named, no reports or signals.
+pub fn hand_made_checkin(
+    version: CheckInVersion,
+    imei: Imei,
+    key: &DeviceKey,
+    counter: u64,
+    device_time: lienlock_domain::Timestamp,
+) -> CheckIn {
+    CheckIn {
+        version,
+        imei,
+        device_key: key.public(),
+        counter,
+        device_time,
+        held_lease_seq: 0,
+        notice_ack: 0,
+        server_key_id: None,
+        user_since: 0,
+        reports: Vec::new(),
+        signals: Vec::new(),
+    }
+}
+
 pub fn imei(n: u32) -> Imei {
     Imei::from_body(&format!("35693803{n:06}")).unwrap()
 }

@@ -14,7 +14,7 @@ use lienlock_server::{AppState, LeaseSettings, Service};
 use lienlock_store::Store;
 use lienlock_store_sql::testing::{Backend, TestDb};
 use lienlock_wire::{
-    CheckIn, CheckInVersion, DeviceKey, LeaseEnvelope, ServerKey, ServerPublicKey, SignedCheckIn,
+    CheckInVersion, DeviceKey, LeaseEnvelope, ServerKey, ServerPublicKey, SignedCheckIn,
 };
 use serde_json::json;
 use std::path::Path;
@@ -160,19 +160,8 @@ async fn a_rotation_reaches_every_phone_and_strands_none(backend: Backend) {
     );
     // An agent on check-in version 2 gets a lease it can read: version 3, no announcement.
     let legacy = DeviceKey::generate();
-    let checkin = CheckIn {
-        version: CheckInVersion::V2,
-        imei: legacy_imei,
-        device_key: legacy.public(),
-        counter: 1,
-        device_time: clock.now(),
-        held_lease_seq: 0,
-        notice_ack: 0,
-        server_key_id: None,
-        user_since: 0,
-        reports: Vec::new(),
-        signals: Vec::new(),
-    };
+    let checkin =
+        crate::harness::hand_made_checkin(CheckInVersion::V2, legacy_imei, &legacy, 1, clock.now());
     let resp = reqwest::Client::new()
         .post(format!("{}/device/v1/checkin", node.url))
         .json(&SignedCheckIn::seal(&checkin, &legacy))

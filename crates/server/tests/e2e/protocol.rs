@@ -1,6 +1,6 @@
 //! The device protocol's defences: replays, rollbacks, forgeries.
 
-use crate::harness::{imei, TestServer};
+use crate::harness::{hand_made_checkin, imei, TestServer};
 use base64::Engine;
 use lienlock_agent::{Agent, AgentConfig, AgentError, ClockMonotonic, ErrorCode, LeaseRefusal};
 use lienlock_domain::{Clock, ManualClock};
@@ -13,21 +13,15 @@ fn b64() -> base64::engine::GeneralPurpose {
     base64::engine::general_purpose::STANDARD
 }
 
-/// A first check-in (counter 1) of an agent not yet upgraded (version 3), made by hand.
+/// A first check-in (counter 1) of an agent not yet upgraded (version 3).
 fn older_checkin(imei: lienlock_domain::Imei, key: &DeviceKey) -> CheckIn {
-    CheckIn {
-        version: lienlock_wire::CheckInVersion::V3,
+    hand_made_checkin(
+        lienlock_wire::CheckInVersion::V3,
         imei,
-        device_key: key.public(),
-        counter: 1,
-        device_time: lienlock_domain::Timestamp::from_millis(0),
-        held_lease_seq: 0,
-        notice_ack: 0,
-        server_key_id: None,
-        user_since: 0,
-        reports: Vec::new(),
-        signals: Vec::new(),
-    }
+        key,
+        1,
+        lienlock_domain::Timestamp::from_millis(0),
+    )
 }
 
 async fn replayed_checkin_is_refused_and_recorded(backend: Backend) {

@@ -298,21 +298,18 @@ async fn an_old_version_checkin_is_still_accepted(backend: Backend) {
     let key = DeviceKey::generate();
     for counter in 1..=2 {
         let checkin = CheckIn {
-            version: CheckInVersion::V2,
-            imei,
-            device_key: key.public(),
-            counter,
-            device_time: s.clock.now(),
-            held_lease_seq: 0,
-            notice_ack: 0,
-            server_key_id: None,
-            user_since: 0,
             reports: vec![DeviceReport {
                 kind: ReportKind::ClockSetBack,
                 at: s.clock.now(),
                 value: 2 * HOUR,
             }],
-            signals: Vec::new(),
+            ..crate::harness::hand_made_checkin(
+                CheckInVersion::V2,
+                imei,
+                &key,
+                counter,
+                s.clock.now(),
+            )
         };
         let sealed = SignedCheckIn::seal(&checkin, &key);
         assert!(sealed.open().unwrap().version == CheckInVersion::V2);
