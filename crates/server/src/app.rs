@@ -12,9 +12,16 @@ use tokio::net::TcpListener;
 
 pub use crate::service::LeaseSettings;
 
-/// Shared state of every request.
+/// Shared state of every request: one reference count to clone. Every middleware layer and
+/// extractor that takes the state clones it for each request, and dropping the parts'
+/// copies (the server key among them, zeroed on drop) was about 3 % of a check-in's CPU
+/// (docs/benchmarks.md, "Sixth round").
 #[derive(Debug, Clone)]
-pub struct AppState {
+pub struct AppState(std::sync::Arc<StateParts>);
+
+/// What [`AppState`] holds; read through it (`state.service`).
+#[derive(Debug, Clone)]
+pub struct StateParts {
     /// The use cases.
     pub service: Service,
     /// This node's push connections.
@@ -42,7 +49,7 @@ impl AppState {
 
     /// State with these push limits.
     pub fn with_push(service: Service, limits: PushLimits) -> Self {
-        Self {
+        Self(std::sync::Arc::new(StateParts {
             service,
             push: Hub::new(limits),
             limiter: Default::default(),
@@ -51,44 +58,62 @@ impl AppState {
             draining: Default::default(),
             in_flight: crate::shed::InFlight::unlimited(),
             android: Default::default(),
-        }
+        }))
+    }
+
+    /// The parts, to change while setting up (a copy if the state was already shared).
+    fn parts_mut(&mut self) -> &mut StateParts {
+        std::sync::Arc::make_mut(&mut self.0)
     }
 
     /// Caps the requests this node serves at once at `max` (0: no cap); past it they are
     /// answered `503 overloaded` with `Retry-After` at once. Push streams, health and
     /// readiness are not counted.
     pub fn with_max_in_flight(mut self, max: usize) -> Self {
-        self.in_flight = crate::shed::InFlight::new(max);
+        self.parts_mut().in_flight = crate::shed::InFlight::new(max);
         self
     }
 
     /// Limits each address to `per_sec` device requests a second (ten seconds' worth at
     /// once); 0 leaves them unlimited.
     pub fn with_device_rate(mut self, per_sec: u32) -> Self {
-        self.device_limiter = (per_sec > 0)
+        self.parts_mut().device_limiter = (per_sec > 0)
             .then(|| std::sync::Arc::new(crate::ratelimit::RateLimiter::per_second(per_sec)));
         self
     }
 
     /// Sets how Android phones authenticate.
     pub fn with_android(mut self, options: crate::android::AndroidOptions) -> Self {
-        self.android = std::sync::Arc::new(options);
+        self.parts_mut().android = std::sync::Arc::new(options);
         self
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = StateParts;
+
+    fn deref(&self) -> &StateParts {
+        &self.0
     }
 }
 
 /// The router with its middleware, ready to serve: the route table's routes and the
 /// Android gRPC services (outside the table: see `crate::android`).
 pub fn router(state: AppState) -> axum::Router {
-    routes::router(state.in_flight.clone())
-        .merge(crate::android::router(&state))
+    // One layer of composed middleware, outermost first, rather than one router layer
+    // each: every router layer boxes the routes again, and a request clones each box on
+    // its way in (docs/benchmarks.md, "Sixth round").
+    let middleware = tower::ServiceBuilder::new()
+        .layer(axum::middleware::from_fn(crate::telemetry::layer))
+        .layer(axum::middleware::map_response(nosniff))
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             crate::audit::layer,
-        ))
-        .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .layer(axum::middleware::map_response(nosniff))
-        .layer(axum::middleware::from_fn(crate::telemetry::layer))
+        ));
+    routes::router(state.in_flight.clone())
+        .merge(crate::android::router(&state))
+        .layer(middleware)
         .with_state(state)
 }
 

@@ -22,6 +22,6 @@ pub mod shed;
 pub mod telemetry;
 pub mod views;
 
-pub use app::{serve, AppState, LeaseSettings};
+pub use app::{serve, AppState, LeaseSettings, StateParts};
 pub use error::ApiError;
 pub use service::{Service, ServiceError};

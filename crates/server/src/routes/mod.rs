@@ -56,11 +56,15 @@ fn budgeted(in_flight: InFlight) -> Routes {
         .merge(webhooks::routes())
         .merge(crate::openapi::routes())
         .merge(crate::console::routes())
-        .layer(axum::middleware::from_fn(time_limit))
-        .layer(axum::middleware::from_fn_with_state(
-            in_flight,
-            crate::shed::shed,
-        ))
+        .layer(
+            // Shed first, then the time limit, composed into one layer (see `app::router`).
+            tower::ServiceBuilder::new()
+                .layer(axum::middleware::from_fn_with_state(
+                    in_flight,
+                    crate::shed::shed,
+                ))
+                .layer(axum::middleware::from_fn(time_limit)),
+        )
 }
 
 /// Answers 503 `timed_out` (with `Retry-After`) to a request still running after
