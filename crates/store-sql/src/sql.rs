@@ -97,30 +97,51 @@ pub(crate) const DEVICE_FOR_CHECKIN: &str = concat!(
      LIMIT 1"
 );
 
+/// What a check-in reads, for the devices that `$filter` (a `WHERE` clause and what follows
+/// it over `devices`) leaves: see [`CHECKIN_VIEW`].
+macro_rules! checkin_view {
+    ($filter:literal) => {
+        concat!(
+            "SELECT c.*, l.name AS l_name, l.support_phone AS l_support_phone, \
+             l.support_url AS l_support_url, l.lock_message AS l_lock_message, \
+             l.lock_profile AS l_lock_profile, l.created_at AS l_created_at, \
+             l.compliance_profile AS l_compliance_profile, l.policy AS l_policy \
+             FROM (SELECT ",
+            device_cols!(),
+            ", (SELECT COALESCE(MAX(counter), 0) FROM unlock_codes \
+               WHERE device_id = devices.id AND format = 'lc1') AS codes_through, \
+             CAST(CASE WHEN EXISTS (SELECT 1 FROM commands \
+               WHERE device_id = devices.id AND status = 'pending') THEN 1 ELSE 0 END AS BIGINT) \
+               AS has_pending, \
+             (SELECT MIN(seq) FROM notices WHERE device_id = devices.id AND delivered_at IS NULL) \
+               AS undelivered_from \
+             FROM devices ",
+            $filter,
+            ") c JOIN lenders l ON l.id = c.lender_id"
+        )
+    };
+}
+
 /// [`DEVICE_FOR_CHECKIN`] with the rest of what a check-in reads (`Store::checkin_view`), in
 /// one statement: the device's columns in `DeviceRow`'s order, the highest LC1 code counter,
 /// whether any command is pending (then read by [`PENDING_COMMANDS`]), the lowest
 /// undelivered notice's sequence (NULL for none; the `(device_id, seq)` index) and the lender's
 /// columns but its id, prefixed `l_`. One round trip instead of four: each is a pair of
 /// thread hand-offs through sqlx's SQLite worker, or a network round trip to PostgreSQL.
-pub(crate) const CHECKIN_VIEW: &str = concat!(
-    "SELECT c.*, l.name AS l_name, l.support_phone AS l_support_phone, \
-     l.support_url AS l_support_url, l.lock_message AS l_lock_message, \
-     l.lock_profile AS l_lock_profile, l.created_at AS l_created_at, \
-     l.compliance_profile AS l_compliance_profile, l.policy AS l_policy \
-     FROM (SELECT ",
-    device_cols!(),
-    ", (SELECT COALESCE(MAX(counter), 0) FROM unlock_codes \
-       WHERE device_id = devices.id AND format = 'lc1') AS codes_through, \
-     CAST(CASE WHEN EXISTS (SELECT 1 FROM commands \
-       WHERE device_id = devices.id AND status = 'pending') THEN 1 ELSE 0 END AS BIGINT) \
-       AS has_pending, \
-     (SELECT MIN(seq) FROM notices WHERE device_id = devices.id AND delivered_at IS NULL) \
-       AS undelivered_from \
-     FROM devices WHERE imei = $1 OR imei2 = $1 \
+pub(crate) const CHECKIN_VIEW: &str = checkin_view!(
+    "WHERE imei = $1 OR imei2 = $1 \
      ORDER BY CASE WHEN state = 'released' THEN 1 ELSE 0 END, enrolled_at DESC, id DESC \
-     LIMIT 1) c JOIN lenders l ON l.id = c.lender_id"
+     LIMIT 1"
 );
+
+/// [`CHECKIN_VIEW`] when the phone's first IMEI belongs to an enrollment that is not
+/// released: one probe of the partial unique index `devices_active_imei`, where the general
+/// statement probes both IMEI indexes and sorts what they find. That enrollment is the one
+/// [`CHECKIN_VIEW`] finds, since no other enrollment that is not released uses the IMEI in
+/// either column (the partial unique indexes, and `ACTIVE_IMEI_CLASH` run by the same single
+/// writer as the insert). When it finds nothing, [`CHECKIN_VIEW`] decides.
+pub(crate) const CHECKIN_VIEW_ACTIVE_IMEI: &str =
+    checkin_view!("WHERE imei = $1 AND state <> 'released'");
 
 /// The enrollment a phone naming itself by serial number (`$1`) belongs to, across lenders:
 /// one that is not released first, then the newest (migration 0009's index).

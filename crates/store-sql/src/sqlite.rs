@@ -400,13 +400,57 @@ mod tests {
         );
         store.enroll_device(&ctx, &d, &e).await.unwrap();
 
+        // Each of the enrollments below, in the order `enrolled_at` says.
+        let enroll = |imei: &str, imei2: Option<&str>, state: DeviceState, at: i64| {
+            let mut d = d.clone();
+            d.id = DeviceId::new();
+            d.imei = Imei::parse(imei).unwrap();
+            d.imei2 = imei2.map(|i| Imei::parse(i).unwrap());
+            d.serial = None;
+            d.state = state;
+            d.enrolled_at = Timestamp::from_millis(at);
+            d
+        };
+        // A dual-SIM phone, found by its second IMEI (the general statement).
+        let dual = enroll(
+            "353918050418322",
+            Some("353918050418330"),
+            DeviceState::Active,
+            2,
+        );
+        // An IMEI released by one enrollment and enrolled again: the one in force is found.
+        let resold = [
+            enroll("358240051111110", None, DeviceState::Released, 3),
+            enroll("358240051111110", None, DeviceState::Active, 4),
+        ];
+        // An IMEI whose only enrollment was released (the general statement finds it).
+        let freed = enroll("352099001761481", None, DeviceState::Released, 5);
+        for x in [&dual, &resold[0], &resold[1], &freed] {
+            let e = TimelineEvent::new(x, x.enrolled_at, EventKind::Enrolled, Actor::Operator);
+            store.enroll_device(&ctx, x, &e).await.unwrap();
+        }
+
         let readers = store.readers.clone().unwrap();
-        let direct = readers.checkin_row(imei.as_str()).expect("read directly");
-        let (view, pending) = direct.expect("the device").decode().unwrap();
-        assert!(!pending);
-        assert_eq!(view.device, d);
-        assert_eq!(view.lender, l);
-        assert_eq!(Some(view), store.checkin_view(&imei).await.unwrap());
+        for (imei, expected) in [
+            (imei, &d),
+            (dual.imei2.unwrap(), &dual),
+            (dual.imei, &dual),
+            (resold[1].imei, &resold[1]),
+            (freed.imei, &freed),
+        ] {
+            let direct = readers.checkin_row(imei.as_str()).expect("read directly");
+            let (view, pending) = direct.expect("the device").decode().unwrap();
+            assert!(!pending);
+            assert_eq!(&view.device, expected, "{imei}");
+            assert_eq!(view.lender, l);
+            // The pool's general statement, which the direct read must agree with.
+            let pooled: crate::rows::CheckinRow = sqlx::query_as(crate::sql::CHECKIN_VIEW)
+                .bind(imei.as_str())
+                .fetch_one(&store.pool)
+                .await
+                .unwrap();
+            assert_eq!(view, pooled.decode().unwrap().0, "{imei}");
+        }
         let unknown = Imei::parse("356938035643809").unwrap();
         assert!(matches!(readers.checkin_row(unknown.as_str()), Some(None)));
         readers.close();
