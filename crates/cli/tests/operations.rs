@@ -112,6 +112,17 @@ async fn operate(backend: Backend) {
     .await;
     assert_eq!(status, 200);
 
+    // A method nobody serves, counted as `other`: a client cannot add series without end.
+    let odd = reqwest::Client::new()
+        .request(
+            reqwest::Method::from_bytes(b"BREW").unwrap(),
+            format!("{url}/v1/devices"),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert!(odd.status().is_client_error(), "{}", odd.status());
+
     // The phone now runs for good, holding a push connection.
     let mut agent = Proc::spawn(&["agent", "run", "--data", phone]);
     agent.wait_for("ACTIVE").await;
@@ -156,6 +167,8 @@ async fn operate(backend: Backend) {
     }
     assert!(text.contains("# TYPE lienlock_http_request_duration_seconds histogram"));
     assert!(!text.contains(IMEI), "an IMEI in the metrics");
+    assert!(text.contains(r#"method="other""#), "{text}");
+    assert!(!text.contains("BREW"), "{text}");
 
     // SIGTERM: the push stream is closed, the process drains and exits 0 within the grace.
     let pid = server.child.id().unwrap();

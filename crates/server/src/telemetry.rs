@@ -7,10 +7,13 @@
 
 use crate::app::AppState;
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use metrics::{Counter, Histogram};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -45,11 +48,23 @@ const UNLOCK_BUCKETS: &[f64] = &[
     0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 900.0, 3600.0,
 ];
 
+/// How often the recorder's histograms are folded into their buckets between scrapes.
+const UPKEEP_EVERY: Duration = Duration::from_secs(5);
+
+/// Set by [`recorder`]'s first call: then `Some` (ours) or `None` (another program's was
+/// installed first). Either way the process's recorder is settled: `metrics` never changes
+/// it once set.
+static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+
+/// Whether the process's recorder is settled (see [`HANDLE`]).
+fn recorder_settled() -> bool {
+    HANDLE.get().is_some()
+}
+
 /// The process's recorder, installed on first use. `None` when another recorder was
 /// installed first (a program embedding the server with its own), in which case the
 /// metrics go there and this listener has nothing to show.
 pub fn recorder() -> Option<&'static PrometheusHandle> {
-    static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
     HANDLE
         .get_or_init(|| {
             let recorder = PrometheusBuilder::new()
@@ -62,6 +77,19 @@ pub fn recorder() -> Option<&'static PrometheusHandle> {
             let handle = recorder.handle();
             metrics::set_global_recorder(recorder).ok()?;
             describe();
+            // Histograms keep every value recorded until upkeep folds them into their
+            // buckets, which rendering does; a node nobody scrapes would otherwise grow by
+            // each request's duration, forever.
+            let upkeep = handle.clone();
+            if let Err(e) = std::thread::Builder::new()
+                .name("lienlock-metrics".into())
+                .spawn(move || loop {
+                    std::thread::sleep(UPKEEP_EVERY);
+                    upkeep.run_upkeep();
+                })
+            {
+                tracing::warn!(error = %e, "no metrics upkeep thread: histograms fold only when scraped");
+            }
             Some(handle)
         })
         .as_ref()
@@ -160,7 +188,7 @@ pub async fn layer(mut req: Request, next: Next) -> Response {
     let mut resp = next.run(req).instrument(span.clone()).await;
     let elapsed = started.elapsed();
     let status = resp.status();
-    record_request(method.as_str(), route, status, elapsed);
+    record_request(method_label(&method), route, status, elapsed);
     span.in_scope(|| {
         if status.is_server_error() {
             tracing::warn!(
@@ -199,9 +227,71 @@ fn intern(s: &str) -> &'static str {
     t
 }
 
-fn record_request(method: &str, route: &'static str, status: StatusCode, elapsed: Duration) {
-    metrics::counter!(HTTP_REQUESTS, "method" => method.to_owned(), "route" => route, "status" => status.as_str().to_owned())
-        .increment(1);
-    metrics::histogram!(HTTP_DURATION, "method" => method.to_owned(), "route" => route)
-        .record(elapsed.as_secs_f64());
+/// The method as a label: the standard ones by name, any other as `other`, so a client
+/// inventing methods cannot add series without end.
+fn method_label(method: &Method) -> &'static str {
+    const KNOWN: [Method; 7] = [
+        Method::GET,
+        Method::POST,
+        Method::PUT,
+        Method::DELETE,
+        Method::PATCH,
+        Method::HEAD,
+        Method::OPTIONS,
+    ];
+    KNOWN
+        .iter()
+        .find(|m| *m == method)
+        .map_or("other", Method::as_str)
+}
+
+/// A request series' labels: method, route template, status.
+type SeriesKey = (&'static str, &'static str, StatusCode);
+
+thread_local! {
+    /// This thread's handles to the request series it has recorded into. Looking a series
+    /// up in the recorder builds its key (labels allocated, hashed, compared) on every
+    /// request; a handle is the series itself. A few dozen at most: the route templates
+    /// are fixed and the labels bounded.
+    static REQUEST_SERIES: RefCell<HashMap<SeriesKey, (Counter, Histogram)>> =
+        RefCell::new(HashMap::new());
+}
+
+fn record_request(
+    method: &'static str,
+    route: &'static str,
+    status: StatusCode,
+    elapsed: Duration,
+) {
+    let lookup = || {
+        (
+            metrics::counter!(HTTP_REQUESTS, "method" => method, "route" => route, "status" => status.as_str().to_owned()),
+            metrics::histogram!(HTTP_DURATION, "method" => method, "route" => route),
+        )
+    };
+    let record = |(requests, duration): &(Counter, Histogram)| {
+        requests.increment(1);
+        duration.record(elapsed.as_secs_f64());
+    };
+    // Handles are kept only once the process has its recorder for good: one taken before
+    // would keep recording nowhere.
+    if !recorder_settled() {
+        return record(&lookup());
+    }
+    REQUEST_SERIES.with_borrow_mut(|series| {
+        record(series.entry((method, route, status)).or_insert_with(lookup));
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn methods_are_labelled_from_a_fixed_set() {
+        assert_eq!(method_label(&Method::POST), "POST");
+        assert_eq!(method_label(&Method::GET), "GET");
+        assert_eq!(method_label(&Method::from_bytes(b"BREW").unwrap()), "other");
+        assert_eq!(method_label(&Method::CONNECT), "other");
+    }
 }
