@@ -258,5 +258,49 @@ async fn bench_checkin_prints_one_json_line_per_run() {
         assert!(line["checkins"].as_u64().unwrap() > 0, "{line}");
         assert_eq!(line["errors"], 0, "{line}");
         assert!(line["baseline_per_s"].as_f64().unwrap() > 0.0, "{line}");
+        assert!(line["offered_per_s"].is_null(), "{line}");
     }
+}
+
+/// `bench checkin --rate`: check-ins go out on the schedule, not as fast as they are
+/// answered, so a window never sends more than the rate times its length; the line says
+/// what was offered.
+#[tokio::test]
+async fn bench_checkin_at_a_fixed_rate_sends_no_more_than_scheduled() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = tokio::time::timeout(
+        std::time::Duration::from_secs(240),
+        Command::new(BIN)
+            .args([
+                "bench",
+                "checkin",
+                "--devices",
+                "200",
+                "--duration",
+                "2",
+                "--rate",
+                "100",
+                "--concurrency",
+                "16",
+                "--data",
+                dir.path().to_str().unwrap(),
+            ])
+            .output(),
+    )
+    .await
+    .expect("the bench ends")
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let line: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(line["offered_per_s"], 100, "{line}");
+    assert_eq!(line["errors"], 0, "{line}");
+    let sent = line["checkins"].as_u64().unwrap();
+    // Two seconds at 100 a second: 200 scheduled (0 to 199), never the thousands a
+    // closed loop would send on a 200-phone fleet.
+    assert!((1..=200).contains(&sent), "{line}");
 }

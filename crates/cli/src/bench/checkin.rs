@@ -41,6 +41,14 @@ pub struct CheckinArgs {
     /// than what the server can do (docs/benchmarks.md, fourth round).
     #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..=4096))]
     concurrency: u32,
+    /// Check-ins offered a second, on a fixed schedule, instead of as fast as the server
+    /// answers: the fleet as phones make it, each checking in at its own moment whether or
+    /// not others are waiting. --concurrency is then the most in flight at once, and a
+    /// check-in's latency counts from its scheduled moment, so a server that falls behind
+    /// shows it in p50 and p99 (not hidden by the generator waiting for it). The baseline
+    /// stays as fast as the server answers.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    rate: Option<u32>,
     /// Timed runs on the same fleet; one JSON line each.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=20))]
     runs: u32,
@@ -121,6 +129,12 @@ async fn serve_and_measure(
     let (url, stop) = match &a.server {
         Some(url) => (url.trim_end_matches('/').to_owned(), None),
         None => {
+            // Counted and timed as a node with its metrics listener counts and times every
+            // request, so the figures include that work.
+            anyhow::ensure!(
+                lienlock_server::telemetry::recorder().is_some(),
+                "cannot install the metrics recorder"
+            );
             let store = lienlock_store_sql::open(database).await?;
             let service = Service::new(
                 store,
@@ -195,6 +209,7 @@ impl Report {
             "errors": self.errors,
             "exhausted": self.exhausted,
             "concurrency": a.concurrency,
+            "offered_per_s": a.rate,
             "duration_s": a.duration,
             "backend": backend,
             "run": run + 1,
@@ -232,11 +247,12 @@ async fn measure(a: &CheckinArgs, fleet: &Fleet, origin: &Origin) -> anyhow::Res
         origin,
         Requests::Each(Arc::new(requests)),
         a.concurrency,
+        a.rate,
         window,
     )
     .await?;
     let health = Requests::Same(Arc::new(origin.get("/healthz")));
-    let (baseline, _, _) = drive(origin, health, a.concurrency, window).await?;
+    let (baseline, _, _) = drive(origin, health, a.concurrency, None, window).await?;
     Ok(Report {
         checkins,
         baseline,
@@ -337,12 +353,15 @@ enum Requests {
 }
 
 /// Sends requests from `concurrency` tasks, each on a keep-alive connection of its own,
-/// for `window`. Returns the window's figures, the failed requests, and whether the
-/// requests to send each once ran out.
+/// for `window`: as fast as they are answered, or with `rate`, the `j`-th at `j / rate`
+/// seconds into the window (each task takes the next when it is free). Returns the
+/// window's figures, the failed requests, and whether the requests to send each once ran
+/// out.
 async fn drive(
     origin: &Origin,
     requests: Requests,
     concurrency: u32,
+    rate: Option<u32>,
     window: Duration,
 ) -> anyhow::Result<(Window, u64, bool)> {
     let next = Arc::new(AtomicUsize::new(0));
@@ -357,18 +376,29 @@ async fn drive(
             let mut exhausted = false;
             let mut conn: Option<Conn> = None;
             while Instant::now() < deadline {
-                let request: &[u8] = match &requests {
+                let (request, due): (&[u8], _) = match &requests {
                     Requests::Each(all) => {
                         let j = next.fetch_add(1, Ordering::Relaxed);
                         let Some(r) = all.get(j) else {
                             exhausted = true;
                             break;
                         };
-                        r
+                        let due =
+                            rate.map(|r| start + Duration::from_secs_f64(j as f64 / f64::from(r)));
+                        (r, due)
                     }
-                    Requests::Same(r) => r,
+                    Requests::Same(r) => (r, None),
                 };
-                let t = Instant::now();
+                // On a schedule, the latency counts from the scheduled moment: a check-in
+                // that waited for a free connection waited for the server.
+                let t = match due {
+                    Some(due) if due >= deadline => break,
+                    Some(due) => {
+                        tokio::time::sleep_until(due).await;
+                        due
+                    }
+                    None => Instant::now(),
+                };
                 let c = match conn.take() {
                     Some(c) => Ok(c),
                     None => Conn::open(&origin).await,
