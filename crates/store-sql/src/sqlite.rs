@@ -451,6 +451,20 @@ mod tests {
                 .unwrap();
             assert_eq!(view, pooled.decode().unwrap().0, "{imei}");
         }
+        // The first statement is the one probe it is meant to be.
+        let plan: Vec<(i64, i64, i64, String)> = sqlx::query_as(&format!(
+            "EXPLAIN QUERY PLAN {}",
+            crate::sql::CHECKIN_VIEW_ACTIVE_IMEI
+        ))
+        .bind(imei.as_str())
+        .fetch_all(&store.pool)
+        .await
+        .unwrap();
+        assert!(
+            plan.iter()
+                .any(|(.., step)| step.contains("USING INDEX devices_active_imei (imei=?)")),
+            "{plan:?}"
+        );
         let unknown = Imei::parse("356938035643809").unwrap();
         assert!(matches!(readers.checkin_row(unknown.as_str()), Some(None)));
         readers.close();
