@@ -51,9 +51,9 @@ const UNLOCK_BUCKETS: &[f64] = &[
 /// How often the recorder's histograms are folded into their buckets between scrapes.
 const UPKEEP_EVERY: Duration = Duration::from_secs(5);
 
-/// Set by [`recorder`]'s first call: then `Some` (ours) or `None` (another program's was
-/// installed first). Either way the process's recorder is settled: `metrics` never changes
-/// it once set.
+/// Set by [`recorder`]'s first call: `Some` (ours), or `None` (another program's was
+/// installed first, or ours could not be built). Either way the process's recorder is
+/// settled from then on: `metrics` never replaces one once set.
 static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
 
 /// Whether the process's recorder is settled (see [`HANDLE`]).
