@@ -202,31 +202,16 @@ lienlock_store_sql::backend_tests!(
     audit_verify_catches_an_edited_row
 );
 
-/// `bench checkin`, small and short: one parseable JSON line with every figure, check-ins
-/// answered, none refused (every pre-signed counter is fresh), and a second run on the
-/// same fleet still accepted (its counters are above the first run's).
-#[tokio::test]
-async fn bench_checkin_prints_one_json_line_per_run() {
+/// `bench checkin` on a fleet of 200 phones in a fresh directory, two-second windows, with
+/// `args` besides: its JSON lines, once it has exited successfully.
+async fn bench_checkin(args: &[&str]) -> Vec<serde_json::Value> {
     let dir = tempfile::tempdir().unwrap();
     let out = tokio::time::timeout(
         std::time::Duration::from_secs(240),
         Command::new(BIN)
-            .args([
-                "bench",
-                "checkin",
-                "--devices",
-                "200",
-                "--duration",
-                "2",
-                "--presign-per-sec",
-                "2000",
-                "--concurrency",
-                "8",
-                "--runs",
-                "2",
-                "--data",
-                dir.path().to_str().unwrap(),
-            ])
+            .args(["bench", "checkin", "--devices", "200", "--duration", "2"])
+            .args(args)
+            .args(["--data", dir.path().to_str().unwrap()])
             .output(),
     )
     .await
@@ -238,11 +223,27 @@ async fn bench_checkin_prints_one_json_line_per_run() {
         "{stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let lines: Vec<serde_json::Value> = stdout
+    stdout
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
-    assert_eq!(lines.len(), 2, "{stdout}");
+        .collect()
+}
+
+/// `bench checkin`, small and short: one parseable JSON line with every figure, check-ins
+/// answered, none refused (every pre-signed counter is fresh), and a second run on the
+/// same fleet still accepted (its counters are above the first run's).
+#[tokio::test]
+async fn bench_checkin_prints_one_json_line_per_run() {
+    let lines = bench_checkin(&[
+        "--presign-per-sec",
+        "2000",
+        "--concurrency",
+        "8",
+        "--runs",
+        "2",
+    ])
+    .await;
+    assert_eq!(lines.len(), 2, "{lines:?}");
     for line in &lines {
         for key in [
             "devices",
@@ -267,36 +268,10 @@ async fn bench_checkin_prints_one_json_line_per_run() {
 /// what was offered.
 #[tokio::test]
 async fn bench_checkin_at_a_fixed_rate_sends_no_more_than_scheduled() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = tokio::time::timeout(
-        std::time::Duration::from_secs(240),
-        Command::new(BIN)
-            .args([
-                "bench",
-                "checkin",
-                "--devices",
-                "200",
-                "--duration",
-                "2",
-                "--rate",
-                "100",
-                "--concurrency",
-                "16",
-                "--data",
-                dir.path().to_str().unwrap(),
-            ])
-            .output(),
-    )
-    .await
-    .expect("the bench ends")
-    .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let line: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    let lines = bench_checkin(&["--rate", "100", "--concurrency", "16"]).await;
+    let [line] = &lines[..] else {
+        panic!("one line: {lines:?}")
+    };
     assert_eq!(line["offered_per_s"], 100, "{line}");
     assert_eq!(line["errors"], 0, "{line}");
     let sent = line["checkins"].as_u64().unwrap();
