@@ -375,7 +375,10 @@ async fn drive(
             let mut errors = 0u64;
             let mut exhausted = false;
             let mut conn: Option<Conn> = None;
-            while Instant::now() < deadline {
+            // On a schedule, every check-in due within the window is sent, even when a
+            // backlog makes that after the window's end: dropping them would hide exactly
+            // the latency a backlog adds.
+            while rate.is_some() || Instant::now() < deadline {
                 let (request, due): (&[u8], _) = match &requests {
                     Requests::Each(all) => {
                         let j = next.fetch_add(1, Ordering::Relaxed);
