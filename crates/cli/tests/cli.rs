@@ -203,8 +203,9 @@ lienlock_store_sql::backend_tests!(
 );
 
 /// `bench checkin` on a fleet of 200 phones in a fresh directory, two-second windows, with
-/// `args` besides: its JSON lines, once it has exited successfully.
-async fn bench_checkin(args: &[&str]) -> Vec<serde_json::Value> {
+/// `args` besides: its JSON lines, and the JSON lines of its standard error, once it has
+/// exited successfully.
+async fn bench_checkin(args: &[&str]) -> (Vec<serde_json::Value>, Vec<serde_json::Value>) {
     let dir = tempfile::tempdir().unwrap();
     let out = tokio::time::timeout(
         std::time::Duration::from_secs(240),
@@ -217,16 +218,18 @@ async fn bench_checkin(args: &[&str]) -> Vec<serde_json::Value> {
     .await
     .expect("the bench ends")
     .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
     );
-    stdout
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    let json = |text: &str| -> Vec<serde_json::Value> {
+        text.lines()
+            .filter(|l| l.starts_with('{'))
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    };
+    (json(&stdout), json(&stderr))
 }
 
 /// `bench checkin`, small and short: one parseable JSON line with every figure, check-ins
@@ -234,7 +237,7 @@ async fn bench_checkin(args: &[&str]) -> Vec<serde_json::Value> {
 /// same fleet still accepted (its counters are above the first run's).
 #[tokio::test]
 async fn bench_checkin_prints_one_json_line_per_run() {
-    let lines = bench_checkin(&[
+    let (lines, _) = bench_checkin(&[
         "--presign-per-sec",
         "2000",
         "--concurrency",
@@ -265,10 +268,17 @@ async fn bench_checkin_prints_one_json_line_per_run() {
 
 /// `bench checkin --rate`: check-ins go out on the schedule, not as fast as they are
 /// answered, so a window never sends more than the rate times its length; the line says
-/// what was offered.
+/// what was offered. With `--timeline`, standard error has a line per second whose
+/// answers add up to the window's.
 #[tokio::test]
 async fn bench_checkin_at_a_fixed_rate_sends_no_more_than_scheduled() {
-    let lines = bench_checkin(&["--rate", "100", "--concurrency", "16"]).await;
+    let (lines, stderr) =
+        bench_checkin(&["--rate", "100", "--concurrency", "16", "--timeline"]).await;
+    // Any log line (JSON too) aside.
+    let seconds: Vec<_> = stderr
+        .iter()
+        .filter(|l| l.get("second").is_some())
+        .collect();
     let [line] = &lines[..] else {
         panic!("one line: {lines:?}")
     };
@@ -278,4 +288,14 @@ async fn bench_checkin_at_a_fixed_rate_sends_no_more_than_scheduled() {
     // Two seconds at 100 a second: 200 scheduled (0 to 199), never the thousands a
     // closed loop would send on a 200-phone fleet.
     assert!((1..=200).contains(&sent), "{line}");
+    assert!(seconds.len() >= 2, "{seconds:?}");
+    for (i, second) in seconds.iter().enumerate() {
+        assert_eq!(second["second"], i, "{seconds:?}");
+        assert!(second["p99_ms"].as_f64().unwrap() <= second["max_ms"].as_f64().unwrap());
+    }
+    let answered: u64 = seconds
+        .iter()
+        .map(|s| s["answered"].as_u64().unwrap())
+        .sum();
+    assert_eq!(answered, sent, "{seconds:?}");
 }

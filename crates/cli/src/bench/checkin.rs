@@ -71,6 +71,11 @@ pub struct CheckinArgs {
     /// The --server deployment's database (SQLite path or PostgreSQL URL).
     #[arg(long, requires = "server")]
     database: Option<String>,
+    /// Also prints, to standard error, one JSON line per second of the check-in window:
+    /// the check-ins answered in it and their slowest latencies. A stall the window's
+    /// percentiles average away shows here as a second with few answers.
+    #[arg(long)]
+    timeline: bool,
 }
 
 /// Runs the benchmark and prints one JSON line per run.
@@ -225,6 +230,53 @@ struct Window {
     per_sec: f64,
     p50_ms: f64,
     p99_ms: f64,
+    /// Every answer: when it came (ms into the window) and its latency (µs).
+    answers: Vec<Answer>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Answer {
+    at_ms: u32,
+    latency_us: u32,
+}
+
+impl Window {
+    /// One JSON line per whole second of the window (and of any backlog after it): the
+    /// answers that came in it, their p99 and their slowest.
+    fn timeline(&self) -> Vec<serde_json::Value> {
+        let seconds = self
+            .answers
+            .iter()
+            .map(|a| a.at_ms / 1000)
+            .max()
+            .map_or(0, |s| s + 1);
+        let mut by_second: Vec<Vec<u32>> = vec![Vec::new(); seconds as usize];
+        for a in &self.answers {
+            by_second[(a.at_ms / 1000) as usize].push(a.latency_us);
+        }
+        by_second
+            .into_iter()
+            .enumerate()
+            .map(|(second, mut l)| {
+                l.sort_unstable();
+                serde_json::json!({
+                    "second": second,
+                    "answered": l.len(),
+                    "p99_ms": quantile(&l, 0.99),
+                    "max_ms": l.last().map_or(0.0, |&x| f64::from(x) / 1000.0),
+                })
+            })
+            .collect()
+    }
+}
+
+/// The `f` quantile of `sorted` (µs) in ms; 0 when empty.
+fn quantile(sorted: &[u32], f: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let i = ((sorted.len() as f64 * f).ceil() as usize).clamp(1, sorted.len()) - 1;
+    f64::from(sorted[i]) / 1000.0
 }
 
 async fn measure(a: &CheckinArgs, fleet: &Fleet, origin: &Origin) -> anyhow::Result<Report> {
@@ -251,6 +303,11 @@ async fn measure(a: &CheckinArgs, fleet: &Fleet, origin: &Origin) -> anyhow::Res
         window,
     )
     .await?;
+    if a.timeline {
+        for line in checkins.timeline() {
+            eprintln!("{line}");
+        }
+    }
     let health = Requests::Same(Arc::new(origin.get("/healthz")));
     let (baseline, _, _) = drive(origin, health, a.concurrency, None, window).await?;
     Ok(Report {
@@ -371,7 +428,7 @@ async fn drive(
     for _ in 0..concurrency {
         let (origin, requests, next) = (origin.clone(), requests.clone(), next.clone());
         tasks.spawn(async move {
-            let mut latencies: Vec<u32> = Vec::new();
+            let mut answers: Vec<Answer> = Vec::new();
             let mut errors = 0u64;
             let mut exhausted = false;
             let mut conn: Option<Conn> = None;
@@ -419,12 +476,16 @@ async fn drive(
                     Err(_) => false,
                 };
                 if ok {
-                    latencies.push(u32::try_from(t.elapsed().as_micros()).unwrap_or(u32::MAX));
+                    let micros = |d: Duration| u32::try_from(d.as_micros()).unwrap_or(u32::MAX);
+                    answers.push(Answer {
+                        at_ms: micros(start.elapsed()) / 1000,
+                        latency_us: micros(t.elapsed()),
+                    });
                 } else {
                     errors += 1;
                 }
             }
-            (latencies, errors, exhausted, Instant::now())
+            (answers, errors, exhausted, Instant::now())
         });
     }
     let mut all = Vec::new();
@@ -436,21 +497,16 @@ async fn drive(
         exhausted |= x;
         end = end.max(t);
     }
-    all.sort_unstable();
-    let q = |f: f64| -> f64 {
-        if all.is_empty() {
-            return 0.0;
-        }
-        let i = ((all.len() as f64 * f).ceil() as usize).clamp(1, all.len()) - 1;
-        f64::from(all[i]) / 1000.0
-    };
+    let mut latencies: Vec<u32> = all.iter().map(|a| a.latency_us).collect();
+    latencies.sort_unstable();
     let secs = end.duration_since(start).as_secs_f64().max(1e-9);
     Ok((
         Window {
             done: all.len() as u64,
             per_sec: all.len() as f64 / secs,
-            p50_ms: q(0.5),
-            p99_ms: q(0.99),
+            p50_ms: quantile(&latencies, 0.5),
+            p99_ms: quantile(&latencies, 0.99),
+            answers: all,
         },
         errors,
         exhausted,
