@@ -20,6 +20,7 @@ mod postgres;
 mod rows;
 mod sql;
 mod sqlite;
+mod sqlite_checkpointer;
 mod sqlite_reader;
 mod sqlite_writer;
 mod store_android;

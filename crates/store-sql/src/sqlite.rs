@@ -1,6 +1,7 @@
 //! The SQLite backend: one file, for a single server node.
 
 use crate::error::{classify, migrate_error, Unavailable};
+use crate::sqlite_checkpointer::Checkpointer;
 use lienlock_domain::Imei;
 use lienlock_store::{StoreError, StoreResult};
 use sqlx::sqlite::{
@@ -45,7 +46,7 @@ pub async fn open_sqlite(path: &Path) -> Result<SqliteStore, StoreError> {
         .foreign_keys(true)
         // SQLite has one writer at a time; wait for it rather than failing at once.
         .busy_timeout(Duration::from_secs(5))
-        // A backstop only: the checkpointer task below does this work (see `Checkpointer`).
+        // A backstop only: the checkpointer thread does this work (`sqlite_checkpointer`).
         .pragma("wal_autocheckpoint", BACKSTOP_CHECKPOINT_PAGES)
         .pragma("cache_size", CACHE_SIZE);
     let pool = SqlitePoolOptions::new()
@@ -64,12 +65,14 @@ pub async fn open_sqlite(path: &Path) -> Result<SqliteStore, StoreError> {
         .await
         .map_err(classify)?;
     MIGRATOR.run(&pool).await.map_err(migrate_error)?;
-    let checkpointer = Checkpointer::start(pool.clone());
+    let checkpointer = Checkpointer::start(path)
+        .map_err(|e| StoreError::Unavailable(format!("starting the SQLite checkpointer: {e}")))?;
+    let writer = crate::sqlite_writer::Writer::new(path, checkpointer.nudge());
     Ok(SqliteStore {
         pool,
         _checkpointer: Some(Arc::new(checkpointer)),
         wakes: Default::default(),
-        writer: Some(crate::sqlite_writer::Writer::new(path)),
+        writer: Some(writer),
         readers: Some(Arc::new(crate::sqlite_reader::Readers::new(path))),
     })
 }
@@ -101,68 +104,14 @@ impl SqliteStore {
 /// (`sqlite_reader`) and the writer thread (`sqlite_writer`) all use it.
 pub(crate) const CACHE_SIZE: &str = "-32768";
 
-/// How often the checkpointer runs.
-const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
-
-/// Log pages after which a committing connection checkpoints by itself (SQLite's default
-/// is 1000): reached only when the checkpointer falls behind, and it bounds the log then.
-const BACKSTOP_CHECKPOINT_PAGES: &str = "10000";
-
-/// Copies the write-ahead log back into the database file off the request path.
-///
-/// SQLite's own checkpoint runs inside whichever commit pushes the log past
-/// `wal_autocheckpoint` pages, so that commit pays for pages others wrote: with the
-/// default threshold, every third batch of scheduler saves took about 50 ms longer
-/// (docs/benchmarks.md). Here a task checkpoints twice a second in `PASSIVE` mode, which
-/// never blocks a reader or the writer. Aborted when the last handle to the store goes.
-#[derive(Debug)]
-struct Checkpointer(std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>);
-
-impl Checkpointer {
-    fn start(pool: SqlitePool) -> Self {
-        Self(std::sync::Mutex::new(Some(tokio::spawn(checkpoint_loop(
-            pool,
-        )))))
-    }
-
-    fn take(&self) -> Option<tokio::task::JoinHandle<()>> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).take()
-    }
-
-    /// Aborts the task and waits until it is gone (with any connection it held).
-    async fn stop(&self) {
-        if let Some(task) = self.take() {
-            task.abort();
-            let _ = task.await;
-        }
-    }
-}
-
-impl Drop for Checkpointer {
-    fn drop(&mut self) {
-        if let Some(task) = self.take() {
-            task.abort();
-        }
-    }
-}
-
-async fn checkpoint_loop(pool: SqlitePool) {
-    // The first checkpoint one period after opening, not at once: a store opened briefly
-    // (a migration, a tool) is closed again before the task ever takes a connection.
-    let mut tick = tokio::time::interval_at(
-        tokio::time::Instant::now() + CHECKPOINT_EVERY,
-        CHECKPOINT_EVERY,
-    );
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tick.tick().await;
-        // A failure (busy, read-only, disk full) is tried again at the next tick, and the
-        // backstop keeps the log bounded meanwhile; the requests that write report it.
-        let _ = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
-            .execute(&pool)
-            .await;
-    }
-}
+/// Log pages (of 4 KiB) after which a committing connection checkpoints by itself
+/// (SQLite's default is 1,000). The checkpointer thread does that work
+/// (`sqlite_checkpointer`); this bounds the log when it cannot keep up, or when a steady
+/// stream of commits leaves the log no quiet moment to restart from its beginning (at
+/// 9,000 check-ins a second it peaked near 15,000 pages, 60 MB). Every connection that
+/// writes uses it, the check-in writer's included: below the peak, commits would again
+/// pay for checkpoints the thread is about to make.
+pub(crate) const BACKSTOP_CHECKPOINT_PAGES: &str = "20000";
 
 /// SQLite result codes that mean "cannot write now" rather than "bad statement". `code` is
 /// the extended result code as text; its low byte is the primary code.

@@ -18,6 +18,7 @@
 
 use crate::error::Unavailable;
 use crate::rows::{indexed_columns, IndexedColumns};
+use crate::sqlite_checkpointer::Nudge;
 use lienlock_domain::Timestamp;
 use lienlock_store::{DeviceWrite, StoreError, StoreResult};
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
@@ -106,13 +107,16 @@ pub(crate) struct Writer(Arc<Inner>);
 #[derive(Debug)]
 struct Inner {
     path: PathBuf,
+    /// Told after every commit, so the log is copied off this thread.
+    checkpoint: Nudge,
     thread: Mutex<Option<(mpsc::Sender<Job>, JoinHandle<()>)>>,
 }
 
 impl Writer {
-    pub(crate) fn new(path: &Path) -> Self {
+    pub(crate) fn new(path: &Path, checkpoint: Nudge) -> Self {
         Self(Arc::new(Inner {
             path: path.to_owned(),
+            checkpoint,
             thread: Mutex::new(None),
         }))
     }
@@ -160,10 +164,10 @@ impl Writer {
         }
         // First use, or the thread died (a panic): start one.
         let (tx, rx) = mpsc::channel();
-        let path = self.0.path.clone();
+        let (path, checkpoint) = (self.0.path.clone(), self.0.checkpoint.clone());
         let handle = std::thread::Builder::new()
             .name("sqlite-writer".into())
-            .spawn(move || run(&path, rx))
+            .spawn(move || run(&path, &checkpoint, rx))
             .map_err(|e| StoreError::Unavailable(format!("starting the SQLite writer: {e}")))?;
         tx.send(job).map_err(|_| stopped())?;
         *slot = Some((tx, handle));
@@ -190,7 +194,7 @@ fn stopped() -> StoreError {
 }
 
 /// The thread: one connection, opened on the first batch and again after it fails.
-fn run(path: &Path, jobs: mpsc::Receiver<Job>) {
+fn run(path: &Path, checkpoint: &Nudge, jobs: mpsc::Receiver<Job>) {
     let mut conn: Option<Connection> = None;
     for (rows, done) in jobs {
         let answer = match conn.as_mut() {
@@ -205,6 +209,8 @@ fn run(path: &Path, jobs: mpsc::Receiver<Job>) {
             // A connection that failed (a disk error, a full disk) is not trusted again:
             // the next batch opens a fresh one.
             conn = None;
+        } else {
+            checkpoint.committed();
         }
         let _ = done.send(answer);
     }
@@ -214,15 +220,17 @@ fn open(path: &Path) -> StoreResult<Connection> {
     let conn = Connection::open(path).map_err(classify)?;
     conn.busy_timeout(std::time::Duration::from_secs(5))
         .map_err(classify)?;
-    // As the pool's connections (`open_sqlite`): the file is already in WAL mode. Not the
-    // pool's checkpoint backstop: this connection keeps SQLite's own 1,000 pages, so that
-    // under a steady stream of check-ins (when the background checkpointer cannot restart
-    // the log) it checkpoints a little and often. At the pool's 10,000 its rarer
-    // checkpoints stalled commits for up to 200 ms (docs/benchmarks.md, fifth round).
+    // As the pool's connections (`open_sqlite`): the file is already in WAL mode, and the
+    // checkpointer thread copies the log, so that this thread's commits (the serial stage
+    // of every check-in) do not; the threshold is only its backstop.
     for (name, value) in [
         ("synchronous", "FULL"),
         ("foreign_keys", "ON"),
         ("cache_size", crate::sqlite::CACHE_SIZE),
+        (
+            "wal_autocheckpoint",
+            crate::sqlite::BACKSTOP_CHECKPOINT_PAGES,
+        ),
     ] {
         conn.pragma_update(None, name, value).map_err(classify)?;
     }
