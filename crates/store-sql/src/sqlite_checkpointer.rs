@@ -163,6 +163,16 @@ mod tests {
         std::fs::metadata(path).unwrap().len()
     }
 
+    /// A fresh database whose log holds 2,000 rows of 1,000 bytes, the connection that
+    /// wrote them (kept open, so the log stays), and the file's length before a checkpoint.
+    fn fixture() -> (tempfile::TempDir, std::path::PathBuf, Connection, u64) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let writer = logged_but_not_copied(&path, 2_000);
+        let before = file_len(&path);
+        (dir, path, writer, before)
+    }
+
     /// Waits (generously) until the file has grown by the log's rows.
     async fn copied(path: &Path, before: u64) {
         let deadline = std::time::Instant::now() + Duration::from_secs(20);
@@ -179,10 +189,7 @@ mod tests {
     /// else could have), and `stop` ends the thread.
     #[tokio::test]
     async fn a_nudge_copies_the_log_into_the_file() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("t.db");
-        let _writer = logged_but_not_copied(&path, 2_000);
-        let before = file_len(&path);
+        let (_dir, path, _writer, before) = fixture();
         let checkpointer = Checkpointer::start_with(&path, Duration::from_secs(3600)).unwrap();
         checkpointer.nudge().committed();
         copied(&path, before).await;
@@ -194,10 +201,7 @@ mod tests {
     /// pool's connections write).
     #[tokio::test]
     async fn without_nudges_it_checkpoints_when_idle() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("t.db");
-        let _writer = logged_but_not_copied(&path, 2_000);
-        let before = file_len(&path);
+        let (_dir, path, _writer, before) = fixture();
         let checkpointer = Checkpointer::start_with(&path, Duration::from_millis(50)).unwrap();
         copied(&path, before).await;
         checkpointer.stop().await;
