@@ -15,7 +15,7 @@
 //! the log no quiet moment to restart from its beginning) is checkpointed by the commit
 //! that passes it, as before (`sqlite::BACKSTOP_CHECKPOINT_PAGES`).
 
-use rusqlite::Connection;
+use rusqlite::{Connection, OpenFlags};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError, SyncSender};
@@ -130,7 +130,10 @@ fn run(path: &Path, woken: &mpsc::Receiver<()>, stop: &AtomicBool, idle_every: D
 }
 
 fn open(path: &Path) -> rusqlite::Result<Connection> {
-    let conn = Connection::open(path)?;
+    // Never creates the file: one moved away or deleted under a running node is not
+    // replaced by an empty one.
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = Connection::open_with_flags(path, flags)?;
     // FULL, as every connection: the checkpoint syncs the database file before the log
     // may be restarted over what it copied (under OFF it would not, and a power cut could
     // lose committed writes). It never waits: a PASSIVE checkpoint takes no lock it
@@ -195,6 +198,16 @@ mod tests {
         copied(&path, before).await;
         checkpointer.stop().await;
         assert!(checkpointer.thread.lock().unwrap().is_none());
+    }
+
+    /// A database file that is not there is not created (nor is one replaced after it
+    /// was moved away): the checkpointer only ever opens what exists.
+    #[test]
+    fn a_missing_file_is_not_created() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("gone.db");
+        assert!(open(&path).is_err());
+        assert!(!path.exists());
     }
 
     /// With nothing nudging, the thread still checkpoints every idle period (for what the
