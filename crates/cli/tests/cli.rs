@@ -233,8 +233,9 @@ async fn bench_checkin(args: &[&str]) -> (Vec<serde_json::Value>, Vec<serde_json
 }
 
 /// `bench checkin`, small and short: one parseable JSON line with every figure, check-ins
-/// answered, none refused (every pre-signed counter is fresh), and a second run on the
-/// same fleet still accepted (its counters are above the first run's).
+/// answered, none refused (every pre-signed counter is fresh), and, after the default
+/// warm-up, a first and a second run on the same fleet still accepted (each run's
+/// counters are above the last's, the warm-up's included).
 #[tokio::test]
 async fn bench_checkin_prints_one_json_line_per_run() {
     let (lines, _) = bench_checkin(&[
@@ -263,17 +264,26 @@ async fn bench_checkin_prints_one_json_line_per_run() {
         assert_eq!(line["errors"], 0, "{line}");
         assert!(line["baseline_per_s"].as_f64().unwrap() > 0.0, "{line}");
         assert!(line["offered_per_s"].is_null(), "{line}");
+        assert_eq!(line["warmup_s"], 5, "{line}");
     }
 }
 
 /// `bench checkin --rate`: check-ins go out on the schedule, not as fast as they are
 /// answered, so a window never sends more than the rate times its length; the line says
-/// what was offered. With `--timeline`, standard error has a line per second whose
-/// answers add up to the window's.
+/// what was offered (a warm-up's check-ins are not counted). With `--timeline`, standard
+/// error has a line per second whose answers add up to the window's.
 #[tokio::test]
 async fn bench_checkin_at_a_fixed_rate_sends_no_more_than_scheduled() {
-    let (lines, stderr) =
-        bench_checkin(&["--rate", "100", "--concurrency", "16", "--timeline"]).await;
+    let (lines, stderr) = bench_checkin(&[
+        "--rate",
+        "100",
+        "--concurrency",
+        "16",
+        "--timeline",
+        "--warmup",
+        "1",
+    ])
+    .await;
     // Any log line (JSON too) aside.
     let seconds: Vec<_> = stderr
         .iter()
@@ -283,6 +293,7 @@ async fn bench_checkin_at_a_fixed_rate_sends_no_more_than_scheduled() {
         panic!("one line: {lines:?}")
     };
     assert_eq!(line["offered_per_s"], 100, "{line}");
+    assert_eq!(line["warmup_s"], 1, "{line}");
     assert_eq!(line["errors"], 0, "{line}");
     let sent = line["checkins"].as_u64().unwrap();
     // Two seconds at 100 a second: 200 scheduled (0 to 199), never the thousands a

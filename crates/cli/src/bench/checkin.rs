@@ -71,6 +71,13 @@ pub struct CheckinArgs {
     /// The --server deployment's database (SQLite path or PostgreSQL URL).
     #[arg(long, requires = "server")]
     database: Option<String>,
+    /// Seconds of check-ins sent before the first run, as its are (same rate and
+    /// concurrency), and not counted. A fresh process starts slowly (its log file grows
+    /// from nothing, its caches are cold: a first second at half the rate of a second run's,
+    /// docs/benchmarks.md, seventh round), which a node that has been running paid long
+    /// ago. 0 measures from the start.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(0..=600))]
+    warmup: u64,
     /// Also prints, to standard error, one JSON line per second of the check-in window:
     /// the check-ins answered in it and their slowest latencies. A stall the window's
     /// percentiles average away shows here as a second with few answers.
@@ -164,11 +171,17 @@ async fn serve_and_measure(
         }
     };
     let origin = Origin::parse(&url)?;
-    let mut outcome = Ok(());
-    for run in 0..a.runs {
-        match measure(a, fleet, &origin).await {
-            Ok(r) => println!("{}", r.json(a, fleet.len(), backend, run)),
-            Err(e) => {
+    let mut outcome = if a.warmup > 0 {
+        warm_up(a, fleet, &origin).await
+    } else {
+        Ok(())
+    };
+    if outcome.is_ok() {
+        for run in 0..a.runs {
+            if let Err(e) = measure(a, fleet, &origin)
+                .await
+                .map(|r| println!("{}", r.json(a, fleet.len(), backend, run)))
+            {
                 outcome = Err(e);
                 break;
             }
@@ -215,6 +228,7 @@ impl Report {
             "exhausted": self.exhausted,
             "concurrency": a.concurrency,
             "offered_per_s": a.rate,
+            "warmup_s": a.warmup,
             "duration_s": a.duration,
             "backend": backend,
             "run": run + 1,
@@ -281,18 +295,7 @@ fn quantile(sorted: &[u32], f: f64) -> f64 {
 
 async fn measure(a: &CheckinArgs, fleet: &Fleet, origin: &Origin) -> anyhow::Result<Report> {
     let started = std::time::Instant::now();
-    let total = (a.duration * a.presign_per_sec).min(fleet.len() * ROUNDS);
-    let requests = tokio::task::spawn_blocking({
-        let phones = phones(fleet, total)?;
-        let origin = origin.clone();
-        move || -> anyhow::Result<Vec<Vec<u8>>> {
-            Ok(presign(&phones, total)?
-                .iter()
-                .map(|body| origin.post_json("/device/v1/checkin", body))
-                .collect())
-        }
-    })
-    .await??;
+    let requests = signed_requests(a.duration * a.presign_per_sec, fleet, origin).await?;
     let presign_secs = started.elapsed().as_secs_f64();
     let window = Duration::from_secs(a.duration);
     let (checkins, errors, exhausted) = drive(
@@ -317,6 +320,40 @@ async fn measure(a: &CheckinArgs, fleet: &Fleet, origin: &Origin) -> anyhow::Res
         exhausted,
         presign_secs,
     })
+}
+
+/// Check-ins for `wanted` requests (at most [`ROUNDS`] per phone), signed and framed as
+/// HTTP requests before any clock starts.
+async fn signed_requests(
+    wanted: u64,
+    fleet: &Fleet,
+    origin: &Origin,
+) -> anyhow::Result<Vec<Vec<u8>>> {
+    let total = wanted.min(fleet.len() * ROUNDS);
+    let phones = phones(fleet, total)?;
+    let origin = origin.clone();
+    tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<Vec<u8>>> {
+        Ok(presign(&phones, total)?
+            .iter()
+            .map(|body| origin.post_json("/device/v1/checkin", body))
+            .collect())
+    })
+    .await?
+}
+
+/// Check-ins sent as the timed windows' are, for `--warmup` seconds, and not counted.
+async fn warm_up(a: &CheckinArgs, fleet: &Fleet, origin: &Origin) -> anyhow::Result<()> {
+    let requests = signed_requests(a.warmup * a.presign_per_sec, fleet, origin).await?;
+    let window = Duration::from_secs(a.warmup);
+    drive(
+        origin,
+        Requests::Each(Arc::new(requests)),
+        a.concurrency,
+        a.rate,
+        window,
+    )
+    .await?;
+    Ok(())
 }
 
 /// A phone checks in at most this many times in one run (its counters for the run are
