@@ -294,23 +294,14 @@ fn quantile(sorted: &[u32], f: f64) -> f64 {
 }
 
 async fn measure(a: &CheckinArgs, fleet: &Fleet, origin: &Origin) -> anyhow::Result<Report> {
-    let started = std::time::Instant::now();
-    let requests = signed_requests(a.duration * a.presign_per_sec, fleet, origin).await?;
-    let presign_secs = started.elapsed().as_secs_f64();
-    let window = Duration::from_secs(a.duration);
-    let (checkins, errors, exhausted) = drive(
-        origin,
-        Requests::Each(Arc::new(requests)),
-        a.concurrency,
-        a.rate,
-        window,
-    )
-    .await?;
+    let (checkins, errors, exhausted, presign_secs) =
+        checkin_window(a, fleet, origin, a.duration).await?;
     if a.timeline {
         for line in checkins.timeline() {
             eprintln!("{line}");
         }
     }
+    let window = Duration::from_secs(a.duration);
     let health = Requests::Same(Arc::new(origin.get("/healthz")));
     let (baseline, _, _) = drive(origin, health, a.concurrency, None, window).await?;
     Ok(Report {
@@ -322,38 +313,38 @@ async fn measure(a: &CheckinArgs, fleet: &Fleet, origin: &Origin) -> anyhow::Res
     })
 }
 
-/// Check-ins for `wanted` requests (at most [`ROUNDS`] per phone), signed and framed as
-/// HTTP requests before any clock starts.
-async fn signed_requests(
-    wanted: u64,
-    fleet: &Fleet,
-    origin: &Origin,
-) -> anyhow::Result<Vec<Vec<u8>>> {
-    let total = wanted.min(fleet.len() * ROUNDS);
-    let phones = phones(fleet, total)?;
-    let origin = origin.clone();
-    tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<Vec<u8>>> {
-        Ok(presign(&phones, total)?
-            .iter()
-            .map(|body| origin.post_json("/device/v1/checkin", body))
-            .collect())
-    })
-    .await?
-}
-
 /// Check-ins sent as the timed windows' are, for `--warmup` seconds, and not counted.
 async fn warm_up(a: &CheckinArgs, fleet: &Fleet, origin: &Origin) -> anyhow::Result<()> {
-    let requests = signed_requests(a.warmup * a.presign_per_sec, fleet, origin).await?;
-    let window = Duration::from_secs(a.warmup);
-    drive(
-        origin,
-        Requests::Each(Arc::new(requests)),
-        a.concurrency,
-        a.rate,
-        window,
-    )
-    .await?;
+    checkin_window(a, fleet, origin, a.warmup).await?;
     Ok(())
+}
+
+/// A window of `seconds` of check-ins, signed (and framed as HTTP requests) before its
+/// clock starts: its figures, the failed requests, whether the requests ran out, and the
+/// seconds spent signing.
+async fn checkin_window(
+    a: &CheckinArgs,
+    fleet: &Fleet,
+    origin: &Origin,
+    seconds: u64,
+) -> anyhow::Result<(Window, u64, bool, f64)> {
+    let started = std::time::Instant::now();
+    let total = (seconds * a.presign_per_sec).min(fleet.len() * ROUNDS);
+    let phones = phones(fleet, total)?;
+    let framing = origin.clone();
+    let requests = tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<Vec<u8>>> {
+        Ok(presign(&phones, total)?
+            .iter()
+            .map(|body| framing.post_json("/device/v1/checkin", body))
+            .collect())
+    })
+    .await??;
+    let presign_secs = started.elapsed().as_secs_f64();
+    let window = Duration::from_secs(seconds);
+    let requests = Requests::Each(Arc::new(requests));
+    let (figures, errors, exhausted) =
+        drive(origin, requests, a.concurrency, a.rate, window).await?;
+    Ok((figures, errors, exhausted, presign_secs))
 }
 
 /// A phone checks in at most this many times in one run (its counters for the run are
