@@ -71,11 +71,11 @@ pub struct CheckinArgs {
     /// The --server deployment's database (SQLite path or PostgreSQL URL).
     #[arg(long, requires = "server")]
     database: Option<String>,
-    /// Seconds of check-ins sent before the first run, as its are (same rate and
-    /// concurrency), and not counted. A fresh process starts slowly (its log file grows
-    /// from nothing, its caches are cold: a first second at half the rate of a second run's,
-    /// docs/benchmarks.md, seventh round), which a node that has been running paid long
-    /// ago. 0 measures from the start.
+    /// Seconds of check-ins sent before the first run, the way its are (same rate and
+    /// concurrency), and not counted. A fresh process starts slowly (a first second at
+    /// about half the rate of a second run's in the same process; its log file growing
+    /// from nothing, its caches cold, its heap growing; docs/benchmarks.md, seventh
+    /// round), which a node that has been running paid long ago. 0 measures from the start.
     #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(0..=600))]
     warmup: u64,
     /// Also prints, to standard error, one JSON line per second of the check-in window:
