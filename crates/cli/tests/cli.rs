@@ -203,8 +203,8 @@ lienlock_store_sql::backend_tests!(
 );
 
 /// `bench checkin` on a fleet of 200 phones in a fresh directory, two-second windows, with
-/// `args` besides: its JSON lines, and the JSON lines of its standard error, once it has
-/// exited successfully.
+/// `args` besides: its JSON lines, and the JSON lines among its standard error, once it
+/// has exited successfully.
 async fn bench_checkin(args: &[&str]) -> (Vec<serde_json::Value>, Vec<serde_json::Value>) {
     let dir = tempfile::tempdir().unwrap();
     let out = tokio::time::timeout(
@@ -223,13 +223,16 @@ async fn bench_checkin(args: &[&str]) -> (Vec<serde_json::Value>, Vec<serde_json
         String::from_utf8_lossy(&out.stderr),
     );
     assert!(out.status.success(), "{stdout}\n{stderr}");
-    let json = |text: &str| -> Vec<serde_json::Value> {
-        text.lines()
+    // Every line of standard output is JSON; standard error may also carry logs.
+    let json = |l: &str| -> serde_json::Value { serde_json::from_str(l).unwrap() };
+    (
+        stdout.lines().map(json).collect(),
+        stderr
+            .lines()
             .filter(|l| l.starts_with('{'))
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect()
-    };
-    (json(&stdout), json(&stderr))
+            .map(json)
+            .collect(),
+    )
 }
 
 /// `bench checkin`, small and short: one parseable JSON line with every figure, check-ins

@@ -104,6 +104,20 @@ impl SqliteStore {
 /// (`sqlite_reader`) and the writer thread (`sqlite_writer`) all use it.
 pub(crate) const CACHE_SIZE: &str = "-32768";
 
+/// A rusqlite connection to the existing database at `path` that never creates the file
+/// (one moved away or deleted under a running node is not replaced by an empty one) and
+/// never waits for a lock (rusqlite's default is 5 s): for the threads that must not
+/// block on one, the check-in readers (`sqlite_reader`) and the checkpointer
+/// (`sqlite_checkpointer`). Read-write even for reading: a read-only connection cannot
+/// create the shared-memory index a WAL database needs if it is missing.
+pub(crate) fn open_existing_no_wait(path: &Path) -> rusqlite::Result<rusqlite::Connection> {
+    use rusqlite::OpenFlags;
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = rusqlite::Connection::open_with_flags(path, flags)?;
+    conn.busy_timeout(Duration::ZERO)?;
+    Ok(conn)
+}
+
 /// Log pages (of 4 KiB) after which a committing connection checkpoints by itself
 /// (SQLite's default is 1,000). The checkpointer thread does that work
 /// (`sqlite_checkpointer`); this bounds the log when it cannot keep up, or when a steady

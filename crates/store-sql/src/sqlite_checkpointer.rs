@@ -15,7 +15,7 @@
 //! the log no quiet moment to restart from its beginning) is checkpointed by the commit
 //! that passes it, as before (`sqlite::BACKSTOP_CHECKPOINT_PAGES`).
 
-use rusqlite::{Connection, OpenFlags};
+use rusqlite::Connection;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError, SyncSender};
@@ -130,16 +130,13 @@ fn run(path: &Path, woken: &mpsc::Receiver<()>, stop: &AtomicBool, idle_every: D
 }
 
 fn open(path: &Path) -> rusqlite::Result<Connection> {
-    // Never creates the file: one moved away or deleted under a running node is not
-    // replaced by an empty one.
-    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-    let conn = Connection::open_with_flags(path, flags)?;
+    // Never creating the file, never waiting: a PASSIVE checkpoint takes no lock it would
+    // have to wait for.
+    let conn = crate::sqlite::open_existing_no_wait(path)?;
     // FULL, as every connection: the checkpoint syncs the database file before the log
     // may be restarted over what it copied (under OFF it would not, and a power cut could
-    // lose committed writes). It never waits: a PASSIVE checkpoint takes no lock it
-    // would have to wait for.
+    // lose committed writes).
     conn.pragma_update(None, "synchronous", "FULL")?;
-    conn.busy_timeout(Duration::ZERO)?;
     Ok(conn)
 }
 

@@ -14,7 +14,7 @@
 
 use crate::rows::CheckinRow;
 use crate::sql;
-use rusqlite::{Connection, OpenFlags, OptionalExtension};
+use rusqlite::{Connection, OptionalExtension};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -77,12 +77,8 @@ impl Readers {
 }
 
 fn open(path: &Path) -> Option<Connection> {
-    // Read-write, not read-only: a read-only connection cannot create the shared-memory
-    // index a WAL database needs if it is missing.
-    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-    let conn = Connection::open_with_flags(path, flags).ok()?;
-    // rusqlite's default is to wait 5 s; see the module's comment for why not at all.
-    conn.busy_timeout(std::time::Duration::ZERO).ok()?;
+    // Never waiting: see the module's comment for why.
+    let conn = crate::sqlite::open_existing_no_wait(path).ok()?;
     conn.pragma_update(None, "cache_size", crate::sqlite::CACHE_SIZE)
         .ok()?;
     Some(conn)
