@@ -12,6 +12,7 @@ mod ctl_users;
 mod demo;
 mod import;
 mod phone_ui;
+mod readahead;
 mod serve;
 mod simulate;
 

@@ -14,6 +14,9 @@ pub async fn service(config: &ServerConfig) -> anyhow::Result<Service> {
         std::fs::create_dir_all(&config.data_dir)
             .with_context(|| format!("creating {}", config.data_dir.display()))?;
         writable(&config.data_dir)?;
+        if let Some(advice) = crate::readahead::check(&config.data_dir) {
+            tracing::warn!("{advice}");
+        }
     }
     let (store, webhooks) = lienlock_store_sql::open_with_webhooks(&config.database_url())
         .await

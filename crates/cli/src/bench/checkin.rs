@@ -112,6 +112,10 @@ pub async fn run(a: CheckinArgs) -> anyhow::Result<()> {
         (None, None) => {
             let dir = a.data.clone().unwrap_or_else(|| scratch.path().to_owned());
             let (f, url) = Fleet::sqlite(&dir, a.devices).await?;
+            // The figures depend on it (docs/benchmarks.md, eighth round).
+            if let Some(advice) = crate::readahead::check(&dir) {
+                eprintln!("note: {advice}");
+            }
             (f, url, "sqlite")
         }
     };
