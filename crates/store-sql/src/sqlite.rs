@@ -108,8 +108,10 @@ pub(crate) const CACHE_SIZE: &str = "-32768";
 /// (one moved away or deleted under a running node is not replaced by an empty one) and
 /// never waits for a lock (rusqlite's default is 5 s): for the threads that must not
 /// block on one, the check-in readers (`sqlite_reader`) and the checkpointer
-/// (`sqlite_checkpointer`). Read-write even for reading: a read-only connection cannot
-/// create the shared-memory index a WAL database needs if it is missing.
+/// (`sqlite_checkpointer`). The check-in writer (`sqlite_writer`) opens through it too,
+/// for the first half, and then sets its own wait. Read-write even for reading: a
+/// read-only connection cannot create the shared-memory index a WAL database needs if it
+/// is missing.
 pub(crate) fn open_existing_no_wait(path: &Path) -> rusqlite::Result<rusqlite::Connection> {
     use rusqlite::OpenFlags;
     let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;

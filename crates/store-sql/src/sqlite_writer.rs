@@ -217,7 +217,10 @@ fn run(path: &Path, checkpoint: &Nudge, jobs: mpsc::Receiver<Job>) {
 }
 
 fn open(path: &Path) -> StoreResult<Connection> {
-    let conn = Connection::open(path).map_err(classify)?;
+    // Never creates the file: a database moved away or deleted under a running node is
+    // not replaced by an empty one, whose missing table would then fail every batch. It
+    // then waits for the lock as the pool's connections do.
+    let conn = crate::sqlite::open_existing_no_wait(path).map_err(classify)?;
     conn.busy_timeout(std::time::Duration::from_secs(5))
         .map_err(classify)?;
     // As the pool's connections (`open_sqlite`): the file is already in WAL mode, and the
@@ -309,4 +312,20 @@ fn classify(e: rusqlite::Error) -> StoreError {
         }
     }
     StoreError::Backend(e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The thread's connection to a database file that is not there fails, and leaves no
+    /// file behind (the batch then answers *Unavailable* or *Backend*, and the next one
+    /// tries again).
+    #[test]
+    fn a_missing_file_is_not_created() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("gone.db");
+        assert!(open(&path).is_err());
+        assert!(!path.exists(), "the writer created the database file");
+    }
 }
