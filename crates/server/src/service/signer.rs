@@ -5,9 +5,9 @@
 //! which signs them as one batch: one Ed25519 signature over the root of their hash tree,
 //! each lease carrying its path to that root (`lienlock_wire::merkle`, docs/protocol.md,
 //! section 3b). Only agents that announced they read such leases (a version 4 check-in)
-//! get one; the rest are signed on the spot as before. As with the verifier, nothing
-//! waits to fill a batch (`batch_thread`): under light load a batch is one lease (its root
-//! is its own hash).
+//! get one; the rest are signed on the spot as before. As with the verifier, a batch waits
+//! for more leases only while they are coming fast (`batch_thread`, at most a
+//! millisecond): under light load a batch is one lease (its root is its own hash).
 
 use super::batch_thread::BatchThread;
 use lienlock_store::StoreError;

@@ -4,7 +4,8 @@
 //! check-in paid for. Check-ins arriving together are verified by one thread as one batch
 //! (`lienlock_wire::batch`: each still gets its own answer, the one it gets alone), which
 //! costs well under half as much per signature when dozens wait (docs/benchmarks.md,
-//! fourth round). The thread waits for nothing to fill a batch (`batch_thread`).
+//! fourth round). The thread waits for more only while check-ins are coming fast
+//! (`batch_thread`, at most a millisecond).
 
 use super::batch_thread::BatchThread;
 use lienlock_wire::{verify_checkins, CheckIn, UnverifiedCheckIn, WireError};
