@@ -14,9 +14,6 @@ pub async fn service(config: &ServerConfig) -> anyhow::Result<Service> {
         std::fs::create_dir_all(&config.data_dir)
             .with_context(|| format!("creating {}", config.data_dir.display()))?;
         writable(&config.data_dir)?;
-        if let Some(advice) = crate::readahead::check(&config.data_dir) {
-            tracing::warn!("{advice}");
-        }
     }
     let (store, webhooks) = lienlock_store_sql::open_with_webhooks(&config.database_url())
         .await
@@ -170,6 +167,12 @@ pub async fn shutdown_signal() {
 /// `shutdown_grace_secs` to finish.
 pub async fn run(config: ServerConfig) -> anyhow::Result<()> {
     let service = service(&config).await?;
+    // A production node's tuning, so here and not in `demo` or `ctl`.
+    if config.database.is_none() {
+        if let Some(advice) = crate::readahead::check(&config.data_dir) {
+            tracing::warn!("{advice}");
+        }
+    }
     let public = service.signer().public();
     let (signalled_tx, signalled_rx) = tokio::sync::oneshot::channel();
     let shutdown = async move {

@@ -66,7 +66,7 @@ impl<J: Send + 'static> BatchThread<J> {
 }
 
 /// How long the thread waits for more jobs after the first, when they are coming fast.
-pub(crate) const LINGER: Duration = Duration::from_millis(1);
+const LINGER: Duration = Duration::from_millis(1);
 
 /// The stretch over which the arrival rate is counted.
 const WINDOW: Duration = Duration::from_millis(100);
