@@ -14,11 +14,11 @@ use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
 /// Above this (Linux's usual default) the warning is given.
-pub const LARGEST_QUIET_KIB: u64 = 128;
+const LARGEST_QUIET_KIB: u64 = 128;
 
 /// The read-ahead, in KiB, of the block device holding `path`, when sysfs tells (not for
 /// a file system without one, such as tmpfs, nor off Linux).
-pub fn read_ahead_kib(path: &Path) -> Option<u64> {
+fn read_ahead_kib(path: &Path) -> Option<u64> {
     read_ahead_kib_in(Path::new("/sys"), path)
 }
 
@@ -41,7 +41,7 @@ fn numbers(dev: u64) -> (u64, u64) {
 }
 
 /// What to tell the operator about a data directory whose disk reads ahead `kib` KiB.
-pub fn advice(kib: u64) -> Option<String> {
+fn advice(kib: u64) -> Option<String> {
     (kib > LARGEST_QUIET_KIB).then(|| {
         format!(
             "the data directory's disk reads ahead {kib} KiB: once a backup or a scan has \
@@ -61,16 +61,15 @@ pub fn check(dir: &Path) -> Option<String> {
 mod tests {
     use super::*;
 
-    /// A fake sysfs holding `dir`'s device, with its queue at `queue` (relative to the
-    /// device's entry).
-    fn fake_sys(dir: &Path, queue: &str, kib: &str) -> tempfile::TempDir {
+    /// A fake sysfs holding `dir`'s device: a disk with its queue, or a partition of it.
+    fn fake_sys(dir: &Path, partition: bool, kib: &str) -> tempfile::TempDir {
         let sys = tempfile::tempdir().unwrap();
         let (major, minor) = numbers(std::fs::metadata(dir).unwrap().dev());
         let disk = sys.path().join("devices/disk");
-        let entry = if queue == "queue" {
-            disk.clone()
-        } else {
+        let entry = if partition {
             disk.join("part1")
+        } else {
+            disk.clone()
         };
         std::fs::create_dir_all(disk.join("queue")).unwrap();
         std::fs::create_dir_all(&entry).unwrap();
@@ -84,9 +83,9 @@ mod tests {
     #[test]
     fn reads_the_disks_read_ahead_for_a_disk_and_for_a_partition() {
         let dir = tempfile::tempdir().unwrap();
-        let disk = fake_sys(dir.path(), "queue", "8192\n");
+        let disk = fake_sys(dir.path(), false, "8192\n");
         assert_eq!(read_ahead_kib_in(disk.path(), dir.path()), Some(8192));
-        let partition = fake_sys(dir.path(), "../queue", "64\n");
+        let partition = fake_sys(dir.path(), true, "64\n");
         assert_eq!(read_ahead_kib_in(partition.path(), dir.path()), Some(64));
     }
 
@@ -95,7 +94,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let empty = tempfile::tempdir().unwrap();
         assert_eq!(read_ahead_kib_in(empty.path(), dir.path()), None);
-        let garbled = fake_sys(dir.path(), "queue", "lots");
+        let garbled = fake_sys(dir.path(), false, "lots");
         assert_eq!(read_ahead_kib_in(garbled.path(), dir.path()), None);
         let missing = dir.path().join("nope");
         assert_eq!(read_ahead_kib_in(Path::new("/sys"), &missing), None);

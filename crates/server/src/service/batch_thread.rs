@@ -99,9 +99,17 @@ impl Arrivals {
         }
     }
 
-    /// Whether at least two more jobs are due within `LINGER`.
-    fn busy(&self) -> bool {
-        self.per_sec * LINGER.as_secs_f64() >= 2.0
+    /// Whether at least two more jobs are due within `LINGER`, by the last whole window's
+    /// rate, or by the current one's once it has run past a window: after a lull the
+    /// last busy window's rate is stale, and the first job of a quiet spell is not held.
+    fn busy(&self, now: Instant) -> bool {
+        let elapsed = now.duration_since(self.since);
+        let per_sec = if elapsed >= WINDOW {
+            self.counted as f64 / elapsed.as_secs_f64()
+        } else {
+            self.per_sec
+        };
+        per_sec * LINGER.as_secs_f64() >= 2.0
     }
 }
 
@@ -112,7 +120,7 @@ fn run<J>(mut rx: mpsc::Receiver<J>, max: usize, handle: fn(Vec<J>)) {
     while let Some(first) = rx.blocking_recv() {
         let mut jobs = vec![first];
         take_queued(&mut rx, &mut jobs, max);
-        if jobs.len() < max && arrivals.busy() {
+        if jobs.len() < max && arrivals.busy(Instant::now()) {
             std::thread::sleep(LINGER);
             take_queued(&mut rx, &mut jobs, max);
         }
@@ -138,18 +146,23 @@ mod tests {
     fn lingers_only_once_a_window_showed_jobs_coming_fast() {
         let start = Instant::now();
         let mut a = Arrivals::new(start);
-        assert!(!a.busy(), "nothing counted yet");
+        assert!(!a.busy(start), "nothing counted yet");
         // 300 jobs in the first 100 ms: 3,000 a second, three due within a millisecond.
         a.record(299, start + Duration::from_millis(50));
-        assert!(!a.busy(), "the window is not over");
+        assert!(
+            !a.busy(start + Duration::from_millis(50)),
+            "the window is not over"
+        );
         a.record(1, start + WINDOW);
-        assert!(a.busy());
+        assert!(a.busy(start + WINDOW));
         // Then 10 in the next 100 ms: 100 a second.
         a.record(10, start + 2 * WINDOW);
-        assert!(!a.busy());
+        assert!(!a.busy(start + 2 * WINDOW));
         // 2,000 a second is exactly two within a millisecond.
         a.record(200, start + 3 * WINDOW);
-        assert!(a.busy());
+        assert!(a.busy(start + 3 * WINDOW));
+        // A lull: the first job after it is not held for the rate before it.
+        assert!(!a.busy(start + 3 * WINDOW + Duration::from_secs(10)));
     }
 
     /// Batch sizes the thread of [`steady_jobs_are_batched`] handed over.
