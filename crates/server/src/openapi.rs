@@ -682,6 +682,7 @@ pub struct LeaseEnvelopeSchema {
         content_media_type = "application/octet-stream"
     )]
     proof: String,
+    /// Only in answers to `LLCHK002` and `LLCHK003` check-ins.
     #[schema(required = false)]
     view: LeaseViewSchema,
 }

@@ -99,7 +99,8 @@ pub struct LeaseEnvelope {
     /// when the signature covers the lease bytes themselves.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub proof: Option<String>,
-    /// The lease decoded, for people reading the JSON. Not signed; agents ignore it.
+    /// The lease decoded, for people reading the JSON: only in answers to version 2 and 3
+    /// check-ins. Not signed; agents ignore it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub view: Option<LeaseView>,
 }
@@ -183,15 +184,16 @@ impl LeaseEnvelope {
 #[derive(Clone, Debug)]
 pub struct UnsignedLease {
     bytes: Vec<u8>,
-    view: LeaseView,
+    view: Option<LeaseView>,
 }
 
 impl UnsignedLease {
-    /// Encodes `lease`, and its readable copy.
+    /// Encodes `lease`, and its readable copy: what answers to version 2 and 3 check-ins
+    /// carry.
     pub fn new(lease: &Lease) -> Self {
         Self {
             bytes: lease.encode(),
-            view: LeaseView {
+            view: Some(LeaseView {
                 device_id: lease.device_id.to_string(),
                 imei: lease.imei.to_string(),
                 sequence: lease.sequence,
@@ -203,7 +205,17 @@ impl UnsignedLease {
                 restricts: lease.profile.restricts(),
                 lock_screen: lease.lock_screen.clone(),
                 notices: lease.notices.clone(),
-            },
+            }),
+        }
+    }
+
+    /// Encodes `lease` without the readable copy: answers to version 4 check-ins leave it
+    /// out. No agent reads it, and it was about a third of an answer's bytes, built,
+    /// serialised and sent with every check-in.
+    pub fn bare(lease: &Lease) -> Self {
+        Self {
+            bytes: lease.encode(),
+            view: None,
         }
     }
 
@@ -225,7 +237,7 @@ impl UnsignedLease {
             signature: b64(signature),
             lease: b64(&self.bytes),
             proof,
-            view: Some(self.view),
+            view: self.view,
         }
     }
 }

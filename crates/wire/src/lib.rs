@@ -23,7 +23,8 @@ pub use checkin::{
 pub use codec::WireError;
 pub use dispute::{DisputeRequest, SignedDispute};
 pub use envelope::{
-    sign_batch, verify_checkins, LeaseEnvelope, SignedCheckIn, UnsignedLease, UnverifiedCheckIn,
+    sign_batch, verify_checkins, LeaseEnvelope, LeaseView, SignedCheckIn, UnsignedLease,
+    UnverifiedCheckIn,
 };
 pub use keys::{DeviceKey, KeyId, ServerKey, ServerPublicKey, SharedSecret};
 pub use lease::{Lease, LeaseNotice, LockScreen, MAX_NOTICES};

@@ -143,7 +143,14 @@ pub(super) fn build<'a>(
         codes_through: owed.codes_through,
         next_key,
     };
-    (UnsignedLease::new(&lease), signer)
+    // A version 4 agent reads only the signed bytes; older ones get the readable copy
+    // they always had.
+    let unsigned = if checkin.version.takes_batch_signatures() {
+        UnsignedLease::bare(&lease)
+    } else {
+        UnsignedLease::new(&lease)
+    };
+    (unsigned, signer)
 }
 
 /// What the lock screen says is overdue ("KES 1,500.00"): the arrears the last evaluation

@@ -127,14 +127,33 @@ async fn agent_refuses_tampered_lease(backend: Backend) {
         Err(LeaseRefusal::BadEnvelope(_))
     ));
 
-    // The unsigned "view" is never believed.
+    // The unsigned "view" is never believed (this agent's answers carry none: one is added).
     let mut lying_view = genuine.clone();
-    if let Some(v) = lying_view.view.as_mut() {
-        v.state = lienlock_domain::LeaseState::Active;
-    }
+    lying_view.view = Some(lying_view_of(&genuine, &s.server_key));
     agent.accept_lease(&lying_view, counter).unwrap();
     assert!(agent.enforcement().is_locked());
     s.stop().await;
+}
+
+/// A readable copy of `env`'s lease that says the phone is active.
+fn lying_view_of(
+    env: &lienlock_wire::LeaseEnvelope,
+    key: &lienlock_wire::ServerPublicKey,
+) -> lienlock_wire::LeaseView {
+    let (lease, _) = env.open(key).unwrap();
+    lienlock_wire::LeaseView {
+        device_id: lease.device_id.to_string(),
+        imei: lease.imei.to_string(),
+        sequence: lease.sequence,
+        state: lienlock_domain::LeaseState::Active,
+        issued_at: lease.issued_at.as_millis(),
+        valid_until: lease.valid_until.as_millis(),
+        next_checkin_at: lease.next_checkin_at.as_millis(),
+        restriction_level: lienlock_domain::RestrictionLevel::None,
+        restricts: Vec::new(),
+        lock_screen: lease.lock_screen,
+        notices: lease.notices,
+    }
 }
 
 async fn server_refuses_forged_and_unknown_checkins(backend: Backend) {
@@ -334,6 +353,8 @@ async fn only_agents_that_read_batch_signatures_get_them(backend: Backend) {
     let (signed, counter) = agent.build_checkin().unwrap();
     let env = agent.send_checkin(&signed).await.unwrap();
     assert!(env.proof.is_some(), "{env:?}");
+    // No agent reads the readable copy: version 4 answers leave it out.
+    assert!(env.view.is_none(), "{env:?}");
     agent.accept_lease(&env, counter).unwrap();
     assert!(!agent.enforcement().is_locked());
 
@@ -352,6 +373,12 @@ async fn only_agents_that_read_batch_signatures_get_them(backend: Backend) {
     let env: lienlock_wire::LeaseEnvelope = serde_json::from_value(body).unwrap();
     let (lease, _) = env.open(&s.server_key).unwrap();
     assert_eq!((lease.imei, lease.in_reply_to), (older, 1));
+    // Older agents' answers keep the readable copy they always had.
+    let view = env.view.expect("a version 3 answer's view");
+    assert_eq!(
+        (view.imei, view.sequence),
+        (older.to_string(), lease.sequence)
+    );
     s.stop().await;
 }
 
