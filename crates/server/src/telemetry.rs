@@ -189,25 +189,39 @@ pub async fn layer(mut req: Request, next: Next) -> Response {
     let elapsed = started.elapsed();
     let status = resp.status();
     record_request(method_label(&method), route, status, elapsed);
+    let level = response_level(route, status, elapsed);
     span.in_scope(|| {
-        if status.is_server_error() {
-            tracing::warn!(
-                status = status.as_u16(),
-                ms = elapsed.as_millis() as u64,
-                "response"
-            );
-        } else {
-            tracing::info!(
-                status = status.as_u16(),
-                ms = elapsed.as_millis() as u64,
-                "response"
-            );
+        let (status, ms) = (status.as_u16(), elapsed.as_millis() as u64);
+        match level {
+            tracing::Level::WARN => tracing::warn!(status, ms, "response"),
+            tracing::Level::INFO => tracing::info!(status, ms, "response"),
+            _ => tracing::debug!(status, ms, "response"),
         }
     });
     if let Ok(v) = HeaderValue::from_str(&id) {
         resp.headers_mut().insert(REQUEST_ID, v);
     }
     resp
+}
+
+/// A response slower than this is logged at `info` on any route.
+const SLOW: Duration = Duration::from_secs(1);
+
+/// The level a response is logged at. Server errors are warnings. The routes phones and
+/// probes call (`/device/...`, `/healthz`, `/readyz`) come as often as the fleet is
+/// large: ten million phones checking in every 17 minutes are ten thousand lines a second,
+/// gigabytes an hour, so their responses are `debug` unless slow (their counts and times
+/// are in the metrics, refusals by outcome). Everything else (a lender's API calls, the
+/// console) is `info`.
+fn response_level(route: &str, status: StatusCode, elapsed: Duration) -> tracing::Level {
+    let fleet_scaled = route.starts_with("/device/") || route == "/healthz" || route == "/readyz";
+    if status.is_server_error() {
+        tracing::Level::WARN
+    } else if !fleet_scaled || elapsed >= SLOW {
+        tracing::Level::INFO
+    } else {
+        tracing::Level::DEBUG
+    }
 }
 
 /// Route templates are few and fixed; metrics labels want `'static` strings.
@@ -293,5 +307,39 @@ mod tests {
         assert_eq!(method_label(&Method::GET), "GET");
         assert_eq!(method_label(&Method::from_bytes(b"BREW").unwrap()), "other");
         assert_eq!(method_label(&Method::CONNECT), "other");
+    }
+
+    #[test]
+    fn fleet_scaled_routes_log_responses_at_debug_unless_slow_or_failed() {
+        use tracing::Level;
+        let quick = Duration::from_millis(3);
+        for route in [
+            "/device/v1/checkin",
+            "/device/v1/push",
+            "/healthz",
+            "/readyz",
+        ] {
+            assert_eq!(response_level(route, StatusCode::OK, quick), Level::DEBUG);
+            assert_eq!(
+                response_level(route, StatusCode::CONFLICT, quick),
+                Level::DEBUG,
+                "a replay is counted and on the timeline, not logged per request"
+            );
+            assert_eq!(response_level(route, StatusCode::OK, SLOW), Level::INFO);
+            assert_eq!(
+                response_level(route, StatusCode::SERVICE_UNAVAILABLE, quick),
+                Level::WARN
+            );
+        }
+        for route in ["/v1/devices", "/v1/payments", "(unmatched)"] {
+            assert_eq!(
+                response_level(route, StatusCode::CREATED, quick),
+                Level::INFO
+            );
+            assert_eq!(
+                response_level(route, StatusCode::INTERNAL_SERVER_ERROR, quick),
+                Level::WARN
+            );
+        }
     }
 }
