@@ -234,6 +234,7 @@ fn open(path: &Path) -> StoreResult<Connection> {
             "wal_autocheckpoint",
             crate::sqlite::BACKSTOP_CHECKPOINT_PAGES,
         ),
+        ("journal_size_limit", crate::sqlite::WAL_SIZE_LIMIT),
     ] {
         conn.pragma_update(None, name, value).map_err(classify)?;
     }
@@ -327,5 +328,25 @@ mod tests {
         let path = dir.path().join("gone.db");
         assert!(open(&path).is_err());
         assert!(!path.exists(), "the writer created the database file");
+    }
+
+    /// The writer starts the log again more often than any other connection, so it is the
+    /// one that cuts a log grown past the limit back (as the pool's connections would).
+    #[tokio::test]
+    async fn the_writer_and_the_pool_bound_the_log_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("l.db");
+        let store = crate::sqlite::open_sqlite(&path).await.unwrap();
+        let limit: i64 = crate::sqlite::WAL_SIZE_LIMIT.parse().unwrap();
+        let pooled: i64 = sqlx::query_scalar("PRAGMA journal_size_limit")
+            .fetch_one(&store.pool)
+            .await
+            .unwrap();
+        let writer: i64 = open(&path)
+            .unwrap()
+            .query_row("PRAGMA journal_size_limit", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!((pooled, writer), (limit, limit));
+        store.close().await;
     }
 }
