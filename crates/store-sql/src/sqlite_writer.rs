@@ -23,6 +23,7 @@ use lienlock_domain::Timestamp;
 use lienlock_store::{DeviceWrite, StoreError, StoreResult};
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::thread::JoinHandle;
 use tokio::sync::oneshot;
@@ -110,6 +111,9 @@ struct Inner {
     /// Told after every commit, so the log is copied off this thread.
     checkpoint: Nudge,
     thread: Mutex<Option<(mpsc::Sender<Job>, JoinHandle<()>)>>,
+    /// Set by [`Writer::close`]: no thread is started after it, so a clone of a store that
+    /// was closed to hand the file to something that needs it alone never opens it again.
+    closed: AtomicBool,
 }
 
 impl Writer {
@@ -118,6 +122,7 @@ impl Writer {
             path: path.to_owned(),
             checkpoint,
             thread: Mutex::new(None),
+            closed: AtomicBool::new(false),
         }))
     }
 
@@ -157,6 +162,9 @@ impl Writer {
 
     fn send(&self, job: Job) -> StoreResult<()> {
         let mut slot = self.0.thread.lock().unwrap_or_else(|e| e.into_inner());
+        if self.0.closed.load(Ordering::Acquire) {
+            return Err(stopped());
+        }
         if let Some((tx, handle)) = slot.as_ref() {
             if !handle.is_finished() {
                 return tx.send(job).map_err(|_| stopped());
@@ -176,12 +184,11 @@ impl Writer {
 
     /// Stops the thread and waits until its connection is closed.
     pub(crate) async fn close(&self) {
-        let taken = self
-            .0
-            .thread
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take();
+        let taken = {
+            let mut slot = self.0.thread.lock().unwrap_or_else(|e| e.into_inner());
+            self.0.closed.store(true, Ordering::Release);
+            slot.take()
+        };
         if let Some((tx, handle)) = taken {
             drop(tx);
             let _ = tokio::task::spawn_blocking(move || handle.join()).await;
@@ -328,6 +335,31 @@ mod tests {
         let path = dir.path().join("gone.db");
         assert!(open(&path).is_err());
         assert!(!path.exists(), "the writer created the database file");
+    }
+
+    /// Once closed, the writer starts no thread and opens nothing: the file may be in a
+    /// bulk loader's hands.
+    #[tokio::test]
+    async fn a_closed_writer_stays_closed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.db");
+        crate::sqlite::open_sqlite(&path)
+            .await
+            .unwrap()
+            .close()
+            .await;
+        let checkpointer = crate::sqlite_checkpointer::Checkpointer::start(&path).unwrap();
+        let writer = Writer::new(&path, checkpointer.nudge());
+        writer.close().await;
+        let (done, _answer) = oneshot::channel();
+        assert!(matches!(
+            writer.send((Vec::new(), done)),
+            Err(StoreError::Unavailable(_))
+        ));
+        assert!(
+            writer.0.thread.lock().unwrap().is_none(),
+            "a thread started"
+        );
     }
 
     /// The writer starts the log again more often than any other connection, so it is the
