@@ -35,6 +35,12 @@ impl AuditSlot {
         }
     }
 
+    /// Records `ctx` as the caller: for a handler that authenticates the caller itself
+    /// (the console's sign-in form) rather than through an extractor.
+    pub fn fill(&self, ctx: &LenderCtx) {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(*ctx);
+    }
+
     fn take(&self) -> Option<LenderCtx> {
         self.0.lock().unwrap_or_else(|e| e.into_inner()).take()
     }

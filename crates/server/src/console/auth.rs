@@ -81,6 +81,7 @@ pub(super) struct SignInForm {
 pub(super) async fn sign_in(
     State(state): State<AppState>,
     Client(client): Client,
+    audit: Option<axum::Extension<crate::audit::AuditSlot>>,
     headers: HeaderMap,
     Query(next): Query<Next>,
     Form(f): Form<SignInForm>,
@@ -106,6 +107,12 @@ pub(super) async fn sign_in(
     match state.service.sign_in(&f.email, &f.password).await {
         Ok(signed) => {
             state.sign_in.succeeded(&f.email);
+            // A session opened goes on the lender's audit trail like any other action of
+            // the user's. Failed attempts do not: they name no one the server knows, and
+            // anyone could fill a lender's trail with them (they are logged and throttled).
+            if let Some(axum::Extension(slot)) = audit {
+                slot.fill(&signed.ctx);
+            }
             let now = state.service.clock().now();
             let mut resp = Redirect::to(&safe_next(next.next.as_deref())).into_response();
             let h = resp.headers_mut();

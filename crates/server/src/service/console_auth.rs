@@ -57,6 +57,8 @@ pub struct SignedIn {
     pub token: Zeroizing<String>,
     /// The stored session.
     pub session: SessionRecord,
+    /// Who signed in, as their later requests will name them (for the audit trail).
+    pub ctx: LenderCtx,
 }
 
 /// 32 random bytes as unpadded base64url.
@@ -180,7 +182,16 @@ impl Service {
             revoked_at: None,
         };
         self.store.create_session(&session).await?;
-        Ok(SignedIn { token, session })
+        let ctx = LenderCtx {
+            lender_id: user.lender_id,
+            role: user.role,
+            principal: Principal::User(user.id),
+        };
+        Ok(SignedIn {
+            token,
+            session,
+            ctx,
+        })
     }
 
     /// The user a session cookie belongs to, if the session is live: not signed out, not

@@ -69,6 +69,13 @@ async fn actions_are_recorded_with_who_why_and_outcome(backend: Backend) {
         )
         .await;
     assert_eq!(p.status, 200, "{}", p.body);
+    assert_eq!(
+        Browser::new(&s)
+            .sign_in("ops@acme.example", "not the password")
+            .await
+            .status,
+        401
+    );
     // Reads are not state changes and leave nothing.
     s.get(&acme, "/v1/devices").await;
 
@@ -90,6 +97,15 @@ async fn actions_are_recorded_with_who_why_and_outcome(backend: Backend) {
     assert_eq!(refused["role"], "support");
     let console = find("POST /console/devices/{id}/actions", "200");
     assert!(console["actor"].as_str().unwrap().starts_with("user:"));
+    // The session it ran in was opened on the record, by the same user; a failed attempt
+    // (made after it) left nothing.
+    let signed_in = find("POST /console/sign-in", "303");
+    assert_eq!(signed_in["actor"], console["actor"]);
+    assert_eq!(signed_in["role"], "collections");
+    assert_eq!(signed_in["address"], "127.0.0.1");
+    assert!(all
+        .iter()
+        .all(|e| e["action"] != "POST /console/sign-in" || e["outcome"] == "303"));
     assert_eq!(console["reason"], "paid at the branch");
     assert!(all.iter().all(|e| e["action"] != "GET /v1/devices"));
     // Chained: each entry names the hash of the one before.
