@@ -82,6 +82,19 @@ pub async fn run(a: BackupArgs) -> anyhow::Result<()> {
             .context("copying the SQLite database")?;
         println!("{:<20} {}", "database", target.display());
     }
+    // A copy of every lender's data and of the server's secrets is an action worth a
+    // record: it goes on the platform's audit trail, after the copy (so it is not in the
+    // copy itself, which holds the trail as it was).
+    let service = crate::serve::service(&config).await?;
+    service
+        .audit_operator(None, "ctl backup", &a.to.display().to_string())
+        .await
+        .with_context(|| {
+            format!(
+                "the backup in {} is complete, but recording it on the audit trail failed",
+                a.to.display()
+            )
+        })?;
     println!("backup complete: {}", a.to.display());
     Ok(())
 }
