@@ -61,6 +61,15 @@ pub struct SignedIn {
     pub ctx: LenderCtx,
 }
 
+/// A console user's tenant scope, with the user as the principal.
+fn user_ctx(user: &UserRecord) -> LenderCtx {
+    LenderCtx {
+        lender_id: user.lender_id,
+        role: user.role,
+        principal: Principal::User(user.id),
+    }
+}
+
 /// 32 random bytes as unpadded base64url.
 pub fn random_token() -> String {
     let mut bytes = [0u8; 32];
@@ -182,15 +191,10 @@ impl Service {
             revoked_at: None,
         };
         self.store.create_session(&session).await?;
-        let ctx = LenderCtx {
-            lender_id: user.lender_id,
-            role: user.role,
-            principal: Principal::User(user.id),
-        };
         Ok(SignedIn {
             token,
             session,
-            ctx,
+            ctx: user_ctx(&user),
         })
     }
 
@@ -206,11 +210,7 @@ impl Service {
             return Ok(None);
         }
         Ok(Some(ConsoleUser {
-            ctx: LenderCtx {
-                lender_id: user.lender_id,
-                role: user.role,
-                principal: Principal::User(user.id),
-            },
+            ctx: user_ctx(&user),
             user,
             csrf_token: session.csrf_token,
             token_hash: hash,
