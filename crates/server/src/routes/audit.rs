@@ -7,6 +7,7 @@ use crate::error::ApiError;
 use crate::extract::Query;
 use crate::service::AUDIT_PAGE;
 use crate::views::rfc3339;
+use axum::body::Body;
 use axum::extract::State;
 use axum::http::{header, Method};
 use axum::response::{IntoResponse, Response};
@@ -163,20 +164,46 @@ async fn csv(State(s): State<AppState>, Lender(ctx): Lender) -> Result<Response,
         .into_response())
 }
 
-/// The caller's whole trail as CSV text. Also the console's download.
-pub async fn export_csv(s: &AppState, ctx: &LenderCtx) -> Result<String, ApiError> {
-    let mut out = String::from(CSV_HEADER);
-    let mut after = 0;
-    loop {
-        let rows = s.service.audit_rows(ctx, after, AUDIT_PAGE).await?;
-        for r in &rows {
-            csv_row(&mut out, r);
+/// The caller's whole trail as CSV, read a page at a time as it is sent, so a trail of
+/// millions of entries is never held in memory. Also the console's download. The first
+/// page is read before the answer starts, so a refusal or an unavailable database is an
+/// ordinary error status; a failure after that cuts the transfer off before its end, which
+/// HTTP clients report as an error, never as a shorter file.
+pub async fn export_csv(s: &AppState, ctx: &LenderCtx) -> Result<Body, ApiError> {
+    let first = s.service.audit_rows(ctx, 0, AUDIT_PAGE).await?;
+    let (service, ctx) = (s.service.clone(), *ctx);
+    let pages = futures_util::stream::unfold(Some(Page::Read(first, true)), move |next| {
+        let service = service.clone();
+        async move {
+            let (rows, header) = match next? {
+                Page::Read(rows, header) => (rows, header),
+                Page::After(seq) => match service.audit_rows(&ctx, seq, AUDIT_PAGE).await {
+                    Ok(rows) => (rows, false),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "audit export cut short");
+                        return Some((Err(std::io::Error::other(e.to_string())), None));
+                    }
+                },
+            };
+            let mut out = String::from(if header { CSV_HEADER } else { "" });
+            for r in &rows {
+                csv_row(&mut out, r);
+            }
+            let next = match rows.last() {
+                Some(r) if rows.len() == AUDIT_PAGE as usize => Some(Page::After(r.seq)),
+                _ => None,
+            };
+            Some((Ok::<_, std::io::Error>(out), next))
         }
-        match rows.last() {
-            Some(r) if rows.len() == AUDIT_PAGE as usize => after = r.seq,
-            _ => return Ok(out),
-        }
-    }
+    });
+    Ok(Body::from_stream(pages))
+}
+
+/// The next part of a CSV export: rows already read (and whether the header goes first),
+/// or the page after this sequence number.
+enum Page {
+    Read(Vec<AuditRecord>, bool),
+    After(i64),
 }
 
 fn csv_row(out: &mut String, r: &AuditRecord) {

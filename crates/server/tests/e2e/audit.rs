@@ -278,7 +278,50 @@ async fn every_kind_of_edit_is_caught(backend: Backend) {
     s.stop().await;
 }
 
+/// The CSV export is sent a page at a time: a trail longer than one page comes out whole,
+/// in order, each row once.
+async fn the_csv_export_carries_a_trail_longer_than_a_page(backend: Backend) {
+    let Some(s) = TestServer::start(backend).await else {
+        return;
+    };
+    let acme = s.lender("Acme").await;
+    let auditor = key(&s, &acme, "auditor").await;
+    let lender = lender_id(&s, &acme).await;
+    let page = lienlock_server::service::AUDIT_PAGE as usize;
+    let before = entries(&s, &auditor).await.len();
+    for i in 0..page + 5 {
+        s.service()
+            .audit_operator(Some(lender), "test entry", &i.to_string())
+            .await
+            .unwrap();
+    }
+    let resp = s
+        .http
+        .get(format!("{}/v1/audit.csv", s.url))
+        .bearer_auth(&auditor.key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let csv = resp.text().await.unwrap();
+    let rows: Vec<&str> = csv.lines().skip(1).collect();
+    // The entries made before (the auditor's key), then the test's, with no gap or repeat
+    // at the page's edge.
+    assert_eq!(rows.len(), before + page + 5);
+    let seqs: Vec<i64> = rows
+        .iter()
+        .map(|r| r.split(',').next().unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(seqs, (1..=seqs.len() as i64).collect::<Vec<_>>());
+    assert_eq!(
+        rows.iter().filter(|r| r.contains("test entry")).count(),
+        page + 5
+    );
+    s.stop().await;
+}
+
 lienlock_store_sql::backend_tests!(
     actions_are_recorded_with_who_why_and_outcome,
     every_kind_of_edit_is_caught,
+    the_csv_export_carries_a_trail_longer_than_a_page,
 );
