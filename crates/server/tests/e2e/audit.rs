@@ -14,6 +14,16 @@ async fn entries(s: &TestServer, l: &TestLender) -> Vec<Value> {
     v["entries"].as_array().unwrap().clone()
 }
 
+/// `GET /v1/audit.csv` as `l`.
+async fn export(s: &TestServer, l: &TestLender) -> reqwest::Response {
+    s.http
+        .get(format!("{}/v1/audit.csv", s.url))
+        .bearer_auth(&l.key)
+        .send()
+        .await
+        .unwrap()
+}
+
 async fn key(s: &TestServer, admin: &TestLender, role: &str) -> TestLender {
     let (c, k) = s
         .post(admin, "/v1/keys", json!({"role": role, "label": role}))
@@ -118,13 +128,7 @@ async fn actions_are_recorded_with_who_why_and_outcome(backend: Backend) {
     }
 
     // The CSV export has the same rows, with a header.
-    let resp = s
-        .http
-        .get(format!("{}/v1/audit.csv", s.url))
-        .bearer_auth(&auditor.key)
-        .send()
-        .await
-        .unwrap();
+    let resp = export(&s, &auditor).await;
     assert_eq!(resp.status(), 200);
     assert!(resp.headers()["content-type"]
         .to_str()
@@ -295,13 +299,7 @@ async fn the_csv_export_carries_a_trail_longer_than_a_page(backend: Backend) {
             .await
             .unwrap();
     }
-    let resp = s
-        .http
-        .get(format!("{}/v1/audit.csv", s.url))
-        .bearer_auth(&auditor.key)
-        .send()
-        .await
-        .unwrap();
+    let resp = export(&s, &auditor).await;
     assert_eq!(resp.status(), 200);
     let csv = resp.text().await.unwrap();
     let rows: Vec<&str> = csv.lines().skip(1).collect();
