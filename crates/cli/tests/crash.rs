@@ -284,11 +284,11 @@ const LEDGER: &str = "SELECT id, idempotency_key, contract_id, amount FROM payme
 const PAYMENT_AUDIT: &str = "SELECT COUNT(*) FROM audit_log \
      WHERE action = 'POST /v1/payments' AND outcome IN ('200', '201')";
 
-/// The objects of the platform audit chain's entries for `action`, in order.
-async fn platform_actions(database: &str, action: &str) -> Vec<String> {
+/// The objects of the platform audit chain's entries for `action` in the SQLite database
+/// at `path`, in order.
+async fn platform_actions(path: &Path, action: &str) -> Vec<String> {
     const QUERY: &str = "SELECT object FROM audit_log WHERE chain = 'platform' AND action = $1 \
                          ORDER BY seq";
-    let path = database.strip_prefix("sqlite://").unwrap_or(database);
     let options = sqlx::sqlite::SqliteConnectOptions::new().filename(path);
     let mut c = sqlx::SqliteConnection::connect_with(&options)
         .await
@@ -741,8 +741,7 @@ async fn backup_while_serving_restores_every_acknowledged_payment() {
     assert!(!again.status.success());
     server.kill().await;
     // The backup that was made is on the platform's audit trail, the refused one is not.
-    let live = server.data.join("lienlock.db");
-    let backups = platform_actions(live.to_str().unwrap(), "ctl backup").await;
+    let backups = platform_actions(&server.data.join("lienlock.db"), "ctl backup").await;
     assert_eq!(backups, vec![backup.display().to_string()]);
     #[cfg(unix)]
     {

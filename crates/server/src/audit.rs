@@ -31,7 +31,7 @@ impl AuditSlot {
     /// Records the authenticated caller of the request these extensions belong to.
     pub fn record(extensions: &axum::http::Extensions, ctx: &LenderCtx) {
         if let Some(slot) = extensions.get::<AuditSlot>() {
-            *slot.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(*ctx);
+            slot.fill(ctx);
         }
     }
 

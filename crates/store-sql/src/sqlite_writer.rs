@@ -23,7 +23,6 @@ use lienlock_domain::Timestamp;
 use lienlock_store::{DeviceWrite, StoreError, StoreResult};
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::thread::JoinHandle;
 use tokio::sync::oneshot;
@@ -110,10 +109,18 @@ struct Inner {
     path: PathBuf,
     /// Told after every commit, so the log is copied off this thread.
     checkpoint: Nudge,
-    thread: Mutex<Option<(mpsc::Sender<Job>, JoinHandle<()>)>>,
-    /// Set by [`Writer::close`]: no thread is started after it, so a clone of a store that
-    /// was closed to hand the file to something that needs it alone never opens it again.
-    closed: AtomicBool,
+    thread: Mutex<Thread>,
+}
+
+/// The writer's thread, as far as the handles know.
+#[derive(Debug)]
+enum Thread {
+    /// None yet, or the last one died: the next job starts one.
+    Idle,
+    Running(mpsc::Sender<Job>, JoinHandle<()>),
+    /// [`Writer::close`] ran: no thread is started again, so a clone of a store that was
+    /// closed to hand the file to something that needs it alone never opens it again.
+    Closed,
 }
 
 impl Writer {
@@ -121,8 +128,7 @@ impl Writer {
         Self(Arc::new(Inner {
             path: path.to_owned(),
             checkpoint,
-            thread: Mutex::new(None),
-            closed: AtomicBool::new(false),
+            thread: Mutex::new(Thread::Idle),
         }))
     }
 
@@ -162,13 +168,12 @@ impl Writer {
 
     fn send(&self, job: Job) -> StoreResult<()> {
         let mut slot = self.0.thread.lock().unwrap_or_else(|e| e.into_inner());
-        if self.0.closed.load(Ordering::Acquire) {
-            return Err(stopped());
-        }
-        if let Some((tx, handle)) = slot.as_ref() {
-            if !handle.is_finished() {
+        match &*slot {
+            Thread::Closed => return Err(stopped()),
+            Thread::Running(tx, handle) if !handle.is_finished() => {
                 return tx.send(job).map_err(|_| stopped());
             }
+            Thread::Running(..) | Thread::Idle => {}
         }
         // First use, or the thread died (a panic): start one.
         let (tx, rx) = mpsc::channel();
@@ -178,18 +183,17 @@ impl Writer {
             .spawn(move || run(&path, &checkpoint, rx))
             .map_err(|e| StoreError::Unavailable(format!("starting the SQLite writer: {e}")))?;
         tx.send(job).map_err(|_| stopped())?;
-        *slot = Some((tx, handle));
+        *slot = Thread::Running(tx, handle);
         Ok(())
     }
 
     /// Stops the thread and waits until its connection is closed.
     pub(crate) async fn close(&self) {
-        let taken = {
-            let mut slot = self.0.thread.lock().unwrap_or_else(|e| e.into_inner());
-            self.0.closed.store(true, Ordering::Release);
-            slot.take()
-        };
-        if let Some((tx, handle)) = taken {
+        let taken = std::mem::replace(
+            &mut *self.0.thread.lock().unwrap_or_else(|e| e.into_inner()),
+            Thread::Closed,
+        );
+        if let Thread::Running(tx, handle) = taken {
             drop(tx);
             let _ = tokio::task::spawn_blocking(move || handle.join()).await;
         }
@@ -357,7 +361,7 @@ mod tests {
             Err(StoreError::Unavailable(_))
         ));
         assert!(
-            writer.0.thread.lock().unwrap().is_none(),
+            matches!(*writer.0.thread.lock().unwrap(), Thread::Closed),
             "a thread started"
         );
     }

@@ -133,6 +133,24 @@ pub struct LeaseView {
     pub notices: Vec<LeaseNotice>,
 }
 
+impl From<&Lease> for LeaseView {
+    fn from(lease: &Lease) -> Self {
+        Self {
+            device_id: lease.device_id.to_string(),
+            imei: lease.imei.to_string(),
+            sequence: lease.sequence,
+            state: lease.state,
+            issued_at: lease.issued_at.as_millis(),
+            valid_until: lease.valid_until.as_millis(),
+            next_checkin_at: lease.next_checkin_at.as_millis(),
+            restriction_level: lease.profile.level(),
+            restricts: lease.profile.restricts(),
+            lock_screen: lease.lock_screen.clone(),
+            notices: lease.notices.clone(),
+        }
+    }
+}
+
 impl LeaseEnvelope {
     /// Encodes and signs a lease.
     pub fn seal(lease: &Lease, key: &ServerKey) -> Self {
@@ -193,19 +211,7 @@ impl UnsignedLease {
     pub fn new(lease: &Lease) -> Self {
         Self {
             bytes: lease.encode(),
-            view: Some(LeaseView {
-                device_id: lease.device_id.to_string(),
-                imei: lease.imei.to_string(),
-                sequence: lease.sequence,
-                state: lease.state,
-                issued_at: lease.issued_at.as_millis(),
-                valid_until: lease.valid_until.as_millis(),
-                next_checkin_at: lease.next_checkin_at.as_millis(),
-                restriction_level: lease.profile.level(),
-                restricts: lease.profile.restricts(),
-                lock_screen: lease.lock_screen.clone(),
-                notices: lease.notices.clone(),
-            }),
+            view: Some(LeaseView::from(lease)),
         }
     }
 

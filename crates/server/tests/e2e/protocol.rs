@@ -142,17 +142,10 @@ fn lying_view_of(
 ) -> lienlock_wire::LeaseView {
     let (lease, _) = env.open(key).unwrap();
     lienlock_wire::LeaseView {
-        device_id: lease.device_id.to_string(),
-        imei: lease.imei.to_string(),
-        sequence: lease.sequence,
         state: lienlock_domain::LeaseState::Active,
-        issued_at: lease.issued_at.as_millis(),
-        valid_until: lease.valid_until.as_millis(),
-        next_checkin_at: lease.next_checkin_at.as_millis(),
         restriction_level: lienlock_domain::RestrictionLevel::None,
         restricts: Vec::new(),
-        lock_screen: lease.lock_screen,
-        notices: lease.notices,
+        ..lienlock_wire::LeaseView::from(&lease)
     }
 }
 
