@@ -37,6 +37,7 @@ mod store_webhooks;
 mod store_writes;
 #[cfg(feature = "testing")]
 pub mod testing;
+mod thread_slot;
 mod wakes;
 
 pub use backup::backup_sqlite;

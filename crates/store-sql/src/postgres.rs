@@ -165,7 +165,7 @@ async fn save_devices(
 }
 
 /// Every read goes through the pool.
-fn direct_checkin_row(_: &PgStore, _: &Imei) -> Option<Option<crate::rows::CheckinRow>> {
+async fn direct_checkin_row(_: &PgStore, _: &Imei) -> Option<Option<crate::rows::CheckinRow>> {
     None
 }
 

@@ -24,7 +24,7 @@ pub struct SqliteStore {
     wakes: crate::wakes::LocalWakes,
     /// Plain device writes' own thread and connection (`sqlite_writer`).
     writer: Option<crate::sqlite_writer::Writer>,
-    /// The check-in's read, on the calling thread (`sqlite_reader`).
+    /// The check-in's read, on a thread of its own (`sqlite_reader`).
     readers: Option<Arc<crate::sqlite_reader::Readers>>,
 }
 
@@ -250,10 +250,13 @@ async fn save_devices(
         .collect())
 }
 
-/// The check-in's read on the calling thread (`sqlite_reader`); `None` sends it through
+/// The check-in's read on the reader thread (`sqlite_reader`); `None` sends it through
 /// the pool.
-fn direct_checkin_row(store: &SqliteStore, imei: &Imei) -> Option<Option<crate::rows::CheckinRow>> {
-    store.readers.as_ref()?.checkin_row(imei.as_str())
+async fn direct_checkin_row(
+    store: &SqliteStore,
+    imei: &Imei,
+) -> Option<Option<crate::rows::CheckinRow>> {
+    store.readers.as_ref()?.checkin_row(imei.as_str()).await
 }
 
 crate::store_impl::impl_store!(
@@ -323,8 +326,9 @@ mod tests {
         }
     }
 
-    /// The check-in's read on the calling thread finds what the pool's finds (and is not
-    /// quietly falling back to it), an unknown IMEI included; after `close` it declines.
+    /// The check-in's read on the reader thread finds what the pool's finds (and is not
+    /// quietly falling back to it), an unknown IMEI included; reads batched together each
+    /// see every write acknowledged before them; after `close` it declines.
     #[tokio::test]
     async fn the_direct_checkin_read_matches_the_pools() {
         use lienlock_domain::{
@@ -412,7 +416,10 @@ mod tests {
             (resold[1].imei, &resold[1]),
             (freed.imei, &freed),
         ] {
-            let direct = readers.checkin_row(imei.as_str()).expect("read directly");
+            let direct = readers
+                .checkin_row(imei.as_str())
+                .await
+                .expect("read directly");
             let (view, pending) = direct.expect("the device").decode().unwrap();
             assert!(!pending);
             assert_eq!(&view.device, expected, "{imei}");
@@ -439,10 +446,57 @@ mod tests {
                 .any(|(.., step)| step.contains("USING INDEX devices_active_imei (imei=?)")),
             "{plan:?}"
         );
+        // Reads queued together share a transaction: each must still see every write
+        // acknowledged before it was asked for. Other reads keep the thread's queue full
+        // while the device is written (through the writer thread) and read back in turn.
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let others: Vec<_> = (0..16)
+            .map(|_| {
+                let (readers, stop, other) = (readers.clone(), stop.clone(), dual.imei);
+                tokio::spawn(async move {
+                    let mut reads = 0u32;
+                    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        let row = readers.checkin_row(other.as_str()).await;
+                        assert!(matches!(row, Some(Some(_))));
+                        reads += 1;
+                    }
+                    reads
+                })
+            })
+            .collect();
+        let writes = async {
+            let mut current = d.clone();
+            for _ in 0..50 {
+                current.last_counter += 1;
+                store
+                    .save_device(&lienlock_store::DeviceWrite::new(current.clone()))
+                    .await
+                    .unwrap();
+                current.version += 1;
+                let row = readers.checkin_row(imei.as_str()).await.expect("read");
+                let (view, _) = row.expect("the device").decode().unwrap();
+                assert_eq!(view.device, current, "a read missed an acknowledged write");
+                tokio::task::yield_now().await;
+            }
+            stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        };
+        writes.await;
+        let mut reads = 0;
+        for task in others {
+            reads += task.await.unwrap();
+        }
+        assert!(
+            reads > 50,
+            "the reads meant to fill the queue hardly ran: {reads}"
+        );
+
         let unknown = Imei::parse("356938035643809").unwrap();
-        assert!(matches!(readers.checkin_row(unknown.as_str()), Some(None)));
+        assert!(matches!(
+            readers.checkin_row(unknown.as_str()).await,
+            Some(None)
+        ));
         readers.close();
-        assert!(readers.checkin_row(imei.as_str()).is_none());
+        assert!(readers.checkin_row(imei.as_str()).await.is_none());
     }
 
     #[tokio::test]

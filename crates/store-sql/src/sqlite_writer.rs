@@ -19,12 +19,12 @@
 use crate::error::Unavailable;
 use crate::rows::{indexed_columns, IndexedColumns};
 use crate::sqlite_checkpointer::Nudge;
+use crate::thread_slot::ThreadSlot;
 use lienlock_domain::Timestamp;
 use lienlock_store::{DeviceWrite, StoreError, StoreResult};
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use std::path::{Path, PathBuf};
-use std::sync::{mpsc, Arc, Mutex};
-use std::thread::JoinHandle;
+use std::sync::{mpsc, Arc};
 use tokio::sync::oneshot;
 
 /// One row's new non-indexed columns, checked against `version`; returns the row's
@@ -109,18 +109,7 @@ struct Inner {
     path: PathBuf,
     /// Told after every commit, so the log is copied off this thread.
     checkpoint: Nudge,
-    thread: Mutex<Thread>,
-}
-
-/// The writer's thread, as far as the handles know.
-#[derive(Debug)]
-enum Thread {
-    /// None yet, or the last one died: the next job starts one.
-    Idle,
-    Running(mpsc::Sender<Job>, JoinHandle<()>),
-    /// [`Writer::close`] ran: no thread is started again, so a clone of a store that was
-    /// closed to hand the file to something that needs it alone never opens it again.
-    Closed,
+    thread: ThreadSlot<Job>,
 }
 
 impl Writer {
@@ -128,7 +117,7 @@ impl Writer {
         Self(Arc::new(Inner {
             path: path.to_owned(),
             checkpoint,
-            thread: Mutex::new(Thread::Idle),
+            thread: ThreadSlot::new("sqlite-writer"),
         }))
     }
 
@@ -167,34 +156,16 @@ impl Writer {
     }
 
     fn send(&self, job: Job) -> StoreResult<()> {
-        let mut slot = self.0.thread.lock().unwrap_or_else(|e| e.into_inner());
-        match &*slot {
-            Thread::Closed => return Err(stopped()),
-            Thread::Running(tx, handle) if !handle.is_finished() => {
-                return tx.send(job).map_err(|_| stopped());
-            }
-            Thread::Running(..) | Thread::Idle => {}
-        }
-        // First use, or the thread died (a panic): start one.
-        let (tx, rx) = mpsc::channel();
         let (path, checkpoint) = (self.0.path.clone(), self.0.checkpoint.clone());
-        let handle = std::thread::Builder::new()
-            .name("sqlite-writer".into())
-            .spawn(move || run(&path, &checkpoint, rx))
-            .map_err(|e| StoreError::Unavailable(format!("starting the SQLite writer: {e}")))?;
-        tx.send(job).map_err(|_| stopped())?;
-        *slot = Thread::Running(tx, handle);
-        Ok(())
+        self.0
+            .thread
+            .send(job, move |rx| run(&path, &checkpoint, rx))
+            .map_err(|_| stopped())
     }
 
     /// Stops the thread and waits until its connection is closed.
     pub(crate) async fn close(&self) {
-        let taken = std::mem::replace(
-            &mut *self.0.thread.lock().unwrap_or_else(|e| e.into_inner()),
-            Thread::Closed,
-        );
-        if let Thread::Running(tx, handle) = taken {
-            drop(tx);
+        if let Some(handle) = self.0.thread.close() {
             let _ = tokio::task::spawn_blocking(move || handle.join()).await;
         }
     }
@@ -360,10 +331,7 @@ mod tests {
             writer.send((Vec::new(), done)),
             Err(StoreError::Unavailable(_))
         ));
-        assert!(
-            matches!(*writer.0.thread.lock().unwrap(), Thread::Closed),
-            "a thread started"
-        );
+        assert!(writer.0.thread.is_closed(), "a thread started");
     }
 
     /// The writer starts the log again more often than any other connection, so it is the

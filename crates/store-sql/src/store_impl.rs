@@ -11,7 +11,7 @@
 /// `impl Store for $store`, where `$store` has a `pool: sqlx::Pool<$db>` field and `$lock`
 /// is `async fn(&mut <$db as sqlx::Database>::Connection, &[&Imei]) -> StoreResult<()>`.
 /// `$save_devices` (`async fn(&$store, &[DeviceWrite])`) and `$direct_checkin_row`
-/// (`fn(&$store, &Imei) -> Option<Option<CheckinRow>>`, `None` to use the pool) let SQLite
+/// (`async fn(&$store, &Imei) -> Option<Option<CheckinRow>>`, `None` to use the pool) let SQLite
 /// take check-ins' writes and reads off sqlx (`sqlite_writer`, `sqlite_reader`).
 macro_rules! impl_store {
     (
@@ -356,7 +356,7 @@ macro_rules! impl_store {
                 }
 
                 async fn checkin_view(&self, imei: &Imei) -> StoreResult<Option<CheckinView>> {
-                    let row: Option<CheckinRow> = match $direct_checkin_row(self, imei) {
+                    let row: Option<CheckinRow> = match $direct_checkin_row(self, imei).await {
                         Some(row) => row,
                         None => sqlx::query_as(sql::CHECKIN_VIEW)
                             .bind(imei.as_str())

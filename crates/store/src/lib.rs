@@ -15,6 +15,7 @@
 //! [`Store::insert_payment`]).
 
 mod android;
+pub mod batching;
 mod codes;
 mod console;
 mod contracts;
