@@ -12,8 +12,8 @@
 //! committed, and the check-in writer commits every millisecond or so). Made on a tokio
 //! worker, one of a two-core node's two, it held up every connection that worker serves.
 //! On a thread of its own the workers go on serving meanwhile; offered a steady 10,000
-//! check-ins a second, the node kept up in six alternated runs of six, against one of six
-//! with the read on the workers (docs/benchmarks.md, tenth round).
+//! check-ins a second, the node kept up in eight alternated runs of eight, against three
+//! of eight with the read on the workers (docs/benchmarks.md, tenth round).
 //!
 //! Why batches: one read transaction a batch instead of one a read takes the log's read
 //! lock once, and when check-ins come fast the thread waits a moment for more
@@ -33,8 +33,8 @@ use crate::sql;
 use crate::thread_slot::ThreadSlot;
 use lienlock_store::batching::{Arrivals, LINGER};
 use rusqlite::{Connection, OptionalExtension};
-use std::path::{Path, PathBuf};
-use std::sync::mpsc;
+use std::path::Path;
+use std::sync::{mpsc, Arc};
 use std::time::Instant;
 use tokio::sync::oneshot;
 
@@ -50,14 +50,15 @@ type Job = (String, oneshot::Sender<Answer>);
 /// The check-in reader of one database file.
 #[derive(Debug)]
 pub(crate) struct Readers {
-    path: PathBuf,
+    /// Shared, not copied, with each read: it is needed only to start the thread.
+    path: Arc<Path>,
     thread: ThreadSlot<Job>,
 }
 
 impl Readers {
     pub(crate) fn new(path: &Path) -> Self {
         Self {
-            path: path.to_owned(),
+            path: path.into(),
             thread: ThreadSlot::new("sqlite-reader"),
         }
     }
