@@ -150,26 +150,16 @@ pub const CSV_HEADER: &str =
     ),
 )]
 async fn csv(State(s): State<AppState>, Lender(ctx): Lender) -> Result<Response, ApiError> {
-    let body = export_csv(&s, &ctx).await?;
-    Ok((
-        [
-            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
-            (
-                header::CONTENT_DISPOSITION,
-                "attachment; filename=\"audit.csv\"",
-            ),
-        ],
-        body,
-    )
-        .into_response())
+    export_csv(&s, &ctx).await
 }
 
-/// The caller's whole trail as CSV, read a page at a time as it is sent, so a trail of
-/// millions of entries is never held in memory. Also the console's download. The first
-/// page is read before the answer starts, so a refusal or an unavailable database is an
-/// ordinary error status; a failure after that cuts the transfer off before its end, which
-/// HTTP clients report as an error, never as a shorter file.
-pub async fn export_csv(s: &AppState, ctx: &LenderCtx) -> Result<Body, ApiError> {
+/// The caller's whole trail as a CSV download (`audit.csv`), read a page at a time as it
+/// is sent, so a trail of millions of entries is never held in memory. Also the console's
+/// download, with the same headers. The first page is read before the answer starts, so a
+/// refusal or an unavailable database is an ordinary error status; a failure after that
+/// cuts the transfer off before its end, which HTTP clients report as an error, never as a
+/// shorter file.
+pub async fn export_csv(s: &AppState, ctx: &LenderCtx) -> Result<Response, ApiError> {
     let first = s.service.audit_rows(ctx, 0, AUDIT_PAGE).await?;
     let (service, ctx) = (s.service.clone(), *ctx);
     let pages = futures_util::stream::unfold(Some(Page::Read(first, true)), move |next| {
@@ -196,7 +186,17 @@ pub async fn export_csv(s: &AppState, ctx: &LenderCtx) -> Result<Body, ApiError>
             Some((Ok::<_, std::io::Error>(out), next))
         }
     });
-    Ok(Body::from_stream(pages))
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+            (
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"audit.csv\"",
+            ),
+        ],
+        Body::from_stream(pages),
+    )
+        .into_response())
 }
 
 /// The next part of a CSV export: rows already read (and whether the header goes first),

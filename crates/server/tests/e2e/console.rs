@@ -6,7 +6,9 @@ use crate::harness::{imei, TestLender, TestServer};
 use lienlock_domain::{LenderId, Role};
 use lienlock_server::service::NewUser;
 use lienlock_store_sql::testing::Backend;
-use reqwest::header::{CONTENT_SECURITY_POLICY, COOKIE, LOCATION, SET_COOKIE};
+use reqwest::header::{
+    CONTENT_DISPOSITION, CONTENT_SECURITY_POLICY, CONTENT_TYPE, COOKIE, LOCATION, SET_COOKIE,
+};
 use reqwest::redirect::Policy;
 use zeroize::Zeroizing;
 
@@ -23,6 +25,8 @@ pub(crate) struct Page {
     pub(crate) status: u16,
     location: Option<String>,
     csp: Option<String>,
+    content_type: Option<String>,
+    disposition: Option<String>,
     pub(crate) body: String,
 }
 
@@ -76,6 +80,8 @@ impl Browser {
             status: resp.status().as_u16(),
             location: header(LOCATION),
             csp: header(CONTENT_SECURITY_POLICY),
+            content_type: header(CONTENT_TYPE),
+            disposition: header(CONTENT_DISPOSITION),
             body: resp.text().await.unwrap(),
         }
     }
@@ -351,6 +357,16 @@ async fn staff_run_the_day_from_the_console(backend: Backend) {
     assert_eq!(p.status, 403, "{}", p.body);
     assert!(p.body.contains("may not"), "{}", p.body);
     assert_eq!(device_state(&s, &acme, &device).await, "locked");
+    // It downloads the trail: the API's CSV, as a file, its own sign-in on it.
+    let p = a.get("/console/audit.csv").await;
+    assert_eq!(p.status, 200, "{}", p.body);
+    assert_eq!(p.content_type.as_deref(), Some("text/csv; charset=utf-8"));
+    assert_eq!(
+        p.disposition.as_deref(),
+        Some("attachment; filename=\"audit.csv\"")
+    );
+    assert!(p.body.starts_with("seq,at,actor,role,"), "{}", p.body);
+    assert!(p.body.contains("/console/sign-in"), "{}", p.body);
 
     // Disabling the auditor ends their open session and their sign-in.
     s.service()
