@@ -256,7 +256,7 @@ async fn direct_checkin_row(
     store: &SqliteStore,
     imei: &Imei,
 ) -> Option<Option<crate::rows::CheckinRow>> {
-    store.readers.as_ref()?.checkin_row(imei.as_str()).await
+    store.readers.as_ref()?.checkin_row(*imei).await
 }
 
 crate::store_impl::impl_store!(
@@ -416,10 +416,7 @@ mod tests {
             (resold[1].imei, &resold[1]),
             (freed.imei, &freed),
         ] {
-            let direct = readers
-                .checkin_row(imei.as_str())
-                .await
-                .expect("read directly");
+            let direct = readers.checkin_row(imei).await.expect("read directly");
             let (view, pending) = direct.expect("the device").decode().unwrap();
             assert!(!pending);
             assert_eq!(&view.device, expected, "{imei}");
@@ -456,7 +453,7 @@ mod tests {
                 tokio::spawn(async move {
                     let mut reads = 0u32;
                     while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                        let row = readers.checkin_row(other.as_str()).await;
+                        let row = readers.checkin_row(other).await;
                         assert!(matches!(row, Some(Some(_))));
                         reads += 1;
                     }
@@ -473,7 +470,7 @@ mod tests {
                     .await
                     .unwrap();
                 current.version += 1;
-                let row = readers.checkin_row(imei.as_str()).await.expect("read");
+                let row = readers.checkin_row(imei).await.expect("read");
                 let (view, _) = row.expect("the device").decode().unwrap();
                 assert_eq!(view.device, current, "a read missed an acknowledged write");
                 tokio::task::yield_now().await;
@@ -491,12 +488,9 @@ mod tests {
         );
 
         let unknown = Imei::parse("356938035643809").unwrap();
-        assert!(matches!(
-            readers.checkin_row(unknown.as_str()).await,
-            Some(None)
-        ));
+        assert!(matches!(readers.checkin_row(unknown).await, Some(None)));
         readers.close();
-        assert!(readers.checkin_row(imei.as_str()).await.is_none());
+        assert!(readers.checkin_row(imei).await.is_none());
     }
 
     #[tokio::test]

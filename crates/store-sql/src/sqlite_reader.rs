@@ -31,10 +31,11 @@
 use crate::rows::CheckinRow;
 use crate::sql;
 use crate::thread_slot::ThreadSlot;
+use lienlock_domain::Imei;
 use lienlock_store::batching::{Arrivals, LINGER};
 use rusqlite::{Connection, OptionalExtension};
 use std::path::Path;
-use std::sync::{mpsc, Arc};
+use std::sync::mpsc;
 use std::time::Instant;
 use tokio::sync::oneshot;
 
@@ -45,32 +46,27 @@ const MAX_BATCH: usize = 64;
 
 /// `None`: read it through sqlx.
 type Answer = Option<Option<CheckinRow>>;
-type Job = (String, oneshot::Sender<Answer>);
+type Job = (Imei, oneshot::Sender<Answer>);
 
 /// The check-in reader of one database file.
 #[derive(Debug)]
 pub(crate) struct Readers {
-    /// Shared, not copied, with each read: it is needed only to start the thread.
-    path: Arc<Path>,
     thread: ThreadSlot<Job>,
 }
 
 impl Readers {
     pub(crate) fn new(path: &Path) -> Self {
+        let path = path.to_owned();
         Self {
-            path: path.into(),
-            thread: ThreadSlot::new("sqlite-reader"),
+            thread: ThreadSlot::new("sqlite-reader", move |rx| run(&path, rx)),
         }
     }
 
     /// `sql::CHECKIN_VIEW`'s row for `imei`; `None` when the read could not be made here
     /// (closed, or any error), and the caller should make it through sqlx.
-    pub(crate) async fn checkin_row(&self, imei: &str) -> Answer {
+    pub(crate) async fn checkin_row(&self, imei: Imei) -> Answer {
         let (done, answer) = oneshot::channel();
-        let path = self.path.clone();
-        self.thread
-            .send((imei.to_owned(), done), move |rx| run(&path, rx))
-            .ok()?;
+        self.thread.send((imei, done)).ok()?;
         answer.await.ok()?
     }
 
@@ -123,7 +119,7 @@ fn read_batch(conn: &Connection, batch: Vec<Job>) -> bool {
     }
     for (imei, done) in batch {
         // Answered at once: that check-in goes on while the batch's others are read.
-        let _ = done.send(read(conn, &imei));
+        let _ = done.send(read(conn, imei.as_str()));
     }
     // A read transaction has nothing to commit: this ends its snapshot.
     conn.execute_batch("COMMIT").is_ok()

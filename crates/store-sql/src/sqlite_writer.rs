@@ -19,11 +19,11 @@
 use crate::error::Unavailable;
 use crate::rows::{indexed_columns, IndexedColumns};
 use crate::sqlite_checkpointer::Nudge;
-use crate::thread_slot::ThreadSlot;
+use crate::thread_slot::{Stopped, ThreadSlot};
 use lienlock_domain::Timestamp;
 use lienlock_store::{DeviceWrite, StoreError, StoreResult};
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{mpsc, Arc};
 use tokio::sync::oneshot;
 
@@ -106,18 +106,15 @@ pub(crate) struct Writer(Arc<Inner>);
 
 #[derive(Debug)]
 struct Inner {
-    path: PathBuf,
-    /// Told after every commit, so the log is copied off this thread.
-    checkpoint: Nudge,
     thread: ThreadSlot<Job>,
 }
 
 impl Writer {
     pub(crate) fn new(path: &Path, checkpoint: Nudge) -> Self {
+        let path = path.to_owned();
+        // The checkpointer is told after every commit, so the log is copied off this thread.
         Self(Arc::new(Inner {
-            path: path.to_owned(),
-            checkpoint,
-            thread: ThreadSlot::new("sqlite-writer"),
+            thread: ThreadSlot::new("sqlite-writer", move |rx| run(&path, &checkpoint, rx)),
         }))
     }
 
@@ -143,9 +140,7 @@ impl Writer {
         self.send((rows, done))?;
         // A dropped answer means the thread died mid-batch: whether the batch committed is
         // unknown, so nobody may be told it did.
-        let landed = answer
-            .await
-            .map_err(|_| StoreError::Unavailable("the SQLite writer thread stopped".into()))??;
+        let landed = answer.await.map_err(|_| stopped())??;
         let mut landed = landed.into_iter();
         for r in results.iter_mut().filter(|r| r.is_ok()) {
             if landed.next() != Some(true) {
@@ -156,11 +151,10 @@ impl Writer {
     }
 
     fn send(&self, job: Job) -> StoreResult<()> {
-        let (path, checkpoint) = (self.0.path.clone(), self.0.checkpoint.clone());
         self.0
             .thread
-            .send(job, move |rx| run(&path, &checkpoint, rx))
-            .map_err(|_| stopped())
+            .send(job)
+            .map_err(|Stopped(why)| StoreError::Unavailable(why))
     }
 
     /// Stops the thread and waits until its connection is closed.

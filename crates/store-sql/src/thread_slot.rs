@@ -5,12 +5,16 @@
 //! (a bulk loader writing without a journal, a restore), and a clone of that store used
 //! afterwards must not open the file again behind its back.
 
-use std::sync::{mpsc, Mutex};
+use std::sync::{mpsc, Arc, Mutex};
 use std::thread::JoinHandle;
+
+/// What each thread started runs over its jobs.
+type Body<J> = Arc<dyn Fn(mpsc::Receiver<J>) + Send + Sync>;
 
 /// Jobs for one named thread.
 pub(crate) struct ThreadSlot<J> {
     name: &'static str,
+    run: Body<J>,
     state: Mutex<State<J>>,
 }
 
@@ -31,39 +35,43 @@ enum State<J> {
     Closed,
 }
 
-/// The thread is closed, or could not be started or reached.
+/// The thread is closed, or could not be started or reached: why, for the error the
+/// caller reports.
 #[derive(Debug)]
-pub(crate) struct Stopped;
+pub(crate) struct Stopped(pub(crate) String);
 
 impl<J: Send + 'static> ThreadSlot<J> {
-    pub(crate) fn new(name: &'static str) -> Self {
+    /// A slot whose threads, named `name`, each run `run` over the jobs sent to them.
+    pub(crate) fn new(
+        name: &'static str,
+        run: impl Fn(mpsc::Receiver<J>) + Send + Sync + 'static,
+    ) -> Self {
         Self {
             name,
+            run: Arc::new(run),
             state: Mutex::new(State::Idle),
         }
     }
 
-    /// Hands `job` to the thread, first starting one that runs `run` over the jobs if
-    /// none is running (first use, or the last one panicked).
-    pub(crate) fn send(
-        &self,
-        job: J,
-        run: impl FnOnce(mpsc::Receiver<J>) + Send + 'static,
-    ) -> Result<(), Stopped> {
+    /// Hands `job` to the thread, first starting one if none is running (first use, or
+    /// the last one panicked).
+    pub(crate) fn send(&self, job: J) -> Result<(), Stopped> {
+        let stopped = || Stopped(format!("the {} thread stopped", self.name));
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
         match &*state {
-            State::Closed => return Err(Stopped),
+            State::Closed => return Err(Stopped(format!("the {} thread is closed", self.name))),
             State::Running(tx, handle) if !handle.is_finished() => {
-                return tx.send(job).map_err(|_| Stopped);
+                return tx.send(job).map_err(|_| stopped());
             }
             State::Running(..) | State::Idle => {}
         }
         let (tx, rx) = mpsc::channel();
+        let run = self.run.clone();
         let handle = std::thread::Builder::new()
             .name(self.name.into())
             .spawn(move || run(rx))
-            .map_err(|_| Stopped)?;
-        tx.send(job).map_err(|_| Stopped)?;
+            .map_err(|e| Stopped(format!("starting the {} thread: {e}", self.name)))?;
+        tx.send(job).map_err(|_| stopped())?;
         *state = State::Running(tx, handle);
         Ok(())
     }
@@ -99,19 +107,19 @@ mod tests {
 
     #[test]
     fn a_dead_thread_is_replaced_and_a_closed_slot_starts_none() {
-        let slot = ThreadSlot::<u32>::new("slot-test");
         let (seen_tx, seen) = mpsc::channel();
-        // A thread that panics on its first job: the next job starts another.
-        slot.send(0, |_rx| panic!("the thread dies")).unwrap();
+        // Each thread dies on a job 0 and passes any other on.
+        let slot = ThreadSlot::<u32>::new("slot-test", move |rx| {
+            for job in rx {
+                assert_ne!(job, 0, "the thread dies");
+                let _ = seen_tx.send(job);
+            }
+        });
+        slot.send(0).unwrap();
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
         loop {
-            let seen_tx = seen_tx.clone();
             // Refused while the dying thread is still seen running.
-            let _ = slot.send(1, move |rx| {
-                for job in rx {
-                    let _ = seen_tx.send(job);
-                }
-            });
+            let _ = slot.send(1);
             if seen
                 .recv_timeout(std::time::Duration::from_millis(20))
                 .is_ok()
@@ -125,7 +133,7 @@ mod tests {
         }
         slot.close().unwrap().join().unwrap();
         assert!(slot.is_closed());
-        assert!(slot.send(2, |_rx| unreachable!()).is_err());
+        assert!(slot.send(2).is_err());
         assert!(slot.close().is_none());
     }
 }
