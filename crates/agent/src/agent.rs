@@ -4,10 +4,11 @@ use crate::atomic;
 use crate::codes::{CodeRefusal, Codes, Grant};
 use crate::config::{AgentConfig, Provisioning};
 use crate::enforcement::{decide, with_grant, Enforcement};
-use crate::error::{AgentError, LeaseRefusal};
+use crate::error::{AgentError, ErrorCode, LeaseRefusal};
 use crate::judge::{judge, Verdict};
 use crate::keyring::Keyring;
 use crate::layout::Layout;
+use crate::mac_key::MacKey;
 use crate::persistent;
 use crate::platform::{Platform, SimulatedPlatform};
 use crate::stats::RunStats;
@@ -53,6 +54,9 @@ pub struct Agent {
     platform: Arc<dyn Platform>,
     /// The check-in counter used when the user partition was begun (see `user`).
     user_since: u64,
+    /// The key check-ins are authenticated with instead of a signature, once the server
+    /// handed one out (docs/protocol.md, section 2a).
+    mac: Option<MacKey>,
     pub(crate) stats: Option<Arc<RunStats>>,
 }
 
@@ -199,6 +203,7 @@ impl Agent {
         time.clear_legacy(&layout)
             .map_err(|e| AgentError::io(layout.trusted_time(), e))?;
         let platform = Arc::new(SimulatedPlatform::new(layout.platform()));
+        let mac = MacKey::load(&layout);
         Ok(Self {
             layout,
             provisioning,
@@ -215,6 +220,7 @@ impl Agent {
             keyring,
             platform,
             user_since,
+            mac,
             stats: None,
         })
     }
@@ -308,10 +314,18 @@ impl Agent {
     /// Makes the next check-in: increments the counter, persists it, and only then signs,
     /// so no crash can ever lead to a counter being used twice. Returns the signed request
     /// and its counter (the `in_reply_to` its answer must carry).
+    ///
+    /// With a check-in MAC key for the server key it names, the check-in is version 5,
+    /// authenticated by that key; without one it is version 4, signed, and asks for one.
     pub fn build_checkin(&mut self) -> Result<(SignedCheckIn, u64), AgentError> {
         let counter = self.next_counter()?;
+        let mac = self.mac_key().map(|m| m.key.clone());
         let checkin = CheckIn {
-            version: CheckInVersion::V4,
+            version: if mac.is_some() {
+                CheckInVersion::V5
+            } else {
+                CheckInVersion::V4
+            },
             imei: self.provisioning.imei,
             device_key: self.key.public(),
             counter,
@@ -327,7 +341,35 @@ impl Agent {
             reports: self.reports(),
             signals: self.tamper.to_wire(),
         };
-        Ok((SignedCheckIn::seal(&checkin, &self.key), counter))
+        let signed = match mac {
+            Some(mac) => SignedCheckIn::seal_mac(&checkin, &mac),
+            None => SignedCheckIn {
+                want_mac_key: true,
+                ..SignedCheckIn::seal(&checkin, &self.key)
+            },
+        };
+        Ok((signed, counter))
+    }
+
+    /// The check-in MAC key, if the device holds one for the server key its check-ins
+    /// name: after a rotation it names the new key, and signs until it is given that
+    /// key's.
+    fn mac_key(&self) -> Option<&MacKey> {
+        let named = self.keyring.newest();
+        self.mac.as_ref().filter(|m| m.server_key == named)
+    }
+
+    /// Keeps the MAC key an answer carried, if it carried one this device can read: called
+    /// once the answer's lease is accepted, so the key came with a lease from a trusted
+    /// server key. Failing to store it only means signing again next time.
+    fn take_mac_key(&mut self, envelope: &LeaseEnvelope) {
+        let Some(mac) = MacKey::from_answer(envelope, &self.key, &self.keyring.trusted()) else {
+            return;
+        };
+        if let Err(e) = mac.store(&self.layout) {
+            tracing::warn!(error = %e, "cannot store the check-in MAC key");
+        }
+        self.mac = Some(mac);
     }
 
     /// What the next check-in reports: the codes taken offline (the server must know of
@@ -424,6 +466,7 @@ impl Agent {
             tracing::warn!(error = %e, "cannot record the lease's code counter");
         }
         self.held = Some(offered);
+        self.take_mac_key(envelope);
         Ok(LeaseOutcome::Accepted { sequence, state })
     }
 
@@ -431,10 +474,34 @@ impl Agent {
     /// and store the answer.
     pub async fn check_in(&mut self) -> Result<CheckInOutcome, AgentError> {
         self.observe_device();
-        let (signed, counter) = self.build_checkin()?;
+        let mac = self.mac_key().is_some();
+        let (mut signed, mut counter) = self.build_checkin()?;
         let carried = self.reports();
         let signals_through = self.tamper.to_wire().iter().map(|s| s.seq).max();
-        let envelope = self.client.post_checkin(&signed).await?;
+        let envelope = match self.client.post_checkin(&signed).await {
+            Err(AgentError::Server {
+                code: ErrorCode::BadSignature,
+                ..
+            }) if mac => {
+                // The server no longer takes this MAC key (it retired the server key, or
+                // the key was damaged on its way here): forget it and sign this check-in
+                // again, under the next counter, asking for a new key.
+                self.mac = None;
+                if let Err(e) = MacKey::forget(&self.layout) {
+                    tracing::warn!(error = %e, "cannot remove the refused check-in MAC key");
+                }
+                (signed, counter) = self.build_checkin()?;
+                self.client.post_checkin(&signed).await?
+            }
+            Err(AgentError::Server { status: 422, .. }) if signed.want_mac_key => {
+                // A server older than MAC keys refuses the field it does not know. It took
+                // nothing from the request, so the same signed check-in goes again without
+                // it, its counter still fresh.
+                signed.want_mac_key = false;
+                self.client.post_checkin(&signed).await?
+            }
+            answer => answer?,
+        };
         let lease = self.accept_lease(&envelope, counter)?;
         // The server answered this very check-in, so it has recorded what it carried, and
         // its lease was cut knowing about every code reported: that lease now rules.

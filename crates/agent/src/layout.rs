@@ -93,6 +93,11 @@ impl Layout {
         self.user_dir().join("lease.json")
     }
 
+    /// The check-in MAC key and the server key it belongs to (40 bytes; see `mac_key`).
+    pub fn checkin_mac_key(&self) -> PathBuf {
+        self.user_dir().join("checkin_mac_key")
+    }
+
     /// When the user partition was begun, as a check-in counter (see `user`).
     pub fn install(&self) -> PathBuf {
         self.user_dir().join("install.json")

@@ -21,6 +21,7 @@ mod error;
 mod judge;
 mod keyring;
 mod layout;
+mod mac_key;
 mod persistent;
 mod platform;
 mod push;

@@ -35,6 +35,9 @@ struct Fake {
     script: Mutex<Vec<Reply>>,
     last_counter: Mutex<u64>,
     sequence: Mutex<u64>,
+    /// Answers like a server older than check-in MAC keys: a field it does not know is
+    /// refused (422).
+    before_mac_keys: bool,
 }
 
 fn error(status: u16, code: &str) -> Response {
@@ -42,7 +45,13 @@ fn error(status: u16, code: &str) -> Response {
     (StatusCode::from_u16(status).unwrap(), Json(body)).into_response()
 }
 
-async fn checkin(State(fake): State<Arc<Fake>>, Json(signed): Json<SignedCheckIn>) -> Response {
+async fn checkin(State(fake): State<Arc<Fake>>, Json(body): Json<serde_json::Value>) -> Response {
+    if fake.before_mac_keys && body.get("want_mac_key").is_some() {
+        return error(422, "invalid_request");
+    }
+    let Ok(signed) = serde_json::from_value::<SignedCheckIn>(body) else {
+        return error(422, "invalid_request");
+    };
     let Ok(c) = signed.open() else {
         return error(400, "bad_signature");
     };
@@ -99,7 +108,12 @@ async fn checkin(State(fake): State<Arc<Fake>>, Json(signed): Json<SignedCheckIn
 
 /// Starts the fake server on a loopback port; it lives as long as the test's runtime.
 async fn serve(script: Vec<Reply>) -> (String, Arc<Fake>) {
+    serve_as(script, false).await
+}
+
+async fn serve_as(script: Vec<Reply>, before_mac_keys: bool) -> (String, Arc<Fake>) {
     let fake = Arc::new(Fake {
+        before_mac_keys,
         key: ServerKey::generate(),
         device_id: DeviceId::new(),
         clock: Arc::new(SystemClock),
@@ -180,6 +194,20 @@ async fn check_in_round_trip_and_replay_is_refused_by_the_server() {
     );
     // The agent moves on with a fresh counter.
     assert_eq!(agent.check_in().await.unwrap().counter, 3);
+}
+
+/// A server older than check-in MAC keys refuses the request for one; the agent sends the
+/// same check-in without it and keeps signing.
+#[tokio::test]
+async fn a_server_older_than_mac_keys_still_gets_signed_check_ins() {
+    let (url, fake) = serve_as(vec![ACTIVE], true).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut agent = agent(&dir, &url, &fake);
+    assert_eq!(agent.check_in().await.unwrap().counter, 1);
+    assert_eq!(agent.check_in().await.unwrap().counter, 2);
+    assert!(!agent.layout().checkin_mac_key().exists());
+    let (signed, _) = agent.build_checkin().unwrap();
+    assert!(signed.want_mac_key && signed.open().is_ok());
 }
 
 #[tokio::test]

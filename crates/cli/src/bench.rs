@@ -12,6 +12,7 @@ use std::time::Instant;
 mod checkin;
 mod console;
 mod counting;
+mod crypto;
 mod dataset;
 mod portfolio;
 mod report;
@@ -34,6 +35,9 @@ pub enum BenchCommand {
     /// Signed check-ins per second from many concurrent phones over a fleet of enrolled
     /// devices, against a bare endpoint of the same server as the baseline.
     Checkin(checkin::CheckinArgs),
+    /// What each piece of a check-in's cryptography costs one core: signatures verified
+    /// alone and in batches, MACs, leases signed alone and in batches.
+    Crypto(crypto::CryptoArgs),
 }
 
 /// `bench policy`.
@@ -51,6 +55,7 @@ pub struct PolicyArgs {
 pub fn run(cmd: BenchCommand) -> anyhow::Result<()> {
     match cmd {
         BenchCommand::Policy(a) => policy(a),
+        BenchCommand::Crypto(a) => crypto::run(a),
         // `main` calls this synchronously from inside its runtime; block_in_place lets this
         // worker thread wait for an async benchmark without stalling the runtime.
         BenchCommand::Scheduler(a) => tokio::task::block_in_place(|| {

@@ -553,12 +553,18 @@ pub struct SignedCheckInSchema {
         content_media_type = "application/octet-stream"
     )]
     body: String,
-    /// Base64 of the 64-byte Ed25519 signature of those bytes by the device key.
+    /// Base64 of the 64-byte Ed25519 signature of those bytes by the device key; for an
+    /// `LLCHK005` body, of the 32-byte HMAC-SHA256 tag under the device's check-in MAC key
+    /// (docs/protocol.md, section 2a).
     #[schema(
         content_encoding = "base64",
         content_media_type = "application/octet-stream"
     )]
     signature: String,
+    /// Asks for the device's check-in MAC key (`mac_key`) in the answer. False when
+    /// absent.
+    #[schema(required = false)]
+    want_mac_key: bool,
 }
 
 /// `POST /device/v1/dispute`: a dispute (`LLDSP001`) and its signature by the device key.
@@ -675,7 +681,7 @@ pub struct LeaseEnvelopeSchema {
     )]
     signature: String,
     /// Base64 of the lease's path to the signed root: 33 bytes a step, at most 16 steps
-    /// (empty for a batch of one). Only in answers to `LLCHK004` check-ins.
+    /// (empty for a batch of one). Only in answers to `LLCHK004` and `LLCHK005` check-ins.
     #[schema(
         required = false,
         content_encoding = "base64",
@@ -685,6 +691,15 @@ pub struct LeaseEnvelopeSchema {
     /// Only in answers to `LLCHK002` and `LLCHK003` check-ins.
     #[schema(required = false)]
     view: LeaseViewSchema,
+    /// Base64 of 40 bytes: the id of a server key, then the device's check-in MAC key
+    /// under it, wrapped for the device (docs/protocol.md, section 2a). Only when a signed
+    /// check-in asked for it.
+    #[schema(
+        required = false,
+        content_encoding = "base64",
+        content_media_type = "application/octet-stream"
+    )]
+    mac_key: String,
 }
 
 #[cfg(test)]
@@ -974,7 +989,10 @@ mod tests {
                 message: "Pay by Friday".into(),
             }],
         };
-        for (view, proof) in [(Some(view), Some("AAAA".into())), (None, None)] {
+        for (view, proof, mac_key) in [
+            (Some(view), Some("AAAA".into()), None),
+            (None, None, Some("AAAA".into())),
+        ] {
             conforms(
                 &doc,
                 "LeaseEnvelope",
@@ -984,6 +1002,7 @@ mod tests {
                     signature: "AAAA".into(),
                     proof,
                     view,
+                    mac_key,
                 },
             );
         }

@@ -5,6 +5,10 @@ use crate::keys::KeyId;
 use lienlock_domain::policy::TamperKind;
 use lienlock_domain::{Imei, Timestamp};
 
+/// Tag of version 5: version 4's layout and meaning, authenticated by a MAC under a key
+/// the server handed the device (docs/protocol.md, section 2a) instead of a signature.
+pub const MAGIC_V5: &[u8; 8] = b"LLCHK005";
+
 /// Tag of version 4 of the check-in request: version 3's layout, from an agent that takes
 /// leases signed in batches (docs/protocol.md, section 3b).
 pub const MAGIC_V4: &[u8; 8] = b"LLCHK004";
@@ -32,8 +36,12 @@ pub enum CheckInVersion {
     V2,
     /// `LLCHK003`: version 4's layout, from an agent that takes only leases signed alone.
     V3,
-    /// `LLCHK004`, what agents send: takes leases signed in batches.
+    /// `LLCHK004`: takes leases signed in batches; signed by the device key. What agents
+    /// send until they hold a check-in MAC key, and whenever the server refuses theirs.
     V4,
+    /// `LLCHK005`: version 4 authenticated by a MAC (HMAC-SHA256) under the check-in MAC key
+    /// of the server key its `server_key_id` names, which must be present.
+    V5,
 }
 
 impl CheckInVersion {
@@ -45,7 +53,12 @@ impl CheckInVersion {
 
     /// Whether the agent takes a lease signed in a batch (docs/protocol.md, section 3b).
     pub fn takes_batch_signatures(self) -> bool {
-        self == CheckInVersion::V4
+        matches!(self, CheckInVersion::V4 | CheckInVersion::V5)
+    }
+
+    /// Whether the check-in is authenticated by a MAC rather than signed.
+    pub fn is_mac(self) -> bool {
+        self == CheckInVersion::V5
     }
 }
 
@@ -196,6 +209,7 @@ impl CheckIn {
             CheckInVersion::V2 => MAGIC_V2,
             CheckInVersion::V3 => MAGIC,
             CheckInVersion::V4 => MAGIC_V4,
+            CheckInVersion::V5 => MAGIC_V5,
         });
         w.bytes(self.imei.as_bytes())
             .bytes(&self.device_key)
@@ -233,6 +247,7 @@ impl CheckIn {
     /// Parses canonical bytes of any version still read.
     pub fn decode(buf: &[u8]) -> Result<Self, WireError> {
         let tags = [
+            (MAGIC_V5, CheckInVersion::V5),
             (MAGIC_V4, CheckInVersion::V4),
             (MAGIC, CheckInVersion::V3),
             (MAGIC_V2, CheckInVersion::V2),
@@ -254,6 +269,13 @@ impl CheckIn {
         } else {
             (None, 0)
         };
+        if version.is_mac() && server_key_id.is_none() {
+            // The key it names is the one its MAC key belongs to.
+            return Err(WireError::Invalid {
+                field: "server_key_id",
+                why: "a version 5 check-in must name the server key of its MAC".into(),
+            });
+        }
         let n = usize::from(r.u8()?);
         if n > MAX_REPORTS {
             return Err(WireError::Invalid {
@@ -383,6 +405,29 @@ mod tests {
     }
 
     #[test]
+    fn version_5_is_version_4_under_its_own_tag_and_names_a_key() {
+        let mut c = sample();
+        c.version = CheckInVersion::V4;
+        let v4 = c.encode();
+        c.version = CheckInVersion::V5;
+        let v5 = c.encode();
+        assert_eq!(&v5[..8], MAGIC_V5);
+        assert_eq!(v5[8..], v4[8..]);
+        assert_eq!(CheckIn::decode(&v5).unwrap(), c);
+        assert!(CheckInVersion::V5.takes_batch_signatures());
+        assert!(CheckInVersion::V5.is_mac() && !CheckInVersion::V4.is_mac());
+        // Without a key id there is no MAC key to check it with.
+        c.server_key_id = None;
+        assert!(matches!(
+            CheckIn::decode(&c.encode()),
+            Err(WireError::Invalid {
+                field: "server_key_id",
+                ..
+            })
+        ));
+    }
+
+    #[test]
     fn version_2_still_reads_and_round_trips() {
         let mut v2 = sample();
         v2.version = CheckInVersion::V2;
@@ -504,7 +549,7 @@ mod tests {
         #[test]
         fn decoding_arbitrary_bytes_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
             let _ = CheckIn::decode(&bytes);
-            for magic in [MAGIC_V4, MAGIC, MAGIC_V2] {
+            for magic in [MAGIC_V5, MAGIC_V4, MAGIC, MAGIC_V2] {
                 let mut tagged = magic.to_vec();
                 tagged.extend(bytes.iter().copied());
                 if let Ok(c) = CheckIn::decode(&tagged) {

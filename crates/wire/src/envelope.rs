@@ -5,6 +5,7 @@ use crate::checkin::CheckIn;
 use crate::codec::{b64, unb64, WireError};
 use crate::keys::{verify_device, DeviceKey, ServerKey, ServerPublicKey};
 use crate::lease::{Lease, LeaseNotice, LockScreen};
+use crate::mac::CheckinMacKey;
 use crate::merkle::{self, Proof};
 use lienlock_domain::{Capability, LeaseState, RestrictionLevel};
 use serde::{Deserialize, Serialize};
@@ -15,8 +16,13 @@ use serde::{Deserialize, Serialize};
 pub struct SignedCheckIn {
     /// Base64 of [`CheckIn::encode`].
     pub body: String,
-    /// Base64 of the 64-byte Ed25519 signature of those bytes by the device key.
+    /// Base64 of the 64-byte Ed25519 signature of those bytes by the device key; for a
+    /// version 5 body, of the 32-byte HMAC-SHA256 tag under the device's check-in MAC key.
     pub signature: String,
+    /// Asks for the device's check-in MAC key in the answer (`mac_key`). Not covered by
+    /// the signature: whoever sets it gets only a key wrapped for the device alone.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub want_mac_key: bool,
 }
 
 impl SignedCheckIn {
@@ -26,6 +32,19 @@ impl SignedCheckIn {
         Self {
             signature: b64(&key.sign(&bytes)),
             body: b64(&bytes),
+            want_mac_key: false,
+        }
+    }
+
+    /// Encodes a version 5 check-in and authenticates it with the device's MAC key for the
+    /// server key it names.
+    pub fn seal_mac(checkin: &CheckIn, key: &CheckinMacKey) -> Self {
+        debug_assert!(checkin.version.is_mac(), "a MAC goes with a version 5 body");
+        let bytes = checkin.encode();
+        Self {
+            signature: b64(&key.tag(&bytes)),
+            body: b64(&bytes),
+            want_mac_key: false,
         }
     }
 
@@ -58,9 +77,34 @@ pub struct UnverifiedCheckIn {
 }
 
 impl UnverifiedCheckIn {
-    /// Verifies the signature with the key the check-in names.
+    /// Verifies the signature with the key the check-in names. A version 5 check-in is
+    /// refused here: it carries a MAC, not a signature ([`UnverifiedCheckIn::verify_mac`]).
     pub fn verify(self) -> Result<CheckIn, WireError> {
+        if self.is_mac() {
+            return Err(WireError::BadSignature);
+        }
         verify_device(&self.checkin.device_key, &self.bytes, &self.signature)?;
+        Ok(self.checkin)
+    }
+
+    /// Whether the check-in is authenticated by a MAC (version 5).
+    pub fn is_mac(&self) -> bool {
+        self.checkin.version.is_mac()
+    }
+
+    /// Checks a version 5 check-in's MAC with the key `server` derives for its device key
+    /// under the server key it names. `BadSignature` for a wrong tag, a key this server
+    /// does not hold, or a check-in that is not version 5.
+    pub fn verify_mac(self, server: &ServerKey) -> Result<CheckIn, WireError> {
+        let key = self
+            .checkin
+            .server_key_id
+            .filter(|_| self.is_mac())
+            .and_then(|named| server.checkin_mac_key(named, &self.checkin.device_key))
+            .ok_or(WireError::BadSignature)?;
+        if !key.verifies(&self.bytes, &self.signature) {
+            return Err(WireError::BadSignature);
+        }
         Ok(self.checkin)
     }
 
@@ -75,14 +119,23 @@ impl UnverifiedCheckIn {
 
 /// Verifies check-ins together ([`crate::batch`]): one answer each, in order, the one
 /// [`UnverifiedCheckIn::verify`] gives it.
+/// A version 5 check-in (a MAC, not a signature) is refused, as alone.
 pub fn verify_checkins(batch: Vec<UnverifiedCheckIn>) -> Vec<Result<CheckIn, WireError>> {
-    let items: Vec<DeviceSignature<'_>> = batch.iter().map(UnverifiedCheckIn::signature).collect();
+    let (macs, signed): (Vec<_>, Vec<_>) =
+        batch.into_iter().enumerate().partition(|(_, u)| u.is_mac());
+    let items: Vec<DeviceSignature<'_>> = signed.iter().map(|(_, u)| u.signature()).collect();
     let answers = verify_devices(&items);
-    batch
+    let mut out: Vec<(usize, Result<CheckIn, WireError>)> = signed
         .into_iter()
         .zip(answers)
-        .map(|(u, answer)| answer.map(|()| u.checkin))
-        .collect()
+        .map(|((n, u), answer)| (n, answer.map(|()| u.checkin)))
+        .chain(
+            macs.into_iter()
+                .map(|(n, _)| (n, Err(WireError::BadSignature))),
+        )
+        .collect();
+    out.sort_by_key(|(n, _)| *n);
+    out.into_iter().map(|(_, r)| r).collect()
 }
 
 /// The server's answer to a check-in.
@@ -103,6 +156,12 @@ pub struct LeaseEnvelope {
     /// check-ins. Not signed; agents ignore it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub view: Option<LeaseView>,
+    /// Base64 of the device's check-in MAC key, wrapped for it (40 bytes: the server key's
+    /// id, then the key; docs/protocol.md, section 2a): only in answer to a signed
+    /// check-in that asked (`want_mac_key`). Not signed; a damaged one only makes the
+    /// device's next check-in be refused and signed again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mac_key: Option<String>,
 }
 
 /// A readable copy of a lease (unsigned, informational).
@@ -244,6 +303,7 @@ impl UnsignedLease {
             lease: b64(&self.bytes),
             proof,
             view: self.view,
+            mac_key: None,
         }
     }
 }
@@ -268,6 +328,7 @@ pub fn sign_batch(leases: Vec<UnsignedLease>, key: &ServerKey) -> Vec<LeaseEnvel
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::keys::KeyId;
     use crate::lease::tests::sample;
 
     fn signed() -> (ServerKey, LeaseEnvelope, Lease) {
@@ -435,7 +496,149 @@ mod tests {
         let forged = SignedCheckIn {
             body: sealed.body.clone(),
             signature: SignedCheckIn::seal(&c, &impostor).signature,
+            want_mac_key: false,
         };
         assert_eq!(forged.open().unwrap_err(), WireError::BadSignature);
+    }
+
+    fn v5(key: &DeviceKey, server: KeyId) -> CheckIn {
+        CheckIn {
+            version: crate::CheckInVersion::V5,
+            imei: lienlock_domain::Imei::parse("490154203237518").unwrap(),
+            device_key: key.public(),
+            counter: 9,
+            device_time: lienlock_domain::Timestamp::from_millis(5),
+            held_lease_seq: 3,
+            notice_ack: 0,
+            server_key_id: Some(server),
+            user_since: 0,
+            reports: Vec::new(),
+            signals: Vec::new(),
+        }
+    }
+
+    /// The device unwraps the key the server wrapped for it, and the server takes the
+    /// check-ins it authenticates, from that device key and under that server key only.
+    #[test]
+    fn a_mac_key_handed_out_authenticates_that_devices_check_ins_alone() {
+        let server = ServerKey::generate();
+        let device = DeviceKey::generate();
+        let wrapped = server
+            .wrapped_mac_key(Some(server.id()), &device.public())
+            .unwrap();
+        let mac = device
+            .unwrap_mac_key(&server.public(), &wrapped)
+            .expect("wrapped for this device");
+        let c = v5(&device, server.id());
+        let sealed = SignedCheckIn::seal_mac(&c, &mac);
+        assert_eq!(sealed.decode().unwrap().verify_mac(&server).unwrap(), c);
+        // A MAC is not a signature, nor a signature a MAC.
+        assert_eq!(sealed.open().unwrap_err(), WireError::BadSignature);
+        let mut signed_v4 = c.clone();
+        signed_v4.version = crate::CheckInVersion::V4;
+        let sig = SignedCheckIn::seal(&signed_v4, &device);
+        assert_eq!(
+            sig.decode().unwrap().verify_mac(&server).unwrap_err(),
+            WireError::BadSignature
+        );
+        // Batched with signed ones, it is refused in its own place.
+        let batch = vec![
+            sig.decode().unwrap(),
+            sealed.decode().unwrap(),
+            sig.decode().unwrap(),
+        ];
+        let answers = verify_checkins(batch);
+        assert!(answers[0].is_ok() && answers[2].is_ok());
+        assert_eq!(answers[1].clone().unwrap_err(), WireError::BadSignature);
+
+        // Another device cannot read the key, nor use its own key for this device.
+        let other = DeviceKey::generate();
+        let theirs = other.unwrap_mac_key(&server.public(), &wrapped).unwrap();
+        assert_ne!(theirs, mac);
+        let forged = SignedCheckIn::seal_mac(&c, &theirs);
+        assert_eq!(
+            forged.decode().unwrap().verify_mac(&server).unwrap_err(),
+            WireError::BadSignature
+        );
+        // A tampered body, a truncated tag.
+        let mut changed = c.clone();
+        changed.counter += 1;
+        let mut moved = SignedCheckIn::seal_mac(&changed, &mac);
+        moved.signature = sealed.signature.clone();
+        assert_eq!(
+            moved.decode().unwrap().verify_mac(&server).unwrap_err(),
+            WireError::BadSignature
+        );
+        let mut short = sealed.clone();
+        short.signature = b64(&unb64(&sealed.signature, "s").unwrap()[..16]);
+        assert_eq!(
+            short.decode().unwrap().verify_mac(&server).unwrap_err(),
+            WireError::BadSignature
+        );
+        // Another server (or one that retired the key) holds no such key.
+        assert_eq!(
+            sealed
+                .decode()
+                .unwrap()
+                .verify_mac(&ServerKey::generate())
+                .unwrap_err(),
+            WireError::BadSignature
+        );
+    }
+
+    /// Through a rotation: the key named by the device is used while the server holds it,
+    /// and a wrapping names the key it belongs to.
+    #[test]
+    fn mac_keys_follow_the_key_the_device_names() {
+        let old = ServerKey::generate();
+        let new = ServerKey::generate();
+        let device = DeviceKey::generate();
+        let rotating = old.clone().with_next(new.clone());
+        let promoted = new.clone().with_previous(old.clone());
+        let under_old = rotating
+            .wrapped_mac_key(Some(old.id()), &device.public())
+            .unwrap();
+        let under_new = rotating
+            .wrapped_mac_key(Some(new.id()), &device.public())
+            .unwrap();
+        assert_eq!(under_old[..8], old.id().0);
+        assert_eq!(under_new[..8], new.id().0);
+        // Unwrapped with the key it names, and only with it.
+        assert!(device.unwrap_mac_key(&new.public(), &under_old).is_none());
+        let mac_old = device.unwrap_mac_key(&old.public(), &under_old).unwrap();
+        let mac_new = device.unwrap_mac_key(&new.public(), &under_new).unwrap();
+        // Both servers of the rotation check both keys' MACs; a server without the old key
+        // refuses its MACs.
+        for server in [&rotating, &promoted] {
+            for (named, mac) in [(old.id(), &mac_old), (new.id(), &mac_new)] {
+                let sealed = SignedCheckIn::seal_mac(&v5(&device, named), mac);
+                assert!(sealed.decode().unwrap().verify_mac(server).is_ok());
+            }
+        }
+        let sealed = SignedCheckIn::seal_mac(&v5(&device, old.id()), &mac_old);
+        assert!(sealed.decode().unwrap().verify_mac(&new).is_err());
+        // A key unknown to the server: wrapped under its current key.
+        let unknown = KeyId([7; 8]);
+        assert_eq!(
+            rotating
+                .wrapped_mac_key(Some(unknown), &device.public())
+                .unwrap()[..8],
+            old.id().0
+        );
+        // Not a device key at all.
+        assert!(old.wrapped_mac_key(None, &[0u8; 32]).is_none());
+    }
+
+    #[test]
+    fn want_mac_key_is_left_out_of_the_json_unless_asked() {
+        let key = DeviceKey::generate();
+        let mut sealed = SignedCheckIn::seal(&v5(&key, KeyId([1; 8])), &key);
+        assert!(!serde_json::to_string(&sealed)
+            .unwrap()
+            .contains("want_mac_key"));
+        sealed.want_mac_key = true;
+        let json = serde_json::to_string(&sealed).unwrap();
+        let back: SignedCheckIn = serde_json::from_str(&json).unwrap();
+        assert!(back.want_mac_key);
     }
 }

@@ -1,6 +1,7 @@
 //! Ed25519 keys on both ends of the protocol.
 
 use crate::codec::WireError;
+use crate::mac::{CheckinMacKey, WRAPPED_LEN};
 use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 use sha2::{Digest, Sha256};
 use std::fmt;
@@ -147,6 +148,38 @@ impl ServerKey {
         self.key.sign(msg).to_bytes()
     }
 
+    /// The key among those this server holds (this one, the next, the previous) with
+    /// id `id`.
+    fn held(&self, id: KeyId) -> Option<&ServerKey> {
+        [Some(self), self.next(), self.previous()]
+            .into_iter()
+            .flatten()
+            .find(|k| k.id == id)
+    }
+
+    /// The check-in MAC key of `device_key` under the held key `named` (`crate::mac`);
+    /// `None` when this server holds no key by that id (it has been retired, or never
+    /// was this server's).
+    pub fn checkin_mac_key(&self, named: KeyId, device_key: &[u8; 32]) -> Option<CheckinMacKey> {
+        let key = self.held(named)?;
+        Some(CheckinMacKey::derive(key.key.as_bytes(), device_key))
+    }
+
+    /// The check-in MAC key of `device_key`, wrapped so that only that device can read it
+    /// (`crate::mac`), under the key the device names as the newest it trusts when this
+    /// server holds it, else this key. One X25519 agreement. `None` for a device key that
+    /// is not a usable point.
+    pub fn wrapped_mac_key(
+        &self,
+        named: Option<KeyId>,
+        device_key: &[u8; 32],
+    ) -> Option<[u8; WRAPPED_LEN]> {
+        let key = named.and_then(|id| self.held(id)).unwrap_or(self);
+        let shared = key.agree_with_device(device_key)?;
+        let mac = CheckinMacKey::derive(key.key.as_bytes(), device_key);
+        Some(mac.wrap(key.id, &shared, device_key))
+    }
+
     /// The secret this server shares with the device holding `device_key` (see
     /// [`SharedSecret`]). `None` for a key that is not a usable Ed25519 point.
     pub fn agree_with_device(&self, device_key: &[u8; 32]) -> Option<SharedSecret> {
@@ -260,6 +293,23 @@ impl DeviceKey {
     /// Signs canonical bytes.
     pub fn sign(&self, msg: &[u8]) -> [u8; 64] {
         self.0.sign(msg).to_bytes()
+    }
+
+    /// The check-in MAC key a server wrapped for this device ([`ServerKey::wrapped_mac_key`])
+    /// under `server`, which must be the key the wrapping names. `None` when it names
+    /// another key or is not [`WRAPPED_LEN`] bytes. A key damaged on the way unwraps to a
+    /// wrong key, which the server then refuses, and the agent asks for another.
+    pub fn unwrap_mac_key(
+        &self,
+        server: &ServerPublicKey,
+        wrapped: &[u8],
+    ) -> Option<CheckinMacKey> {
+        let wrapped: &[u8; WRAPPED_LEN] = wrapped.try_into().ok()?;
+        if wrapped[..8] != server.id().0 {
+            return None;
+        }
+        let shared = self.agree_with_server(server)?;
+        Some(CheckinMacKey::unwrap(wrapped, &shared, &self.public()))
     }
 
     /// The secret this device shares with the server it pinned (see [`SharedSecret`]).

@@ -11,6 +11,7 @@ pub mod dispute;
 pub mod envelope;
 pub mod keys;
 pub mod lease;
+pub mod mac;
 pub mod merkle;
 pub mod openpaygo;
 pub mod push;
@@ -28,4 +29,5 @@ pub use envelope::{
 };
 pub use keys::{DeviceKey, KeyId, ServerKey, ServerPublicKey, SharedSecret};
 pub use lease::{Lease, LeaseNotice, LockScreen, MAX_NOTICES};
+pub use mac::CheckinMacKey;
 pub use push::{SignedSubscribe, SubscribeRequest};

@@ -176,11 +176,13 @@ pub fn envelope(bytes: &[u8], key: &ServerKey) -> LeaseEnvelope {
         signature: b64(&key.sign(bytes)),
         proof: None,
         view: None,
+        mac_key: None,
     }
 }
 
-/// Sample check-ins: version 3 without reports or signals, the same as version 4, version 3
-/// with the most reports and signals, and version 2 (older agents).
+/// Sample check-ins: version 3 without reports or signals, the same as version 4 and as
+/// version 5 (sealed with its MAC under the sample server key), version 3 with the most
+/// reports and signals, and version 2 (older agents).
 pub fn sample_checkins() -> Vec<CheckIn> {
     let base = CheckIn {
         version: CheckInVersion::V3,
@@ -226,6 +228,10 @@ pub fn sample_checkins() -> Vec<CheckIn> {
         base.clone(),
         CheckIn {
             version: CheckInVersion::V4,
+            ..base.clone()
+        },
+        CheckIn {
+            version: CheckInVersion::V5,
             ..base.clone()
         },
         CheckIn {
@@ -475,7 +481,11 @@ pub fn seeds() -> Vec<(&'static str, Vec<Vec<u8>>)> {
 
     let mut device_envelopes: Vec<Vec<u8>> = sample_checkins()
         .iter()
-        .map(|c| json(&SignedCheckIn::seal(c, &device)))
+        .map(|c| match server.checkin_mac_key(server.id(), &device.public()) {
+            // A version 5 check-in with the tag the fuzz targets' server key takes.
+            Some(mac) if c.version.is_mac() => json(&SignedCheckIn::seal_mac(c, &mac)),
+            _ => json(&SignedCheckIn::seal(c, &device)),
+        })
         .collect();
     device_envelopes.extend(
         sample_disputes()

@@ -83,6 +83,13 @@ pub struct CheckinArgs {
     /// percentiles average away shows here as a second with few answers.
     #[arg(long)]
     timeline: bool,
+    /// Check-ins signed by each phone's key (version 4), as a phone sends until it holds
+    /// a check-in MAC key, instead of authenticated by that key (version 5, what phones
+    /// send once their first check-in was answered; docs/protocol.md, section 2a). The
+    /// bench derives each phone's MAC key from the embedded server's key, as that server
+    /// does; against --server it holds no such key, and signs.
+    #[arg(long)]
+    signed: bool,
 }
 
 /// Runs the benchmark and prints one JSON line per run.
@@ -142,8 +149,8 @@ async fn serve_and_measure(
     database: &str,
     backend: &str,
 ) -> anyhow::Result<()> {
-    let (url, stop) = match &a.server {
-        Some(url) => (url.trim_end_matches('/').to_owned(), None),
+    let (url, stop, mac) = match &a.server {
+        Some(url) => (url.trim_end_matches('/').to_owned(), None, None),
         None => {
             // Counted and timed as a node with its metrics listener counts and times every
             // request, so the figures include that work.
@@ -152,10 +159,11 @@ async fn serve_and_measure(
                 "cannot install the metrics recorder"
             );
             let store = lienlock_store_sql::open(database).await?;
+            let key = ServerKey::generate();
             let service = Service::new(
                 store,
                 Arc::new(SystemClock),
-                ServerKey::generate(),
+                key.clone(),
                 ServerSecret::generate(),
                 LeaseSettings::default(),
             );
@@ -171,20 +179,21 @@ async fn serve_and_measure(
                     let _ = rx.await;
                 },
             ));
-            (url, Some((tx, handle)))
+            (url, Some((tx, handle)), (!a.signed).then_some(key))
         }
     };
     let origin = Origin::parse(&url)?;
+    let mac = mac.as_ref();
     let mut outcome = if a.warmup > 0 {
-        warm_up(a, fleet, &origin).await
+        warm_up(a, fleet, &origin, mac).await
     } else {
         Ok(())
     };
     if outcome.is_ok() {
         for run in 0..a.runs {
-            if let Err(e) = measure(a, fleet, &origin)
+            if let Err(e) = measure(a, fleet, &origin, mac)
                 .await
-                .map(|r| println!("{}", r.json(a, fleet.len(), backend, run)))
+                .map(|r| println!("{}", r.json(a, fleet.len(), backend, run, mac.is_some())))
             {
                 outcome = Err(e);
                 break;
@@ -211,7 +220,14 @@ struct Report {
 }
 
 impl Report {
-    fn json(&self, a: &CheckinArgs, devices: u64, backend: &str, run: u32) -> serde_json::Value {
+    fn json(
+        &self,
+        a: &CheckinArgs,
+        devices: u64,
+        backend: &str,
+        run: u32,
+        mac: bool,
+    ) -> serde_json::Value {
         let ratio = if self.baseline.per_sec > 0.0 {
             self.checkins.per_sec / self.baseline.per_sec
         } else {
@@ -235,6 +251,7 @@ impl Report {
             "warmup_s": a.warmup,
             "duration_s": a.duration,
             "backend": backend,
+            "auth": if mac { "mac" } else { "signature" },
             "run": run + 1,
             "presign_s": round(self.presign_secs),
         })
@@ -297,9 +314,14 @@ fn quantile(sorted: &[u32], f: f64) -> f64 {
     f64::from(sorted[i]) / 1000.0
 }
 
-async fn measure(a: &CheckinArgs, fleet: &Fleet, origin: &Origin) -> anyhow::Result<Report> {
+async fn measure(
+    a: &CheckinArgs,
+    fleet: &Fleet,
+    origin: &Origin,
+    mac: Option<&ServerKey>,
+) -> anyhow::Result<Report> {
     let (checkins, errors, exhausted, presign_secs) =
-        checkin_window(a, fleet, origin, a.duration).await?;
+        checkin_window(a, fleet, origin, a.duration, mac).await?;
     if a.timeline {
         for line in checkins.timeline() {
             eprintln!("{line}");
@@ -318,8 +340,13 @@ async fn measure(a: &CheckinArgs, fleet: &Fleet, origin: &Origin) -> anyhow::Res
 }
 
 /// Check-ins sent as the timed windows' are, for `--warmup` seconds, and not counted.
-async fn warm_up(a: &CheckinArgs, fleet: &Fleet, origin: &Origin) -> anyhow::Result<()> {
-    checkin_window(a, fleet, origin, a.warmup).await?;
+async fn warm_up(
+    a: &CheckinArgs,
+    fleet: &Fleet,
+    origin: &Origin,
+    mac: Option<&ServerKey>,
+) -> anyhow::Result<()> {
+    checkin_window(a, fleet, origin, a.warmup, mac).await?;
     Ok(())
 }
 
@@ -331,13 +358,15 @@ async fn checkin_window(
     fleet: &Fleet,
     origin: &Origin,
     seconds: u64,
+    mac: Option<&ServerKey>,
 ) -> anyhow::Result<(Window, u64, bool, f64)> {
     let started = std::time::Instant::now();
     let total = (seconds * a.presign_per_sec).min(fleet.len() * ROUNDS);
     let phones = phones(fleet, total)?;
     let framing = origin.clone();
+    let mac = mac.cloned();
     let requests = tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<Vec<u8>>> {
-        Ok(presign(&phones, total)?
+        Ok(presign(&phones, total, mac.as_ref())?
             .iter()
             .map(|body| framing.post_json("/device/v1/checkin", body))
             .collect())
@@ -385,10 +414,11 @@ fn phones(fleet: &Fleet, total: u64) -> anyhow::Result<Vec<Phone>> {
         .collect()
 }
 
-/// The request bodies, signed on every core. Counters: the loaded one plus this run's
-/// epoch (the wall clock's seconds times [`ROUNDS`], so each run's are above the last's)
-/// plus the round, strictly increasing per phone within the run.
-fn presign(phones: &[Phone], total: u64) -> anyhow::Result<Vec<String>> {
+/// The request bodies, signed on every core, or with `mac` (the embedded server's key)
+/// authenticated by each phone's check-in MAC key under it. Counters: the loaded one plus
+/// this run's epoch (the wall clock's seconds times [`ROUNDS`], so each run's are above
+/// the last's) plus the round, strictly increasing per phone within the run.
+fn presign(phones: &[Phone], total: u64, mac: Option<&ServerKey>) -> anyhow::Result<Vec<String>> {
     let epoch = (jiff::Timestamp::now().as_second() - 1_700_000_000).max(0) as u64 * ROUNDS;
     let now = Timestamp::from_millis(jiff::Timestamp::now().as_millisecond());
     let n = phones.len() as u64;
@@ -402,21 +432,31 @@ fn presign(phones: &[Phone], total: u64) -> anyhow::Result<Vec<String>> {
                     (from..to)
                         .map(|j| {
                             let p = &phones[(j % n) as usize];
+                            let key = DeviceKey::from_secret(p.key);
+                            let public = key.public();
                             let checkin = CheckIn {
-                                version: CheckInVersion::V4,
+                                version: if mac.is_some() {
+                                    CheckInVersion::V5
+                                } else {
+                                    CheckInVersion::V4
+                                },
                                 imei: p.imei,
-                                device_key: DeviceKey::from_secret(p.key).public(),
+                                device_key: public,
                                 counter: p.counter + epoch + j / n + 1,
                                 device_time: now,
                                 held_lease_seq: p.lease_seq,
                                 notice_ack: p.notice_seq,
-                                server_key_id: None,
+                                server_key_id: mac.map(ServerKey::id),
                                 user_since: 0,
                                 reports: Vec::new(),
                                 signals: Vec::new(),
                             };
-                            let signed =
-                                SignedCheckIn::seal(&checkin, &DeviceKey::from_secret(p.key));
+                            // What the phone would hold after its first check-in.
+                            let signed = match mac.and_then(|s| s.checkin_mac_key(s.id(), &public))
+                            {
+                                Some(k) => SignedCheckIn::seal_mac(&checkin, &k),
+                                None => SignedCheckIn::seal(&checkin, &key),
+                            };
                             Ok(serde_json::to_string(&signed)?)
                         })
                         .collect::<anyhow::Result<Vec<String>>>()

@@ -70,14 +70,18 @@ impl Service {
     /// Handles `POST /device/v1/checkin`.
     pub async fn check_in(&self, signed: &SignedCheckIn) -> Result<LeaseEnvelope, ServiceError> {
         let unverified = signed.decode().map_err(ServiceError::BadDeviceMessage)?;
-        let checkin = self
-            .verifier
-            .verify(unverified)
-            .await
-            .map_err(|e| match e {
-                WireError::BadSignature => ServiceError::BadSignature,
-                other => ServiceError::BadDeviceMessage(other),
-            })?;
+        let verified = if unverified.is_mac() {
+            // An HMAC under a key derived from the server key the check-in names: a
+            // fraction of a microsecond, checked here rather than queued for the verifying
+            // thread (docs/protocol.md, section 2a).
+            unverified.verify_mac(&self.signer)
+        } else {
+            self.verifier.verify(unverified).await
+        };
+        let checkin = verified.map_err(|e| match e {
+            WireError::BadSignature => ServiceError::BadSignature,
+            other => ServiceError::BadDeviceMessage(other),
+        })?;
         // Storage keeps counters as signed 64-bit integers; a larger one is not a counter a
         // genuine agent (which counts up from 1) will ever send.
         if i64::try_from(checkin.counter).is_err() {
@@ -98,7 +102,16 @@ impl Service {
             Err(_) => "refused",
         };
         metrics::counter!(crate::telemetry::CHECKINS, "outcome" => outcome).increment(1);
-        result
+        let mut envelope = result?;
+        // Asked for with a signed check-in (one that proved it holds the device key): the
+        // key its next check-ins can be authenticated with instead, wrapped for it alone.
+        if signed.want_mac_key && !checkin.version.is_mac() {
+            envelope.mac_key = self
+                .signer
+                .wrapped_mac_key(checkin.server_key_id, &checkin.device_key)
+                .map(|w| lienlock_wire::codec::b64(&w));
+        }
+        Ok(envelope)
     }
 
     /// Tamper signals: the ones the device carried, and a factory reset the server sees

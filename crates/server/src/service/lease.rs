@@ -57,7 +57,9 @@ pub(super) fn build<'a>(
 ) -> (UnsignedLease, &'a ServerKey) {
     let trusted = match checkin.version {
         CheckInVersion::V2 => None,
-        CheckInVersion::V3 | CheckInVersion::V4 => Some(checkin.server_key_id.unwrap_or(key.id())),
+        CheckInVersion::V3 | CheckInVersion::V4 | CheckInVersion::V5 => {
+            Some(checkin.server_key_id.unwrap_or(key.id()))
+        }
     };
     let (signer, next_key) = key.for_device(trusted);
     let ttl = now.plus_secs(settings.lease_ttl_secs);

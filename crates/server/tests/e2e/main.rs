@@ -13,6 +13,7 @@ mod errors;
 mod imei_check;
 mod key_rotation;
 mod lifecycle;
+mod mac;
 mod offline;
 mod openapi;
 mod protocol;
