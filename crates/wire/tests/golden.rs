@@ -217,3 +217,42 @@ const LEASE_HEX: &str = "4c4c4c53453030331325b850c2871916019b7a4c000070008000000
 const LEASE_BODY: &str = "TExMU0UwMDMTJbhQwocZFgGbekwAAHAAgAAAAAAAAAE0OTAxNTQyMDMyMzc1MTjQSrIydCu0qzoTaL1GFeTm0CJKtxoBa6+FIKMyyXeHNwAAAAAAAAAEAgAAAZt22qvoAAABm5rnL+gAAAGbduhniAAAAAAAAAAHBAAAAD8ABEFjbWUABysyNTQ3MDAAEWh0dHBzOi8vYS5leGFtcGxlAA5QYXkgdG8gdW5sb2NrLgAMS0VTIDEsNTAwLjAwAQAAAAAAAAADAAtsb2NrX25vdGljZQANUGF5IGJ5IDggSmFuLgAAAZuQmnfoAAAAAg==";
 const LEASE_SIGNATURE: &str =
     "ErOim6Wu/n4ZtRbeTPoLFGRQ6q1+hr3uOLZSYqRuNh/uPWOiTLZ4GsPDhERmshgRxMyVc1v1f2ph+aX+e2UFDg==";
+
+/// Section 10's version 5 check-in: the example check-in under the tag `LLCHK005`, its
+/// MAC key as the server hands it out, and its tag.
+#[test]
+fn a_mac_checkin_and_its_key_match_the_document() {
+    let mut c = checkin();
+    c.version = CheckInVersion::V5;
+    let (server, device) = (server_key(), device_key());
+    let mac = server
+        .checkin_mac_key(server.id(), &device.public())
+        .unwrap();
+    assert_eq!(hex(&mac.to_bytes()), MAC_KEY_HEX);
+    let shared = server.agree_with_device(&device.public()).unwrap();
+    assert_eq!(hex(shared.as_bytes()), SHARED_HEX);
+    let wrapped = server
+        .wrapped_mac_key(Some(server.id()), &device.public())
+        .unwrap();
+    assert_eq!(hex(&wrapped), WRAPPED_MAC_KEY_HEX);
+    assert_eq!(lienlock_wire::codec::b64(&wrapped), WRAPPED_MAC_KEY);
+    assert_eq!(
+        device.unwrap_mac_key(&server.public(), &wrapped).unwrap(),
+        mac
+    );
+    let sealed = SignedCheckIn::seal_mac(&c, &mac);
+    let bytes = c.encode();
+    assert_eq!(&bytes[..8], b"LLCHK005");
+    assert_eq!(hex(&bytes[8..]), CHECKIN_HEX[16..]);
+    assert_eq!(sealed.body, MAC_CHECKIN_BODY);
+    assert_eq!(sealed.signature, MAC_CHECKIN_TAG);
+    assert_eq!(sealed.decode().unwrap().verify_mac(&server).unwrap(), c);
+}
+
+const MAC_KEY_HEX: &str = "d41c697f7771b05a2bfdb695f4ec99f5f277ec3d581385e69652094c56a2a3cb";
+const SHARED_HEX: &str = "e4f89e666efa723bce776c3df12d9313a2416965d9acc2279388230b8a136262";
+const WRAPPED_MAC_KEY_HEX: &str =
+    "1325b850c28719163b57615de6f59d3a52f90b9a1e3ec24124f497e37ef4075f847b88124ccf3a98";
+const WRAPPED_MAC_KEY: &str = "EyW4UMKHGRY7V2Fd5vWdOlL5C5oePsJBJPSX4370B1+Ee4gSTM86mA==";
+const MAC_CHECKIN_BODY: &str = "TExDSEswMDU0OTAxNTQyMDMyMzc1MTjQSrIydCu0qzoTaL1GFeTm0CJKtxoBa6+FIKMyyXeHNwAAAAAAAAAHAAABm3baqAAAAAAAAAAAAwAAAAAAAAACEyW4UMKHGRYAAAAAAAAAAAABAQAAAAEAAAGbdtGAQAAAAZt20mqgAAAAAAAAAAA=";
+const MAC_CHECKIN_TAG: &str = "lQi+8JvNgjxOT5+/4AtTsPvkC/QxC+P/e78M17V3f8k=";
