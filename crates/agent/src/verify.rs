@@ -92,6 +92,8 @@ pub(crate) fn store(path: &Path, envelope: &LeaseEnvelope) -> io::Result<()> {
 fn stripped(envelope: &LeaseEnvelope) -> LeaseEnvelope {
     LeaseEnvelope {
         view: None,
+        // Kept in its own file (`mac_key`), not beside every lease held.
+        mac_key: None,
         ..envelope.clone()
     }
 }

@@ -118,8 +118,8 @@ impl UnverifiedCheckIn {
 }
 
 /// Verifies check-ins together ([`crate::batch`]): one answer each, in order, the one
-/// [`UnverifiedCheckIn::verify`] gives it.
-/// A version 5 check-in (a MAC, not a signature) is refused, as alone.
+/// [`UnverifiedCheckIn::verify`] gives it: a version 5 check-in (a MAC, not a signature)
+/// is refused, as alone.
 pub fn verify_checkins(batch: Vec<UnverifiedCheckIn>) -> Vec<Result<CheckIn, WireError>> {
     let (macs, signed): (Vec<_>, Vec<_>) =
         batch.into_iter().enumerate().partition(|(_, u)| u.is_mac());

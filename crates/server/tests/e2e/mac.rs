@@ -44,6 +44,9 @@ async fn a_signed_check_in_earns_a_mac_key_that_keeps_every_rule(backend: Backen
     assert_eq!(wrapped[..8], s.server_key.id().0);
     agent.accept_lease(&env, counter).unwrap();
     assert!(agent.layout().checkin_mac_key().exists());
+    // Kept in its own file, not with the lease.
+    let held = std::fs::read_to_string(agent.layout().lease()).unwrap();
+    assert!(!held.contains("mac_key"), "{held}");
 
     // The next is version 5 with a 32-byte tag, answered like any version 4 check-in.
     let (mac, counter) = agent.build_checkin().unwrap();
