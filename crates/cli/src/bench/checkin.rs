@@ -2,8 +2,9 @@
 //! phones against a fleet of N enrolled devices, beside a bare endpoint of the same server
 //! (`/healthz`) driven the same way as the baseline.
 //!
-//! The fleet is bulk-loaded (see [`fleet`]). Every request is signed before the clock
-//! starts, so during the timed window the generator does no cryptography: it sends
+//! The fleet is bulk-loaded (see [`fleet`]). Every request is authenticated (by the
+//! phone's check-in MAC key, or with `--signed` its signature) before the clock starts,
+//! so during the timed window the generator does no cryptography: it sends
 //! pre-built bodies over keep-alive HTTP/1.1 connections and reads the answers (it does not
 //! verify the leases; the agent's tests do that). The server is embedded in this process by
 //! default, on the same two cores as the generator, as the baseline is.
