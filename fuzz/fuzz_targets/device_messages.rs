@@ -1,5 +1,5 @@
-//! Any bytes as each device request the server decodes: the check-in (`LLCHK003`, and
-//! `LLCHK002` from older agents), the dispute (`LLDSP001`) and the push subscription
+//! Any bytes as each device request the server decodes: the check-in (`LLCHK005` and
+//! `LLCHK004`, and `LLCHK003` and `LLCHK002` from older agents), the dispute (`LLDSP001`) and the push subscription
 //! (`LLSUB001`). Never a panic; whatever decodes re-encodes to exactly the same bytes (the
 //! encodings are canonical, so no two byte strings carry the same request, and a signature
 //! covers one meaning); the bounds hold.
