@@ -148,7 +148,13 @@ async fn operate(backend: Backend) {
             r#"lienlock_http_requests_total{method="POST",route="/device/v1/checkin",status="200"}"#,
             3.0,
         ),
-        (r#"lienlock_checkins_total{outcome="ok"}"#, 3.0),
+        // The first check-in is signed and earns the phone its MAC key; the next use it.
+        (
+            r#"lienlock_checkins_total{outcome="ok",auth="signature"}"#,
+            1.0,
+        ),
+        (r#"lienlock_checkins_total{outcome="ok",auth="mac"}"#, 2.0),
+        ("lienlock_checkin_mac_keys_total", 1.0),
         (r#"lienlock_device_changes_total{kind="locked"}"#, 1.0),
         (r#"lienlock_device_changes_total{kind="unlocked"}"#, 1.0),
         (

@@ -21,8 +21,12 @@ use std::time::{Duration, Instant};
 pub const HTTP_REQUESTS: &str = "lienlock_http_requests_total";
 /// Time to the response head, by method and route template.
 pub const HTTP_DURATION: &str = "lienlock_http_request_duration_seconds";
-/// Device check-ins by outcome (`ok`, `refused`, `unavailable`).
+/// Device check-ins by outcome (`ok`, `refused`, `unavailable`) and authentication
+/// (`signature`, `mac`, `unreadable`).
 pub const CHECKINS: &str = "lienlock_checkins_total";
+/// Check-in MAC keys handed out (docs/protocol.md, section 2a): about one per phone and
+/// server key; a steady stream means phones keep losing theirs or being refused them.
+pub const CHECKIN_MAC_KEYS: &str = "lienlock_checkin_mac_keys_total";
 /// Device changes committed, by timeline kind (`locked`, `unlocked`, `released`,
 /// `restriction_changed`, ...): what the lender and the policy decided for phones.
 pub const DEVICE_CHANGES: &str = "lienlock_device_changes_total";
@@ -106,7 +110,11 @@ fn describe() {
         Unit::Seconds,
         "Time to the response head by method and route template"
     );
-    describe_counter!(CHECKINS, "Device check-ins by outcome");
+    describe_counter!(
+        CHECKINS,
+        "Device check-ins by outcome and authentication (signature, mac, unreadable)"
+    );
+    describe_counter!(CHECKIN_MAC_KEYS, "Check-in MAC keys handed out to phones");
     describe_counter!(
         DEVICE_CHANGES,
         "Committed device changes by timeline kind (locked, unlocked, released, ...)"

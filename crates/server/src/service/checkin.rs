@@ -7,7 +7,8 @@ use lienlock_store::{
     Actor, ContractRecord, Device, DeviceWrite, Lender, TamperRecord, TimelineEvent,
 };
 use lienlock_wire::{
-    CheckIn, LeaseEnvelope, LeaseNotice, ReportKind, SignedCheckIn, WireError, MAX_NOTICES,
+    CheckIn, LeaseEnvelope, LeaseNotice, ReportKind, SignedCheckIn, UnverifiedCheckIn, WireError,
+    MAX_NOTICES,
 };
 
 /// The highest lease sequence a phone's word can move the server's to: storage keeps
@@ -67,9 +68,35 @@ fn event(device: &Device, at: Timestamp, kind: EventKind, detail: String) -> Tim
 }
 
 impl Service {
-    /// Handles `POST /device/v1/checkin`.
+    /// Handles `POST /device/v1/checkin`. Every answer is counted, by outcome and by how
+    /// the check-in was authenticated.
     pub async fn check_in(&self, signed: &SignedCheckIn) -> Result<LeaseEnvelope, ServiceError> {
-        let unverified = signed.decode().map_err(ServiceError::BadDeviceMessage)?;
+        let (auth, result) = match signed.decode() {
+            Err(e) => ("unreadable", Err(ServiceError::BadDeviceMessage(e))),
+            Ok(unverified) => {
+                let auth = if unverified.is_mac() {
+                    "mac"
+                } else {
+                    "signature"
+                };
+                (auth, self.check_in_decoded(signed, unverified).await)
+            }
+        };
+        let outcome = match &result {
+            Ok(_) => "ok",
+            Err(ServiceError::Store(lienlock_store::StoreError::Unavailable(_))) => "unavailable",
+            Err(_) => "refused",
+        };
+        metrics::counter!(crate::telemetry::CHECKINS, "outcome" => outcome, "auth" => auth)
+            .increment(1);
+        result
+    }
+
+    async fn check_in_decoded(
+        &self,
+        signed: &SignedCheckIn,
+        unverified: UnverifiedCheckIn,
+    ) -> Result<LeaseEnvelope, ServiceError> {
         let verified = if unverified.is_mac() {
             // An HMAC under a key derived from the server key the check-in names: a
             // fraction of a microsecond, checked here rather than queued for the verifying
@@ -90,19 +117,9 @@ impl Service {
                 why: "above 2^63 - 1".into(),
             }));
         }
-        let result = async {
-            self.reconcile_codes(&checkin).await?;
-            self.record_tamper(&checkin).await?;
-            retry_stale(|| self.check_in_once(&checkin)).await
-        }
-        .await;
-        let outcome = match &result {
-            Ok(_) => "ok",
-            Err(ServiceError::Store(lienlock_store::StoreError::Unavailable(_))) => "unavailable",
-            Err(_) => "refused",
-        };
-        metrics::counter!(crate::telemetry::CHECKINS, "outcome" => outcome).increment(1);
-        let mut envelope = result?;
+        self.reconcile_codes(&checkin).await?;
+        self.record_tamper(&checkin).await?;
+        let mut envelope = retry_stale(|| self.check_in_once(&checkin)).await?;
         // Asked for with a signed check-in (one that proved it holds the device key): the
         // key its next check-ins can be authenticated with instead, wrapped for it alone.
         if signed.want_mac_key && !checkin.version.is_mac() {
@@ -110,6 +127,9 @@ impl Service {
                 .signer
                 .wrapped_mac_key(checkin.server_key_id, &checkin.device_key)
                 .map(|w| lienlock_wire::codec::b64(&w));
+            if envelope.mac_key.is_some() {
+                metrics::counter!(crate::telemetry::CHECKIN_MAC_KEYS).increment(1);
+            }
         }
         Ok(envelope)
     }
