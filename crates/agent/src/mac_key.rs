@@ -7,7 +7,6 @@
 
 use crate::atomic;
 use crate::layout::Layout;
-use lienlock_wire::mac::WRAPPED_LEN;
 use lienlock_wire::{CheckinMacKey, DeviceKey, KeyId, LeaseEnvelope, ServerPublicKey};
 use std::io;
 
@@ -45,13 +44,12 @@ impl MacKey {
         trusted: &[ServerPublicKey],
     ) -> Option<Self> {
         let wrapped = lienlock_wire::codec::unb64(envelope.mac_key.as_deref()?, "mac_key").ok()?;
-        if wrapped.len() != WRAPPED_LEN {
-            return None;
-        }
-        let server = trusted.iter().find(|k| k.id().0 == wrapped[..8])?;
-        Some(Self {
-            server_key: server.id(),
-            key: device.unwrap_mac_key(server, &wrapped)?,
+        // Only the key the wrapping names unwraps it (checked before any agreement).
+        trusted.iter().find_map(|server| {
+            Some(Self {
+                server_key: server.id(),
+                key: device.unwrap_mac_key(server, &wrapped)?,
+            })
         })
     }
 

@@ -121,21 +121,22 @@ impl UnverifiedCheckIn {
 /// [`UnverifiedCheckIn::verify`] gives it: a version 5 check-in (a MAC, not a signature)
 /// is refused, as alone.
 pub fn verify_checkins(batch: Vec<UnverifiedCheckIn>) -> Vec<Result<CheckIn, WireError>> {
-    let (macs, signed): (Vec<_>, Vec<_>) =
-        batch.into_iter().enumerate().partition(|(_, u)| u.is_mac());
-    let items: Vec<DeviceSignature<'_>> = signed.iter().map(|(_, u)| u.signature()).collect();
-    let answers = verify_devices(&items);
-    let mut out: Vec<(usize, Result<CheckIn, WireError>)> = signed
-        .into_iter()
-        .zip(answers)
-        .map(|((n, u), answer)| (n, answer.map(|()| u.checkin)))
-        .chain(
-            macs.into_iter()
-                .map(|(n, _)| (n, Err(WireError::BadSignature))),
-        )
+    let items: Vec<DeviceSignature<'_>> = batch
+        .iter()
+        .filter(|u| !u.is_mac())
+        .map(UnverifiedCheckIn::signature)
         .collect();
-    out.sort_by_key(|(n, _)| *n);
-    out.into_iter().map(|(_, r)| r).collect()
+    let mut answers = verify_devices(&items).into_iter();
+    batch
+        .into_iter()
+        .map(|u| {
+            if u.is_mac() {
+                return Err(WireError::BadSignature);
+            }
+            let answer = answers.next().expect("one answer per signed check-in");
+            answer.map(|()| u.checkin)
+        })
+        .collect()
 }
 
 /// The server's answer to a check-in.

@@ -60,7 +60,7 @@ impl CheckinMacKey {
 
     /// Whether `tag` is the tag of `body`, compared in constant time.
     pub fn verifies(&self, body: &[u8], tag: &[u8]) -> bool {
-        let mut mac = <HmacSha256 as Mac>::new_from_slice(&self.0).expect("any key length");
+        let mut mac = keyed(&self.0);
         mac.update(body);
         mac.verify_slice(tag).is_ok()
     }
@@ -110,9 +110,13 @@ fn pad(key_id: KeyId, shared: &SharedSecret, device_key: &[u8; 32]) -> [u8; 32] 
 }
 
 fn hmac(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
-    let mut mac = <HmacSha256 as Mac>::new_from_slice(key).expect("any key length");
+    let mut mac = keyed(key);
     for p in parts {
         mac.update(p);
     }
     mac.finalize().into_bytes().into()
+}
+
+fn keyed(key: &[u8]) -> HmacSha256 {
+    <HmacSha256 as Mac>::new_from_slice(key).expect("HMAC-SHA256 takes a key of any length")
 }
