@@ -9,17 +9,15 @@
 
 mod common;
 
+use common::phone::Phone;
 use common::{field, post, Proc};
-use lienlock_agent::{Agent, AgentConfig, Enforcement, RunPolicy, RunStats};
-use lienlock_domain::{Imei, SystemClock};
-use lienlock_wire::ServerPublicKey;
+use lienlock_domain::Imei;
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio::sync::oneshot;
 
 /// How long the server may take to notice the database is gone or back.
 const PROMPT: Duration = Duration::from_secs(10);
@@ -205,64 +203,6 @@ async fn serve(args: &[&str]) -> (Proc, String, String) {
 
 fn imei(n: u32) -> Imei {
     Imei::from_body(&format!("35693805{n:06}")).unwrap()
-}
-
-/// A phone running its agent loop in this process. `ever_locked` is set if its
-/// enforcement is ever locked.
-struct Phone {
-    stats: Arc<RunStats>,
-    ever_locked: Arc<std::sync::atomic::AtomicBool>,
-    _stop: oneshot::Sender<()>,
-}
-
-impl Phone {
-    fn start(dir: &Path, url: &str, key: &str, imei: Imei) -> Self {
-        let mut agent = Agent::open(
-            AgentConfig {
-                data_dir: dir.to_owned(),
-                server_url: url.to_owned(),
-                server_key: ServerPublicKey::from_hex(key).unwrap(),
-                imei,
-            },
-            Arc::new(SystemClock),
-        )
-        .unwrap();
-        let stats = Arc::new(RunStats::default());
-        agent.set_stats(stats.clone());
-        let ever_locked = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let flag = ever_locked.clone();
-        let (stop, stopped) = oneshot::channel::<()>();
-        tokio::spawn(async move {
-            // Short intervals so that the phone tries (and fails) many times during the
-            // outage: the server asks for a check-in every second.
-            let policy = RunPolicy {
-                min_interval: Duration::from_millis(200),
-                backoff_base: Duration::from_millis(200),
-                backoff_cap: Duration::from_secs(2),
-                ..RunPolicy::default()
-            };
-            agent
-                .run_with(policy, stopped, move |e: &Enforcement| {
-                    if e.is_locked() {
-                        flag.store(true, Ordering::SeqCst);
-                    }
-                })
-                .await;
-        });
-        Self {
-            stats,
-            ever_locked,
-            _stop: stop,
-        }
-    }
-
-    fn checkins(&self) -> u64 {
-        self.stats.checkins.load(Ordering::Relaxed)
-    }
-
-    fn failures(&self) -> u64 {
-        self.stats.failures.load(Ordering::Relaxed)
-    }
 }
 
 /// One lender request's outcome.

@@ -7,7 +7,10 @@ mod contracts;
 
 pub(crate) use contracts::*;
 
-pub(crate) const PING: &str = "SELECT 1";
+/// `/readyz`'s probe: one row rewritten, so that a database that answers reads but takes
+/// no writes (a full disk, a read-only file or standby) reads as not ready.
+pub(crate) const PING: &str = "INSERT INTO readiness_probe (id, writes) VALUES (1, 1) \
+     ON CONFLICT (id) DO UPDATE SET writes = readiness_probe.writes + 1";
 
 // ---- lenders and keys -------------------------------------------------------------------
 

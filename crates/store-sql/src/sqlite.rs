@@ -62,6 +62,7 @@ pub async fn open_sqlite(path: &Path) -> Result<SqliteStore, StoreError> {
         // worker thread, as costly as the query it precedes (docs/benchmarks.md).
         .test_before_acquire(false)
         .acquire_timeout(Duration::from_secs(5))
+        .after_release(|conn, _| Box::pin(still_in_step(conn)))
         .connect_with(options)
         .await
         .map_err(classify)?;
@@ -96,6 +97,34 @@ impl SqliteStore {
         }
         self.pool.close().await;
     }
+}
+
+/// Whether a connection going back to the pool may be used again: not when sqlx still
+/// counts it inside a transaction once its rollback has run.
+///
+/// Some errors (`SQLITE_FULL` above all, a commit or a statement that found the disk full)
+/// make SQLite roll the whole transaction back by itself. sqlx does not see that: it still
+/// counts the connection one transaction deep, its `ROLLBACK` then fails ("no transaction
+/// is active") and leaves the count as it was, and the next `begin` on that connection
+/// opens a `SAVEPOINT` instead of a transaction. A failed write there rolls back only to
+/// the savepoint and leaves the transaction open, holding SQLite's write lock: every other
+/// writer then waited its five seconds and failed, until the process restarted (a full
+/// disk wedged the whole node even after space returned). Closed instead, the connection
+/// takes whatever it held with it, and the pool opens a fresh one.
+async fn still_in_step(conn: &mut sqlx::SqliteConnection) -> Result<bool, sqlx::Error> {
+    use sqlx::Connection;
+    // Most connections come back out of any transaction: nothing to wait for.
+    if !conn.is_in_transaction() {
+        return Ok(true);
+    }
+    // A dropped transaction's rollback is queued on the connection's worker, which takes
+    // commands in order: after this round trip it has run.
+    conn.ping().await?;
+    if conn.is_in_transaction() {
+        tracing::warn!("closing a SQLite connection whose transaction SQLite rolled back itself");
+        return Ok(false);
+    }
+    Ok(true)
 }
 
 /// Every connection's page cache, in SQLite's `cache_size` form (negative: KiB): 32 MiB
@@ -562,6 +591,9 @@ mod tests {
             matches!(&e, StoreError::ReadOnly(m) if m.contains("read-only")),
             "{e:?}"
         );
+        // It answers reads, but `/readyz` asks for a write.
+        let e = store.ping().await.unwrap_err();
+        assert!(matches!(&e, StoreError::ReadOnly(_)), "{e:?}");
     }
 
     #[tokio::test]

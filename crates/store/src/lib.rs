@@ -116,7 +116,8 @@ pub type StoreResult<T> = Result<T, StoreError>;
 /// conformance suite.
 #[async_trait]
 pub trait Store: Send + Sync + std::fmt::Debug + 'static {
-    /// Checks that the database answers (for `/readyz`).
+    /// Checks that the database takes a write (for `/readyz`): one that answers reads but
+    /// refuses writes (full, read-only) is not ready.
     async fn ping(&self) -> StoreResult<()>;
 
     // ---- lenders and keys -------------------------------------------------------------

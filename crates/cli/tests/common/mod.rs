@@ -2,6 +2,8 @@
 
 #![allow(dead_code)] // each test binary uses a different part of this
 
+pub mod phone;
+
 use serde_json::Value;
 use std::process::Stdio;
 use std::time::Duration;

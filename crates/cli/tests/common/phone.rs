@@ -1,0 +1,68 @@
+//! A phone of the tests' own: the real agent's loop, in this process, against a real server.
+
+use lienlock_agent::{Agent, AgentConfig, Enforcement, RunPolicy, RunStats};
+use lienlock_domain::{Imei, SystemClock};
+use lienlock_wire::ServerPublicKey;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::oneshot;
+
+/// A phone running its agent loop in this process. `ever_locked` is set if its
+/// enforcement is ever locked.
+pub struct Phone {
+    pub stats: Arc<RunStats>,
+    pub ever_locked: Arc<AtomicBool>,
+    _stop: oneshot::Sender<()>,
+}
+
+impl Phone {
+    pub fn start(dir: &Path, url: &str, key: &str, imei: Imei) -> Self {
+        let mut agent = Agent::open(
+            AgentConfig {
+                data_dir: dir.to_owned(),
+                server_url: url.to_owned(),
+                server_key: ServerPublicKey::from_hex(key).unwrap(),
+                imei,
+            },
+            Arc::new(SystemClock),
+        )
+        .unwrap();
+        let stats = Arc::new(RunStats::default());
+        agent.set_stats(stats.clone());
+        let ever_locked = Arc::new(AtomicBool::new(false));
+        let flag = ever_locked.clone();
+        let (stop, stopped) = oneshot::channel::<()>();
+        tokio::spawn(async move {
+            // Short intervals so that the phone tries (and fails) many times during the
+            // outage: the server asks for a check-in every second.
+            let policy = RunPolicy {
+                min_interval: Duration::from_millis(200),
+                backoff_base: Duration::from_millis(200),
+                backoff_cap: Duration::from_secs(2),
+                ..RunPolicy::default()
+            };
+            agent
+                .run_with(policy, stopped, move |e: &Enforcement| {
+                    if e.is_locked() {
+                        flag.store(true, Ordering::SeqCst);
+                    }
+                })
+                .await;
+        });
+        Self {
+            stats,
+            ever_locked,
+            _stop: stop,
+        }
+    }
+
+    pub fn checkins(&self) -> u64 {
+        self.stats.checkins.load(Ordering::Relaxed)
+    }
+
+    pub fn failures(&self) -> u64 {
+        self.stats.failures.load(Ordering::Relaxed)
+    }
+}

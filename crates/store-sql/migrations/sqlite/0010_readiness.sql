@@ -1,0 +1,7 @@
+-- What `/readyz` writes: ready means a write can be made, not only a read. A full disk or
+-- a read-only file still answers reads, and every lender's payment and phone's check-in
+-- is a write. SQLite flavour; keep in step with ../postgres/0010_readiness.sql.
+CREATE TABLE readiness_probe (
+    id     INTEGER NOT NULL PRIMARY KEY CHECK (id = 1),
+    writes INTEGER NOT NULL
+) STRICT;
