@@ -618,12 +618,14 @@ mod tests {
         }
         let sealed = SignedCheckIn::seal_mac(&v5(&device, old.id()), &mac_old);
         assert!(sealed.decode().unwrap().verify_mac(&new).is_err());
-        // A key unknown to the server: wrapped under its current key.
+        // A key unknown to the server: none (the device could not use one under another).
         let unknown = KeyId([7; 8]);
+        assert!(rotating
+            .wrapped_mac_key(Some(unknown), &device.public())
+            .is_none());
+        // A device naming no key: under the server's current one.
         assert_eq!(
-            rotating
-                .wrapped_mac_key(Some(unknown), &device.public())
-                .unwrap()[..8],
+            rotating.wrapped_mac_key(None, &device.public()).unwrap()[..8],
             old.id().0
         );
         // Not a device key at all.

@@ -166,15 +166,20 @@ impl ServerKey {
     }
 
     /// The check-in MAC key of `device_key`, wrapped so that only that device can read it
-    /// (`crate::mac`), under the key the device names as the newest it trusts when this
-    /// server holds it, else this key. One X25519 agreement. `None` for a device key that
-    /// is not a usable point.
+    /// (`crate::mac`), under the key the device names as the newest it trusts (this key
+    /// when it names none). One X25519 agreement. `None` for a device key that is not a
+    /// usable point, and for a named key this server does not hold: the device uses a MAC
+    /// key only while it names that key's server key, so one wrapped under another would
+    /// be asked for again at every signed check-in, an agreement wasted each time.
     pub fn wrapped_mac_key(
         &self,
         named: Option<KeyId>,
         device_key: &[u8; 32],
     ) -> Option<[u8; WRAPPED_LEN]> {
-        let key = named.and_then(|id| self.held(id)).unwrap_or(self);
+        let key = match named {
+            Some(id) => self.held(id)?,
+            None => self,
+        };
         let shared = key.agree_with_device(device_key)?;
         let mac = CheckinMacKey::derive(key.key.as_bytes(), device_key);
         Some(mac.wrap(key.id, &shared, device_key))

@@ -61,14 +61,15 @@ async fn live() -> Json<Value> {
     Json(json!({"status": "ok"}))
 }
 
-/// Ready when the database answers; load balancers stop sending traffic otherwise.
+/// Ready when the database takes a write (a full or read-only one still answers reads);
+/// load balancers stop sending traffic otherwise.
 #[utoipa::path(
     get,
     path = "/readyz",
     operation_id = "readyz",
     tag = "ops",
     responses(
-        (status = 200, description = "`{\"status\": \"ready\"}`: the database answers", body = Health),
+        (status = 200, description = "`{\"status\": \"ready\"}`: the database takes a write", body = Health),
         (status = 503, description = "`{\"status\": \"not_ready\", \"reason\": ...}`: `storage unavailable`, `storage full`, `storage read-only` or `shutting down`",
          body = Health),
     ),
