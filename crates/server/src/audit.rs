@@ -72,7 +72,33 @@ pub async fn layer(State(state): State<AppState>, req: Request, next: Next) -> R
     }
 }
 
+/// Admits the request under the node's in-flight cap (`crate::shed`) before anything else,
+/// so that a lender write past the cap is shed before its body is read here: otherwise
+/// every shed request would still have been read in full (up to the body limit) first.
+/// The permit rides on the request (the shed layer lets it through) and leaves on the
+/// response, as the shed layer's own does.
 async fn audited(
+    state: &AppState,
+    mut req: Request,
+    next: Next,
+    request_id: &str,
+    path: String,
+) -> Response {
+    let admitted = match state.in_flight.admit() {
+        Ok(admitted) => admitted,
+        Err(shed) => return shed.into_response(),
+    };
+    if let Some(a) = &admitted {
+        req.extensions_mut().insert(a.clone());
+    }
+    let mut resp = audited_admitted(state, req, next, request_id, path).await;
+    if let Some(a) = admitted {
+        resp.extensions_mut().insert(a);
+    }
+    resp
+}
+
+async fn audited_admitted(
     state: &AppState,
     req: Request,
     next: Next,

@@ -3,9 +3,9 @@
 //! Under more load than the node (or its database) can serve, requests would otherwise
 //! pile up: each holds a task, its buffers and, soon, a place in the database pool's
 //! queue, and every one of them gets slower. Past the cap a request is answered at once
-//! with `503 overloaded` and `Retry-After`, before its handler runs (and before its body
-//! is read, except a lender write's small JSON or form body, which the audit layer outside
-//! the cap reads first for its reason, up to the body limit): the ones admitted
+//! with `503 overloaded` and `Retry-After`, before its handler runs and before its body
+//! is read (the audit layer, outside the cap, admits a lender write itself before it reads
+//! the body for its reason: `InFlight::admit`): the ones admitted
 //! keep their latency, memory stays bounded, and clients (agents back off with jitter)
 //! come back later. Device and lender requests share the budget; health, readiness and
 //! the long-lived push streams are outside it (see `routes::all`).
@@ -34,11 +34,28 @@ impl InFlight {
     pub fn unlimited() -> Self {
         Self(None)
     }
+
+    /// A permit taken ahead of [`shed`] by a layer outside it that would otherwise work
+    /// for a request about to be shed (the audit layer reads a lender write's body). The
+    /// caller puts it on the request, which [`shed`] then lets through, and on the
+    /// response. `Ok(None)`: no cap; `Err`: shed.
+    pub(crate) fn admit(&self) -> Result<Option<Admitted>, ApiError> {
+        let Some(permits) = &self.0 else {
+            return Ok(None);
+        };
+        let permit = permits
+            .clone()
+            .try_acquire_owned()
+            .map_err(|_| ApiError::Overloaded)?;
+        Ok(Some(Admitted {
+            _permit: Arc::new(permit),
+        }))
+    }
 }
 
 /// A request's permit, carried out on its response (see [`shed`]).
 #[derive(Clone, Debug)]
-struct Admitted {
+pub(crate) struct Admitted {
     _permit: Arc<OwnedSemaphorePermit>,
 }
 
@@ -55,6 +72,10 @@ pub(crate) async fn shed(State(in_flight): State<InFlight>, req: Request, next: 
     let Some(permits) = in_flight.0 else {
         return next.run(req).await;
     };
+    // Admitted already, by a layer outside this one (`InFlight::admit`).
+    if req.extensions().get::<Admitted>().is_some() {
+        return next.run(req).await;
+    }
     match permits.try_acquire_owned() {
         Ok(permit) => {
             let mut resp = next.run(req).await;
