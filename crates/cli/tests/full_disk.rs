@@ -348,3 +348,74 @@ async fn a_full_disk_refuses_writes_cleanly_and_recovers_by_itself() {
         refused.len(),
     );
 }
+
+/// `lienlock serve` run to its end: exit status and stderr.
+async fn serve_exits(data: &str) -> (bool, String) {
+    let run = tokio::process::Command::new(common::BIN)
+        .args(["serve", "--listen", "127.0.0.1:0", "--data", data])
+        .kill_on_drop(true)
+        .output();
+    let out = tokio::time::timeout(PROMPT, run)
+        .await
+        .expect("serve gives up at start-up rather than running")
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// A data directory the server cannot write is refused at start-up with its path and the
+/// operating system's reason, whether the disk is full or mounted read-only, and the
+/// database in it is left as it was.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_data_directory_that_cannot_be_written_is_refused_at_start_up() {
+    let Some(disk) = Tmpfs::mount("16m") else {
+        return;
+    };
+    let data = disk.path().to_str().unwrap().to_owned();
+    // A server that ran here once: a database, keys and a lender.
+    let mut server = Proc::spawn(&["serve", "--listen", "127.0.0.1:0", "--data", &data]);
+    server.wait_for("serving on").await;
+    common::bootstrap(&["--data", &data]).await;
+    drop(server);
+
+    // Full.
+    let filler = disk.path().join("someone-elses-file");
+    fill(&filler);
+    let (ok, stderr) = serve_exits(&data).await;
+    assert!(!ok, "serve refuses a full data directory");
+    assert!(
+        stderr.contains(&format!("the data directory {data} is not writable"))
+            && stderr.contains("No space left on device"),
+        "{stderr}"
+    );
+    std::fs::remove_file(&filler).unwrap();
+
+    // Read-only.
+    let remount = |how: &str| {
+        let ok = Command::new("mount")
+            .args(["-o", &format!("remount,{how}")])
+            .arg(disk.path())
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "remount {how}");
+    };
+    remount("ro");
+    let (ok, stderr) = serve_exits(&data).await;
+    remount("rw");
+    assert!(!ok, "serve refuses a read-only data directory");
+    assert!(
+        stderr.contains(&format!("the data directory {data} is not writable"))
+            && stderr.contains("Read-only file system"),
+        "{stderr}"
+    );
+
+    // Writable again: the same data serves as before.
+    let (rows, integrity) = stored(&disk.path().join("lienlock.db")).await;
+    assert_eq!((rows.len(), integrity.as_str()), (0, "ok"));
+    let mut server = Proc::spawn(&["serve", "--listen", "127.0.0.1:0", "--data", &data]);
+    let url = field(&server.wait_for("serving on").await, "serving on");
+    assert_eq!(readiness(&url).await.0, 200);
+}
