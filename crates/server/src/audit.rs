@@ -6,7 +6,9 @@
 //! be forgotten: the authentication extractors fill an [`AuditSlot`] that this layer put in
 //! the request, and after the handler answers the layer appends the entry. The entry is
 //! appended before the response is sent, so every acknowledged action has its row; if the
-//! append fails the caller gets a 503 and retries (the action itself is idempotent or keyed).
+//! append fails the caller gets the storage error instead (a 503 for a full, read-only or
+//! unreachable database), told that the action took effect but is not acknowledged, and
+//! sends it again (the action itself is idempotent or keyed).
 //! Refused attempts (403, 404, 422) are recorded too: a careless or hostile caller trying is
 //! itself worth knowing.
 
@@ -148,11 +150,19 @@ async fn audited_admitted(
         outcome: resp.status().as_u16().to_string(),
         request_id: request_id.to_owned(),
     };
+    let took_effect = resp.status().is_success();
     match state.service.append_audit(entry).await {
         Ok(_) => resp,
         Err(e) => {
-            tracing::error!(request_id, error = %e, "audit append failed; answering 503");
-            ApiError::from(e).into_response()
+            tracing::error!(request_id, error = %e, took_effect, "audit append failed");
+            // A refused request changed nothing, and the storage error says so; one that
+            // succeeded did take effect, and the client must not be told otherwise.
+            match e {
+                crate::service::ServiceError::Store(s) if took_effect => {
+                    ApiError::Unaudited(s).into_response()
+                }
+                other => ApiError::from(other).into_response(),
+            }
         }
     }
 }

@@ -62,6 +62,10 @@ pub enum ApiError {
     /// before reading it, rather than queue it.
     #[error("the server is busy; retry shortly")]
     Overloaded,
+    /// A lender's request took effect, but its audit entry could not be stored, so it is
+    /// not acknowledged (`crate::audit`): answered as the storage error, and saying so.
+    #[error("the request took effect but its audit entry could not be stored: {0}")]
+    Unaudited(StoreError),
 }
 
 /// `Retry-After` of a `storage_full` or `storage_read_only` answer, in seconds.
@@ -104,6 +108,7 @@ impl ApiError {
             ApiError::TimedOut => (StatusCode::SERVICE_UNAVAILABLE, "timed_out"),
             ApiError::Overloaded => (StatusCode::SERVICE_UNAVAILABLE, "overloaded"),
             ApiError::CsrfRejected => (StatusCode::FORBIDDEN, "csrf_rejected"),
+            ApiError::Unaudited(s) => store_status_and_code(s),
             ApiError::Service(e) => match e {
                 S::NotFound => (StatusCode::NOT_FOUND, "not_found"),
                 S::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
@@ -132,24 +137,7 @@ impl ApiError {
                 S::IdempotencyConflict => (StatusCode::CONFLICT, "idempotency_key_reused"),
                 S::DisputeClosed => (StatusCode::CONFLICT, "dispute_closed"),
                 S::CodeUnavailable(_) => (StatusCode::CONFLICT, "code_unavailable"),
-                S::Store(s) => match s {
-                    StoreError::ImeiTaken(_) => (StatusCode::CONFLICT, "imei_taken"),
-                    StoreError::Duplicate(_) => (StatusCode::CONFLICT, "duplicate"),
-                    StoreError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
-                    StoreError::ContractExists => (StatusCode::CONFLICT, "contract_exists"),
-                    StoreError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
-                    StoreError::Stale => (StatusCode::SERVICE_UNAVAILABLE, "contended"),
-                    StoreError::Unavailable(_) => {
-                        (StatusCode::SERVICE_UNAVAILABLE, "storage_unavailable")
-                    }
-                    StoreError::Full(_) => (StatusCode::SERVICE_UNAVAILABLE, "storage_full"),
-                    StoreError::ReadOnly(_) => {
-                        (StatusCode::SERVICE_UNAVAILABLE, "storage_read_only")
-                    }
-                    StoreError::Backend(_) | StoreError::Corrupt { .. } => {
-                        (StatusCode::INTERNAL_SERVER_ERROR, "internal")
-                    }
-                },
+                S::Store(s) => store_status_and_code(s),
             },
         }
     }
@@ -169,7 +157,38 @@ impl ApiError {
             ApiError::Service(ServiceError::Store(StoreError::ReadOnly(_))) => {
                 "storage is read-only; nothing was written; retry later".into()
             }
+            ApiError::Unaudited(s) => {
+                let what = match s {
+                    StoreError::Unavailable(_) => "storage is unavailable",
+                    StoreError::Full(_) => "storage is full",
+                    StoreError::ReadOnly(_) => "storage is read-only",
+                    _ => "internal error; it has been logged",
+                };
+                format!(
+                    "{what}: the request took effect, but its entry in the audit trail could \
+                     not be stored, so it is not acknowledged; send it again (a payment with \
+                     the same Idempotency-Key) once storage recovers"
+                )
+            }
             other => other.to_string(),
+        }
+    }
+}
+
+/// The status and code of a storage error, wherever it surfaces.
+fn store_status_and_code(s: &StoreError) -> (StatusCode, &'static str) {
+    match s {
+        StoreError::ImeiTaken(_) => (StatusCode::CONFLICT, "imei_taken"),
+        StoreError::Duplicate(_) => (StatusCode::CONFLICT, "duplicate"),
+        StoreError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+        StoreError::ContractExists => (StatusCode::CONFLICT, "contract_exists"),
+        StoreError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+        StoreError::Stale => (StatusCode::SERVICE_UNAVAILABLE, "contended"),
+        StoreError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "storage_unavailable"),
+        StoreError::Full(_) => (StatusCode::SERVICE_UNAVAILABLE, "storage_full"),
+        StoreError::ReadOnly(_) => (StatusCode::SERVICE_UNAVAILABLE, "storage_read_only"),
+        StoreError::Backend(_) | StoreError::Corrupt { .. } => {
+            (StatusCode::INTERNAL_SERVER_ERROR, "internal")
         }
     }
 }
@@ -192,7 +211,10 @@ impl IntoResponse for ApiError {
             ApiError::RateLimited(secs) => Some(*secs),
             ApiError::Service(ServiceError::Store(
                 StoreError::Full(_) | StoreError::ReadOnly(_),
-            )) => Some(STORAGE_RETRY_AFTER_SECS),
+            ))
+            | ApiError::Unaudited(StoreError::Full(_) | StoreError::ReadOnly(_)) => {
+                Some(STORAGE_RETRY_AFTER_SECS)
+            }
             _ if status == StatusCode::SERVICE_UNAVAILABLE => Some(1),
             _ => None,
         };

@@ -318,7 +318,78 @@ async fn the_csv_export_carries_a_trail_longer_than_a_page(backend: Backend) {
     s.stop().await;
 }
 
+/// A lender's request that took effect but whose audit entry could not be stored is not
+/// acknowledged, and the answer says it took effect (a refused one changed nothing, and
+/// says that). The database refuses audit rows through a trigger: on PostgreSQL with the
+/// disk-full SQLSTATE, so the answer is the full disk's; SQLite cannot choose its error.
+async fn an_action_whose_audit_entry_cannot_be_stored_says_it_took_effect(backend: Backend) {
+    let Some(s) = TestServer::start(backend).await else {
+        return;
+    };
+    let l = s.lender("Acme").await;
+    s.db()
+        .exec_raw(match backend {
+            Backend::Sqlite => {
+                "CREATE TRIGGER audit_refused BEFORE INSERT ON audit_log \
+                 BEGIN SELECT RAISE(ABORT, 'audit refused'); END"
+            }
+            Backend::Postgres => {
+                "CREATE FUNCTION audit_refused() RETURNS trigger AS $$ BEGIN \
+                 RAISE EXCEPTION 'audit refused' USING ERRCODE = 'disk_full'; END $$ \
+                 LANGUAGE plpgsql; \
+                 CREATE TRIGGER audit_refused BEFORE INSERT ON audit_log \
+                 FOR EACH ROW EXECUTE FUNCTION audit_refused()"
+            }
+        })
+        .await;
+    let resp = s
+        .http
+        .post(format!("{}/v1/devices", s.url))
+        .bearer_auth(&l.key)
+        .json(&json!({"imei": imei(1).as_str()}))
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status().as_u16();
+    let retry_after = resp.headers().get("retry-after").cloned();
+    let body: Value = resp.json().await.unwrap();
+    let message = body["error"]["message"].as_str().unwrap();
+    match backend {
+        Backend::Sqlite => assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (500, Some("internal"))
+        ),
+        Backend::Postgres => {
+            assert_eq!(
+                (status, body["error"]["code"].as_str()),
+                (503, Some("storage_full"))
+            );
+            assert_eq!(retry_after.unwrap(), "30");
+        }
+    }
+    assert!(message.contains("the request took effect"), "{message}");
+    assert!(!message.contains("nothing was written"), "{message}");
+    // It did take effect: the phone is enrolled.
+    let (c, v) = s.get(&l, "/v1/devices").await;
+    assert_eq!(c, 200, "{v}");
+    assert_eq!(v["devices"].as_array().unwrap().len(), 1, "{v}");
+    // A refused request changed nothing, and its answer does not claim otherwise.
+    let resp = s
+        .http
+        .post(format!("{}/v1/devices", s.url))
+        .bearer_auth(&l.key)
+        .json(&json!({"imei": "not an imei"}))
+        .send()
+        .await
+        .unwrap();
+    let body: Value = resp.json().await.unwrap();
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(!message.contains("took effect"), "{message}");
+    s.stop().await;
+}
+
 lienlock_store_sql::backend_tests!(
+    an_action_whose_audit_entry_cannot_be_stored_says_it_took_effect,
     actions_are_recorded_with_who_why_and_outcome,
     every_kind_of_edit_is_caught,
     the_csv_export_carries_a_trail_longer_than_a_page,
