@@ -12,7 +12,7 @@
 mod common;
 
 use common::phone::Phone;
-use common::{field, Proc};
+use common::{field, Answer, Proc};
 use lienlock_domain::Imei;
 use serde_json::{json, Value};
 use std::io::Write;
@@ -96,14 +96,6 @@ fn imei(n: u32) -> Imei {
     Imei::from_body(&format!("35693807{n:06}")).unwrap()
 }
 
-/// One lender request and its answer.
-struct Answer {
-    status: u16,
-    code: String,
-    retry_after: Option<String>,
-    body: Value,
-}
-
 async fn pay(http: &reqwest::Client, url: &str, api: &str, contract: &str, key: &str) -> Answer {
     let resp = http
         .post(format!("{url}/v1/payments"))
@@ -113,21 +105,7 @@ async fn pay(http: &reqwest::Client, url: &str, api: &str, contract: &str, key: 
         .send()
         .await
         .unwrap();
-    let status = resp.status().as_u16();
-    let retry_after = resp
-        .headers()
-        .get("retry-after")
-        .map(|v| v.to_str().unwrap().to_owned());
-    let body: Value = resp.json().await.unwrap_or(Value::Null);
-    Answer {
-        status,
-        code: body["error"]["code"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned(),
-        retry_after,
-        body,
-    }
+    Answer::of(resp).await
 }
 
 /// `/readyz`'s status and reason.

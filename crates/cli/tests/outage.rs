@@ -12,7 +12,7 @@ mod common;
 use common::phone::Phone;
 use common::{field, post, Proc};
 use lienlock_domain::Imei;
-use serde_json::{json, Value};
+use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::Ordering;
@@ -217,19 +217,11 @@ struct Outcome {
 impl Outcome {
     /// What a response said, and how long since `started` it took.
     async fn of(resp: reqwest::Response, started: Instant) -> Self {
-        let status = resp.status().as_u16();
-        let retry_after = resp
-            .headers()
-            .get("retry-after")
-            .map(|v| v.to_str().unwrap().to_owned());
-        let body: Value = resp.json().await.unwrap_or(Value::Null);
+        let a = common::Answer::of(resp).await;
         Self {
-            status,
-            code: body["error"]["code"]
-                .as_str()
-                .unwrap_or_default()
-                .to_owned(),
-            retry_after,
+            status: a.status,
+            code: a.code,
+            retry_after: a.retry_after,
             took: started.elapsed(),
         }
     }

@@ -138,3 +138,33 @@ pub async fn bootstrap(server_args: &[&str]) -> String {
     let boot: Value = serde_json::from_str(&once(&args).await).unwrap();
     boot["api_key"].as_str().unwrap().to_owned()
 }
+
+/// An HTTP answer as the failure drills look at it.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    pub status: u16,
+    /// The error body's `code`, empty for none.
+    pub code: String,
+    pub retry_after: Option<String>,
+    pub body: Value,
+}
+
+impl Answer {
+    pub async fn of(resp: reqwest::Response) -> Self {
+        let status = resp.status().as_u16();
+        let retry_after = resp
+            .headers()
+            .get("retry-after")
+            .map(|v| v.to_str().unwrap().to_owned());
+        let body: Value = resp.json().await.unwrap_or(Value::Null);
+        Self {
+            status,
+            code: body["error"]["code"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+            retry_after,
+            body,
+        }
+    }
+}
