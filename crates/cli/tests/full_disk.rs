@@ -188,14 +188,7 @@ async fn a_full_disk_refuses_writes_cleanly_and_recovers_by_itself() {
             imei(n),
         ));
     }
-    let started = Instant::now();
-    while phones.iter().any(|p| p.checkins() < 2) {
-        assert!(started.elapsed() < PROMPT, "the phones never checked in");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    for phone in &phones {
-        phone.ever_locked.store(false, Ordering::SeqCst);
-    }
+    common::phone::until_all_checked_in(&phones, 2, PROMPT).await;
 
     // Payments before the disk fills, then the disk filled by someone else's file, then
     // payments until the database has no room left either.

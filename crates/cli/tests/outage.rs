@@ -308,15 +308,10 @@ async fn a_database_outage_keeps_leases_and_recovers_by_itself() {
             imei(n),
         ));
     }
-    let started = Instant::now();
-    while phones.iter().any(|p| p.checkins() < 2) {
-        assert!(started.elapsed() < PROMPT, "the phones never checked in");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    common::phone::until_all_checked_in(&phones, 2, PROMPT).await;
     // A phone without a lease yet enforces a lock; from its first lease on it must not.
     for phone in &phones {
         assert_eq!(phone.stats.locked.load(Ordering::SeqCst), 0);
-        phone.ever_locked.store(false, Ordering::SeqCst);
     }
 
     // A steady load of lender requests for the whole drill.

@@ -66,3 +66,16 @@ impl Phone {
         self.stats.failures.load(Ordering::Relaxed)
     }
 }
+
+/// Waits until every phone has checked in `times` times, at most `within`; then clears
+/// their `ever_locked` (a phone enforces a lock until its first lease).
+pub async fn until_all_checked_in(phones: &[Phone], times: u64, within: Duration) {
+    let started = std::time::Instant::now();
+    while phones.iter().any(|p| p.checkins() < times) {
+        assert!(started.elapsed() < within, "the phones never checked in");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    for phone in phones {
+        phone.ever_locked.store(false, Ordering::SeqCst);
+    }
+}
