@@ -14,11 +14,11 @@
 
 mod common;
 
+use common::phone::open_agent;
 use common::{field, Proc};
-use lienlock_agent::{Agent, AgentConfig};
-use lienlock_domain::{Imei, SystemClock};
+use lienlock_agent::Agent;
+use lienlock_domain::Imei;
 use lienlock_store_sql::testing::{Backend, TestDb};
-use lienlock_wire::ServerPublicKey;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
@@ -248,19 +248,6 @@ async fn commander(
             tokio::time::sleep(Duration::from_millis(rng.gen_range(20..200))).await;
         }
     }
-}
-
-fn open_agent(dir: &Path, url: &str, server_key: &str, imei: Imei) -> Agent {
-    Agent::open(
-        AgentConfig {
-            data_dir: dir.to_owned(),
-            server_url: url.to_owned(),
-            server_key: ServerPublicKey::from_hex(server_key).unwrap(),
-            imei,
-        },
-        Arc::new(SystemClock),
-    )
-    .unwrap()
 }
 
 /// A phone checking in every few hundred milliseconds, failures and all, until told to

@@ -6,10 +6,9 @@
 mod common;
 
 use common::{field, get, post, Proc};
-use lienlock_agent::{Agent, AgentConfig, Enforcement, RunPolicy, RunStats};
-use lienlock_domain::{Imei, SystemClock};
+use lienlock_agent::{Enforcement, RunPolicy, RunStats};
+use lienlock_domain::Imei;
 use lienlock_store_sql::testing::{Backend, TestDb};
-use lienlock_wire::ServerPublicKey;
 use serde_json::json;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -83,16 +82,7 @@ struct Phone {
 
 impl Phone {
     fn start(dir: &std::path::Path, url: &str, key: &str, imei: Imei) -> Self {
-        let mut agent = Agent::open(
-            AgentConfig {
-                data_dir: dir.to_owned(),
-                server_url: url.to_owned(),
-                server_key: ServerPublicKey::from_hex(key).unwrap(),
-                imei,
-            },
-            Arc::new(SystemClock),
-        )
-        .unwrap();
+        let mut agent = common::phone::open_agent(dir, url, key, imei);
         let stats = Arc::new(RunStats::default());
         agent.set_stats(stats.clone());
         let (tx, changes) = mpsc::unbounded_channel();

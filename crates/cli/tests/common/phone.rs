@@ -9,6 +9,20 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::oneshot;
 
+/// The real agent with its data in `dir`, trusting the server key `server_key` (hex).
+pub fn open_agent(dir: &Path, url: &str, server_key: &str, imei: Imei) -> Agent {
+    Agent::open(
+        AgentConfig {
+            data_dir: dir.to_owned(),
+            server_url: url.to_owned(),
+            server_key: ServerPublicKey::from_hex(server_key).unwrap(),
+            imei,
+        },
+        Arc::new(SystemClock),
+    )
+    .unwrap()
+}
+
 /// A phone running its agent loop in this process. `ever_locked` is set if its
 /// enforcement is ever locked.
 pub struct Phone {
@@ -19,16 +33,7 @@ pub struct Phone {
 
 impl Phone {
     pub fn start(dir: &Path, url: &str, key: &str, imei: Imei) -> Self {
-        let mut agent = Agent::open(
-            AgentConfig {
-                data_dir: dir.to_owned(),
-                server_url: url.to_owned(),
-                server_key: ServerPublicKey::from_hex(key).unwrap(),
-                imei,
-            },
-            Arc::new(SystemClock),
-        )
-        .unwrap();
+        let mut agent = open_agent(dir, url, key, imei);
         let stats = Arc::new(RunStats::default());
         agent.set_stats(stats.clone());
         let ever_locked = Arc::new(AtomicBool::new(false));
