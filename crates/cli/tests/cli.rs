@@ -268,6 +268,12 @@ async fn bench_checkin_prints_one_json_line_per_run() {
         assert!(line["baseline_per_s"].as_f64().unwrap() > 0.0, "{line}");
         assert!(line["offered_per_s"].is_null(), "{line}");
         assert_eq!(line["warmup_s"], 5, "{line}");
+        // The CPU the embedded node (and the generator) used, where /proc/self tells.
+        if cfg!(target_os = "linux") {
+            for key in ["cpu_us_per_checkin", "baseline_cpu_us"] {
+                assert!(line[key].as_f64().unwrap() > 0.0, "{key} in {line}");
+            }
+        }
     }
 }
 

@@ -11,6 +11,7 @@
 
 mod client;
 mod fleet;
+mod usage;
 
 use anyhow::{bail, Context};
 use clap::Args;
@@ -235,6 +236,11 @@ impl Report {
             0.0
         };
         let round = |x: f64| (x * 100.0).round() / 100.0;
+        // Against --server the process is the generator alone: not the node's figures.
+        let cpu_us = |w: &Window| {
+            let secs = w.used.filter(|_| a.server.is_none() && w.done > 0)?;
+            Some(round(secs * 1e6 / w.done as f64))
+        };
         serde_json::json!({
             "devices": devices,
             "checkins_per_s": round(self.checkins.per_sec),
@@ -255,8 +261,15 @@ impl Report {
             "auth": if mac { "mac" } else { "signature" },
             "run": run + 1,
             "presign_s": round(self.presign_secs),
+            "cpu_us_per_checkin": cpu_us(&self.checkins),
+            "baseline_cpu_us": cpu_us(&self.baseline),
         })
     }
+}
+
+/// CPU seconds the process used since `before`, if it could be read both times.
+fn used_since(before: Option<usage::Usage>) -> Option<f64> {
+    Some(usage::Usage::now()?.since(before?))
 }
 
 /// What one window measured.
@@ -266,6 +279,8 @@ struct Window {
     per_sec: f64,
     p50_ms: f64,
     p99_ms: f64,
+    /// CPU seconds the bench's process (the embedded node and the generator) used in it.
+    used: Option<f64>,
     /// Every answer: when it came (ms into the window) and its latency (µs).
     answers: Vec<Answer>,
 }
@@ -330,7 +345,9 @@ async fn measure(
     }
     let window = Duration::from_secs(a.duration);
     let health = Requests::Same(Arc::new(origin.get("/healthz")));
-    let (baseline, _, _) = drive(origin, health, a.concurrency, None, window).await?;
+    let before = usage::Usage::now();
+    let (mut baseline, _, _) = drive(origin, health, a.concurrency, None, window).await?;
+    baseline.used = used_since(before);
     Ok(Report {
         checkins,
         baseline,
@@ -376,8 +393,10 @@ async fn checkin_window(
     let presign_secs = started.elapsed().as_secs_f64();
     let window = Duration::from_secs(seconds);
     let requests = Requests::Each(Arc::new(requests));
-    let (figures, errors, exhausted) =
+    let before = usage::Usage::now();
+    let (mut figures, errors, exhausted) =
         drive(origin, requests, a.concurrency, a.rate, window).await?;
+    figures.used = used_since(before);
     Ok((figures, errors, exhausted, presign_secs))
 }
 
@@ -579,6 +598,7 @@ async fn drive(
             per_sec: all.len() as f64 / secs,
             p50_ms: quantile(&latencies, 0.5),
             p99_ms: quantile(&latencies, 0.99),
+            used: None,
             answers: all,
         },
         errors,
