@@ -145,33 +145,35 @@ impl ApiError {
     /// What the client is told. Internal details of storage failures stay in the log.
     pub(crate) fn public_message(&self) -> String {
         match self {
-            ApiError::Service(ServiceError::Store(
-                StoreError::Backend(_) | StoreError::Corrupt { .. },
-            )) => "internal error; it has been logged".into(),
-            ApiError::Service(ServiceError::Store(StoreError::Unavailable(_))) => {
-                "storage is unavailable; retry later".into()
-            }
-            ApiError::Service(ServiceError::Store(StoreError::Full(_))) => {
-                "storage is full; nothing was written; retry later".into()
-            }
-            ApiError::Service(ServiceError::Store(StoreError::ReadOnly(_))) => {
-                "storage is read-only; nothing was written; retry later".into()
-            }
-            ApiError::Unaudited(s) => {
-                let what = match s {
-                    StoreError::Unavailable(_) => "storage is unavailable",
-                    StoreError::Full(_) => "storage is full",
-                    StoreError::ReadOnly(_) => "storage is read-only",
-                    _ => "internal error; it has been logged",
-                };
-                format!(
-                    "{what}: the request took effect, but its entry in the audit trail could \
-                     not be stored, so it is not acknowledged; send it again (a payment with \
-                     the same Idempotency-Key) once storage recovers"
-                )
-            }
+            ApiError::Service(ServiceError::Store(s)) => match (storage_state(s), s) {
+                (Some(state), StoreError::Unavailable(_)) => format!("{state}; retry later"),
+                (Some(state), _) => format!("{state}; nothing was written; retry later"),
+                (None, StoreError::Backend(_) | StoreError::Corrupt { .. }) => {
+                    INTERNAL_MESSAGE.into()
+                }
+                (None, _) => self.to_string(),
+            },
+            ApiError::Unaudited(s) => format!(
+                "{}: the request took effect, but its entry in the audit trail could not be \
+                 stored, so it is not acknowledged; send it again (a payment with the same \
+                 Idempotency-Key) once storage recovers",
+                storage_state(s).unwrap_or(INTERNAL_MESSAGE)
+            ),
             other => other.to_string(),
         }
+    }
+}
+
+/// The public message of a storage failure whose details stay in the log.
+const INTERNAL_MESSAGE: &str = "internal error; it has been logged";
+
+/// What a storage error that means "cannot write now" tells the client; `None` for others.
+fn storage_state(s: &StoreError) -> Option<&'static str> {
+    match s {
+        StoreError::Unavailable(_) => Some("storage is unavailable"),
+        StoreError::Full(_) => Some("storage is full"),
+        StoreError::ReadOnly(_) => Some("storage is read-only"),
+        _ => None,
     }
 }
 

@@ -69,22 +69,19 @@ pub(crate) struct Admitted {
 /// overload drill, admitted requests freed their permits for new ones while their audit
 /// appends queued for the database pool, and waited seconds there.
 pub(crate) async fn shed(State(in_flight): State<InFlight>, req: Request, next: Next) -> Response {
-    let Some(permits) = in_flight.0 else {
-        return next.run(req).await;
-    };
     // Admitted already, by a layer outside this one (`InFlight::admit`).
     if req.extensions().get::<Admitted>().is_some() {
         return next.run(req).await;
     }
-    match permits.try_acquire_owned() {
-        Ok(permit) => {
+    match in_flight.admit() {
+        Ok(admitted) => {
             let mut resp = next.run(req).await;
-            resp.extensions_mut().insert(Admitted {
-                _permit: Arc::new(permit),
-            });
+            if let Some(a) = admitted {
+                resp.extensions_mut().insert(a);
+            }
             resp
         }
-        Err(_) => ApiError::Overloaded.into_response(),
+        Err(shed) => shed.into_response(),
     }
 }
 

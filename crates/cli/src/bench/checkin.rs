@@ -268,8 +268,8 @@ impl Report {
 }
 
 /// CPU seconds the process used since `before`, if it could be read both times.
-fn used_since(before: Option<usage::Usage>) -> Option<f64> {
-    Some(usage::Usage::now()?.since(before?))
+fn used_since(before: Option<f64>) -> Option<f64> {
+    Some(usage::cpu_secs()? - before?)
 }
 
 /// What one window measured.
@@ -345,7 +345,7 @@ async fn measure(
     }
     let window = Duration::from_secs(a.duration);
     let health = Requests::Same(Arc::new(origin.get("/healthz")));
-    let before = usage::Usage::now();
+    let before = usage::cpu_secs();
     let (mut baseline, _, _) = drive(origin, health, a.concurrency, None, window).await?;
     baseline.used = used_since(before);
     Ok(Report {
@@ -393,7 +393,7 @@ async fn checkin_window(
     let presign_secs = started.elapsed().as_secs_f64();
     let window = Duration::from_secs(seconds);
     let requests = Requests::Each(Arc::new(requests));
-    let before = usage::Usage::now();
+    let before = usage::cpu_secs();
     let (mut figures, errors, exhausted) =
         drive(origin, requests, a.concurrency, a.rate, window).await?;
     figures.used = used_since(before);

@@ -12,25 +12,11 @@
 /// `USER_HZ`, which is 100 on the architectures it runs on here (`getconf CLK_TCK`).
 const TICKS_PER_SEC: f64 = 100.0;
 
-/// A reading of the process's CPU time, all threads.
-#[derive(Debug, Clone, Copy)]
-pub(super) struct Usage {
-    cpu_ticks: u64,
-}
-
-impl Usage {
-    /// The counter now; `None` where `/proc/self/stat` does not have it.
-    pub(super) fn now() -> Option<Self> {
-        let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-        Some(Self {
-            cpu_ticks: cpu_ticks(&stat)?,
-        })
-    }
-
-    /// CPU seconds used since `earlier`.
-    pub(super) fn since(self, earlier: Self) -> f64 {
-        self.cpu_ticks.saturating_sub(earlier.cpu_ticks) as f64 / TICKS_PER_SEC
-    }
+/// The process's CPU time so far, all threads, in seconds; `None` where
+/// `/proc/self/stat` does not have it.
+pub(super) fn cpu_secs() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    Some(cpu_ticks(&stat)? as f64 / TICKS_PER_SEC)
 }
 
 /// User plus system time, all threads, from a `/proc/<pid>/stat` line: fields 14 and 15.
@@ -58,12 +44,12 @@ mod tests {
     #[cfg(target_os = "linux")]
     #[test]
     fn this_process_is_readable_and_its_cpu_time_moves_forward() {
-        let before = Usage::now().expect("/proc/self/stat");
+        let before = cpu_secs().expect("/proc/self/stat");
         let started = std::time::Instant::now();
         let mut x = 0u64;
         while started.elapsed() < std::time::Duration::from_millis(60) {
             x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
         }
-        assert!(Usage::now().unwrap().since(before) > 0.0);
+        assert!(cpu_secs().unwrap() > before);
     }
 }
