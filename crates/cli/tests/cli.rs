@@ -319,3 +319,72 @@ async fn bench_checkin_at_a_fixed_rate_sends_no_more_than_scheduled() {
         .sum();
     assert_eq!(answered, sent, "{seconds:?}");
 }
+
+/// `bench checkin --server` against a node running on PostgreSQL, given that node's signing
+/// key file: the fleet is loaded into the node's database and its check-ins are MAC'd
+/// (version 5), as a fleet's phones send them, and every one is answered. A key file that
+/// is not the node's gets every check-in refused, which the line reports as errors; a
+/// database that already holds a fleet is refused with a clear error before any check-in.
+#[tokio::test]
+async fn bench_checkin_against_a_running_server_macs_with_its_key_file() {
+    let other = tempfile::tempdir().unwrap();
+    let wrong_key = other.path().join("other.key");
+    lienlock_server::secrets::write_new(&wrong_key, &[7; 32]).unwrap();
+    for own_key in [true, false] {
+        let Some(db) = TestDb::new(Backend::Postgres).await else {
+            return;
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("server");
+        let data = data.to_str().unwrap();
+        let mut server = Proc::spawn(&[
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--data",
+            data,
+            "--database",
+            db.url(),
+            // Every check-in comes from one address here.
+            "--device-rate-per-ip",
+            "0",
+        ]);
+        let url = field(&server.wait_for("serving on").await, "serving on");
+        let key = if own_key {
+            format!("{data}/signing.key")
+        } else {
+            wrong_key.to_str().unwrap().to_owned()
+        };
+        let bench = || {
+            Command::new(BIN)
+                .args(["bench", "checkin", "--devices", "200", "--duration", "2"])
+                .args(["--warmup", "1", "--concurrency", "8"])
+                .args(["--presign-per-sec", "2000", "--server", &url])
+                .args(["--database", db.url(), "--signing-key-file", &key])
+                .output()
+        };
+        let out = tokio::time::timeout(std::time::Duration::from_secs(240), bench())
+            .await
+            .expect("the bench ends")
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{stdout}\n{stderr}");
+        let line: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+        assert_eq!(line["auth"], "mac", "{line}");
+        assert_eq!(line["backend"], "postgres", "{line}");
+        let checkins = line["checkins"].as_u64().unwrap();
+        let errors = line["errors"].as_u64().unwrap();
+        if own_key {
+            assert!(checkins > 0 && errors == 0, "{line}");
+            // Again on the same database: its fleet is already there.
+            let again = bench().await.unwrap();
+            let stderr = String::from_utf8_lossy(&again.stderr);
+            assert!(!again.status.success(), "{stderr}");
+            assert!(stderr.contains("already holds devices"), "{stderr}");
+        } else {
+            assert!(errors > 0 && checkins == 0, "{line}");
+        }
+        server.child.kill().await.unwrap();
+    }
+}

@@ -505,11 +505,24 @@ pub struct PgBulkLoader {
 type PgQ<'q> = Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>;
 
 impl PgBulkLoader {
-    /// Connects to the database at `url`, applying the store's migrations first.
+    /// Connects to the database at `url`, applying the store's migrations first. Refuses a
+    /// database that already holds devices: the fleet's ids and IMEIs are the same on every
+    /// load, so a second load would fail on its first row.
     pub async fn open(url: &str) -> StoreResult<Self> {
         let store = crate::connect_postgres(url).await?;
         drop(store);
-        let conn = sqlx::PgConnection::connect(url).await.map_err(classify)?;
+        let mut conn = sqlx::PgConnection::connect(url).await.map_err(classify)?;
+        let held: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM devices)")
+            .fetch_one(&mut conn)
+            .await
+            .map_err(classify)?;
+        if held {
+            return Err(StoreError::Backend(
+                "the database already holds devices; the fleet is loaded into an empty one \
+                 (create a database, start the node on it, and name it here)"
+                    .into(),
+            ));
+        }
         Ok(Self { conn })
     }
 

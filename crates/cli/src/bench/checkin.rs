@@ -89,9 +89,15 @@ pub struct CheckinArgs {
     /// a check-in MAC key, instead of authenticated by that key (version 5, what phones
     /// send once their first check-in was answered; docs/protocol.md, section 2a). The
     /// bench derives each phone's MAC key from the embedded server's key, as that server
-    /// does; against --server it holds no such key, and signs.
+    /// does; against --server it does so only with --signing-key-file, and signs without.
     #[arg(long)]
     signed: bool,
+    /// The --server deployment's lease-signing key file (its `signing_key_file`, or
+    /// `signing.key` in its data directory), read and never written: the bench derives each
+    /// phone's check-in MAC key from it, as that server does, and sends MAC'd check-ins
+    /// (version 5) as a fleet's phones do. Without it the bench cannot, and signs.
+    #[arg(long, requires = "server", conflicts_with = "signed")]
+    signing_key_file: Option<PathBuf>,
 }
 
 /// Runs the benchmark and prints one JSON line per run.
@@ -133,6 +139,14 @@ pub async fn run(a: CheckinArgs) -> anyhow::Result<()> {
     result
 }
 
+/// The key in a deployment's signing key file, which must already exist: a key made up
+/// here would match no MAC the server checks.
+fn deployment_key(path: &std::path::Path) -> anyhow::Result<ServerKey> {
+    lienlock_server::secrets::load(path)?
+        .map(ServerKey::from_secret)
+        .with_context(|| format!("{} does not exist", path.display()))
+}
+
 fn is_postgres(url: &str) -> bool {
     url.starts_with("postgres://") || url.starts_with("postgresql://")
 }
@@ -152,7 +166,14 @@ async fn serve_and_measure(
     backend: &str,
 ) -> anyhow::Result<()> {
     let (url, stop, mac) = match &a.server {
-        Some(url) => (url.trim_end_matches('/').to_owned(), None, None),
+        Some(url) => (
+            url.trim_end_matches('/').to_owned(),
+            None,
+            a.signing_key_file
+                .as_deref()
+                .map(deployment_key)
+                .transpose()?,
+        ),
         None => {
             // Counted and timed as a node with its metrics listener counts and times every
             // request, so the figures include that work.
