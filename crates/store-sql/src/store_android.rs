@@ -23,9 +23,14 @@ pub(crate) const DEVICE_OWNED: &str = "SELECT device_id, lender_id, config, prov
      failing_since, last_checkin_at, paused_at, fcm_token, registered_identifier, \
      program_complete_at, updated_at FROM android_devices WHERE device_id = $1 AND lender_id = $2";
 
-pub(crate) const UPDATE_DEVICE: &str = "UPDATE android_devices SET config = $3, \
-     provision_state = $4, failing_since = $5, last_checkin_at = $6, paused_at = $7, \
-     fcm_token = $8, registered_identifier = $9, program_complete_at = $10, updated_at = $11 \
+/// The lender's half of a record (`AndroidPart::Config`).
+pub(crate) const UPDATE_DEVICE_CONFIG: &str = "UPDATE android_devices SET config = $3, \
+     updated_at = $4 WHERE device_id = $1 AND lender_id = $2";
+
+/// The phone's half of a record (`AndroidPart::Phone`).
+pub(crate) const UPDATE_DEVICE_PHONE: &str = "UPDATE android_devices SET \
+     provision_state = $3, failing_since = $4, last_checkin_at = $5, paused_at = $6, \
+     fcm_token = $7, registered_identifier = $8, program_complete_at = $9, updated_at = $10 \
      WHERE device_id = $1 AND lender_id = $2";
 
 pub(crate) const INSERT_DEVICE: &str = "INSERT INTO android_devices (device_id, lender_id, \
@@ -41,8 +46,8 @@ macro_rules! android {
             use lienlock_domain::android::{AndroidSettings, ProvisionState};
             use lienlock_domain::{DeviceId, LenderCtx, LenderId, Timestamp};
             use lienlock_store::{
-                AndroidDeviceRecord, AndroidSettingsRecord, Device, StoreError, StoreResult,
-                TimelineEvent,
+                AndroidDeviceRecord, AndroidPart, AndroidSettingsRecord, Device, StoreError,
+                StoreResult, TimelineEvent,
             };
             use $crate::error::{classify, unique_as};
             use $crate::rows::DeviceRow;
@@ -213,6 +218,7 @@ macro_rules! android {
             pub(super) async fn save_device(
                 pool: &Pool,
                 r: &AndroidDeviceRecord,
+                part: AndroidPart,
                 events: &[TimelineEvent],
             ) -> StoreResult<()> {
                 if events.iter().any(|e| e.device_id != r.device_id) {
@@ -236,11 +242,35 @@ macro_rules! android {
                     return Err(StoreError::NotFound("device"));
                 }
                 let ms = |t: Option<Timestamp>| t.map(Timestamp::as_millis);
-                let mut n = 0;
-                for stmt in [q::UPDATE_DEVICE, q::INSERT_DEVICE] {
-                    n += sqlx::query(stmt)
-                        .bind(r.device_id.to_string())
-                        .bind(r.lender_id.to_string())
+                let (id, lender) = (r.device_id.to_string(), r.lender_id.to_string());
+                let updated = match part {
+                    AndroidPart::Config => sqlx::query(q::UPDATE_DEVICE_CONFIG)
+                        .bind(&id)
+                        .bind(&lender)
+                        .bind(&config)
+                        .bind(r.updated_at.as_millis()),
+                    AndroidPart::Phone => sqlx::query(q::UPDATE_DEVICE_PHONE)
+                        .bind(&id)
+                        .bind(&lender)
+                        .bind(r.provision_state.as_str())
+                        .bind(ms(r.failing_since))
+                        .bind(ms(r.last_checkin_at))
+                        .bind(ms(r.paused_at))
+                        .bind(r.fcm_token.as_deref())
+                        .bind(r.registered_identifier.as_deref())
+                        .bind(ms(r.program_complete_at))
+                        .bind(r.updated_at.as_millis()),
+                }
+                .execute(&mut *tx)
+                .await
+                .map_err(classify)?
+                .rows_affected();
+                // None yet: the whole record. The device row's lock, taken above, keeps a
+                // second first save waiting until this one commits; it then updates.
+                if updated == 0 {
+                    sqlx::query(q::INSERT_DEVICE)
+                        .bind(&id)
+                        .bind(&lender)
                         .bind(&config)
                         .bind(r.provision_state.as_str())
                         .bind(ms(r.failing_since))
@@ -252,11 +282,7 @@ macro_rules! android {
                         .bind(r.updated_at.as_millis())
                         .execute(&mut *tx)
                         .await
-                        .map_err(classify)?
-                        .rows_affected();
-                    if n > 0 {
-                        break;
-                    }
+                        .map_err(classify)?;
                 }
                 for e in events {
                     insert_event(&mut tx, e).await?;

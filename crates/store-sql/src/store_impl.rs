@@ -138,9 +138,10 @@ macro_rules! impl_store {
                 async fn save_android_device(
                     &self,
                     record: &lienlock_store::AndroidDeviceRecord,
+                    part: lienlock_store::AndroidPart,
                     events: &[TimelineEvent],
                 ) -> StoreResult<()> {
-                    android::save_device(&self.pool, record, events).await
+                    android::save_device(&self.pool, record, part, events).await
                 }
 
                 async fn device_by_serial_unscoped(

@@ -18,6 +18,20 @@ pub struct AndroidSettingsRecord {
     pub updated_at: Timestamp,
 }
 
+/// Which half of an [`AndroidDeviceRecord`] a save writes. A lender's choices and what the
+/// phone reported are changed by different requests, each of which read the whole record
+/// first: writing back only its own half, neither overwrites a change the other made in the
+/// meantime (a lender's acknowledged `hold` lost to a phone's check-in, or a phone's push
+/// token to a lender's edit). A record saved for the first time is written whole.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AndroidPart {
+    /// `config`: the lender's choices.
+    Config,
+    /// Everything the phone's calls record: provisioning state, check-ins, pause, push
+    /// token, identifier, program completion.
+    Phone,
+}
+
 /// One phone's state on the Android channel.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AndroidDeviceRecord {

@@ -737,11 +737,13 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         device: DeviceId,
     ) -> StoreResult<Option<AndroidDeviceRecord>>;
 
-    /// Writes a phone's Android record and its timeline events in one transaction.
+    /// Writes `part` of a phone's Android record (the whole record when it has none yet)
+    /// and its timeline events in one transaction, and `updated_at` with either.
     /// [`StoreError::NotFound`]`("device")` when the device is not the record's lender's.
     async fn save_android_device(
         &self,
         record: &AndroidDeviceRecord,
+        part: AndroidPart,
         events: &[TimelineEvent],
     ) -> StoreResult<()>;
 

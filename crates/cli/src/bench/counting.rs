@@ -9,10 +9,10 @@ use lienlock_domain::{
     LenderId, PaymentId, PolicySettings, Timestamp,
 };
 use lienlock_store::{
-    AndroidDeviceRecord, AndroidSettingsRecord, ApiKeyRecord, CodeInsert, Command, ContractFacts,
-    ContractRecord, Device, DeviceQuery, DeviceWrite, DisputeRecord, Lender, NoticeRecord,
-    PaymentInsert, PaymentRecord, Store, StoreResult, TimelineEvent, UnlockCodeRecord,
-    WakeReceiver,
+    AndroidDeviceRecord, AndroidPart, AndroidSettingsRecord, ApiKeyRecord, CodeInsert, Command,
+    ContractFacts, ContractRecord, Device, DeviceQuery, DeviceWrite, DisputeRecord, Lender,
+    NoticeRecord, PaymentInsert, PaymentRecord, Store, StoreResult, TimelineEvent,
+    UnlockCodeRecord, WakeReceiver,
 };
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -193,7 +193,7 @@ counted! {
         -> StoreResult<Option<AndroidDeviceRecord>>;
     fn android_device_unscoped(&self, device: DeviceId)
         -> StoreResult<Option<AndroidDeviceRecord>>;
-    fn save_android_device(&self, record: &AndroidDeviceRecord, events: &[TimelineEvent])
-        -> StoreResult<()>;
+    fn save_android_device(&self, record: &AndroidDeviceRecord, part: AndroidPart,
+        events: &[TimelineEvent]) -> StoreResult<()>;
     fn device_by_serial_unscoped(&self, serial: &str) -> StoreResult<Option<Device>>;
 }

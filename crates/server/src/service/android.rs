@@ -4,7 +4,9 @@
 use super::{Service, ServiceError};
 use lienlock_domain::android::{AndroidDeviceConfig, AndroidSettings};
 use lienlock_domain::{DeviceId, DeviceState, EventKind, LenderCtx, Permission};
-use lienlock_store::{Actor, AndroidDeviceRecord, AndroidSettingsRecord, TimelineEvent};
+use lienlock_store::{
+    Actor, AndroidDeviceRecord, AndroidPart, AndroidSettingsRecord, TimelineEvent,
+};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
@@ -121,7 +123,9 @@ impl Service {
         record.updated_at = now;
         let mut event = TimelineEvent::new(&device, now, EventKind::Android, ctx.principal.into());
         event.detail = Some(format!("config: {}", describe(&record.config)));
-        self.store.save_android_device(&record, &[event]).await?;
+        self.store
+            .save_android_device(&record, AndroidPart::Config, &[event])
+            .await?;
         Ok(record)
     }
 }

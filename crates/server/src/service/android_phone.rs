@@ -10,7 +10,7 @@ use lienlock_domain::android::{
     ProvisionState, ProvisionType,
 };
 use lienlock_domain::{DeviceState, EventKind, LenderId, Timestamp};
-use lienlock_store::{AndroidDeviceRecord, Device, StoreError, TimelineEvent};
+use lienlock_store::{AndroidDeviceRecord, AndroidPart, Device, StoreError, TimelineEvent};
 use subtle::ConstantTimeEq;
 
 /// Why a phone's call failed. Nothing was written.
@@ -164,7 +164,9 @@ impl Service {
         record.updated_at = now;
         let mut event = TimelineEvent::new(device, now, EventKind::Android, PHONE);
         event.detail = Some(detail);
-        self.store.save_android_device(&record, &[event]).await?;
+        self.store
+            .save_android_device(&record, AndroidPart::Phone, &[event])
+            .await?;
         Ok(())
     }
 

@@ -4,6 +4,7 @@
 
 mod fixtures;
 
+mod android;
 mod batch;
 mod codes;
 mod commands;
