@@ -67,7 +67,9 @@ pub struct CheckinArgs {
     #[arg(long)]
     postgres: Option<String>,
     /// A running server instead of the embedded one; --database names its database, where
-    /// the fleet is bulk-loaded.
+    /// the fleet is bulk-loaded (an empty one). Every check-in comes from this machine's
+    /// address, so the server's per-address device limit must be off
+    /// (`--device-rate-per-ip 0`) or most are refused.
     #[arg(long, requires = "database", conflicts_with_all = ["postgres", "data"])]
     server: Option<String>,
     /// The --server deployment's database (SQLite path or PostgreSQL URL).
