@@ -241,26 +241,18 @@ macro_rules! android {
                 if owned == 0 {
                     return Err(StoreError::NotFound("device"));
                 }
-                let ms = |t: Option<Timestamp>| t.map(Timestamp::as_millis);
                 let (id, lender) = (r.device_id.to_string(), r.lender_id.to_string());
                 let updated = match part {
                     AndroidPart::Config => sqlx::query(q::UPDATE_DEVICE_CONFIG)
                         .bind(&id)
                         .bind(&lender)
-                        .bind(&config)
-                        .bind(r.updated_at.as_millis()),
-                    AndroidPart::Phone => sqlx::query(q::UPDATE_DEVICE_PHONE)
-                        .bind(&id)
-                        .bind(&lender)
-                        .bind(r.provision_state.as_str())
-                        .bind(ms(r.failing_since))
-                        .bind(ms(r.last_checkin_at))
-                        .bind(ms(r.paused_at))
-                        .bind(r.fcm_token.as_deref())
-                        .bind(r.registered_identifier.as_deref())
-                        .bind(ms(r.program_complete_at))
-                        .bind(r.updated_at.as_millis()),
+                        .bind(&config),
+                    AndroidPart::Phone => bind_phone(
+                        sqlx::query(q::UPDATE_DEVICE_PHONE).bind(&id).bind(&lender),
+                        r,
+                    ),
                 }
+                .bind(r.updated_at.as_millis())
                 .execute(&mut *tx)
                 .await
                 .map_err(classify)?
@@ -268,17 +260,11 @@ macro_rules! android {
                 // None yet: the whole record. The device row's lock, taken above, keeps a
                 // second first save waiting until this one commits; it then updates.
                 if updated == 0 {
-                    sqlx::query(q::INSERT_DEVICE)
+                    let insert = sqlx::query(q::INSERT_DEVICE)
                         .bind(&id)
                         .bind(&lender)
-                        .bind(&config)
-                        .bind(r.provision_state.as_str())
-                        .bind(ms(r.failing_since))
-                        .bind(ms(r.last_checkin_at))
-                        .bind(ms(r.paused_at))
-                        .bind(r.fcm_token.as_deref())
-                        .bind(r.registered_identifier.as_deref())
-                        .bind(ms(r.program_complete_at))
+                        .bind(&config);
+                    bind_phone(insert, r)
                         .bind(r.updated_at.as_millis())
                         .execute(&mut *tx)
                         .await
@@ -288,6 +274,21 @@ macro_rules! android {
                     insert_event(&mut tx, e).await?;
                 }
                 tx.commit().await.map_err(classify)
+            }
+
+            type Q<'q> = sqlx::query::Query<'q, $db, <$db as sqlx::Database>::Arguments<'q>>;
+
+            /// Binds the phone's half of `r`, in the order `UPDATE_DEVICE_PHONE` and
+            /// `INSERT_DEVICE` both list it (then `updated_at`).
+            fn bind_phone<'q>(q: Q<'q>, r: &'q AndroidDeviceRecord) -> Q<'q> {
+                let ms = |t: Option<Timestamp>| t.map(Timestamp::as_millis);
+                q.bind(r.provision_state.as_str())
+                    .bind(ms(r.failing_since))
+                    .bind(ms(r.last_checkin_at))
+                    .bind(ms(r.paused_at))
+                    .bind(r.fcm_token.as_deref())
+                    .bind(r.registered_identifier.as_deref())
+                    .bind(ms(r.program_complete_at))
             }
 
             pub(super) async fn device_by_serial(
