@@ -4,7 +4,7 @@
 // Declared here because it is a `ctl` subcommand; the file sits beside the other commands.
 use crate::import;
 #[path = "ctl_keys.rs"]
-mod ctl_keys;
+pub(crate) mod ctl_keys;
 
 use crate::ServerArgs;
 use clap::{Args, Subcommand};

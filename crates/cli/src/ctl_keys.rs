@@ -51,7 +51,8 @@ fn describe(what: &str, key: &ServerKey) {
     );
 }
 
-fn load(path: &Path) -> anyhow::Result<Option<ServerKey>> {
+/// The signing key in the file at `path`, if there is one (never made up here).
+pub(crate) fn load(path: &Path) -> anyhow::Result<Option<ServerKey>> {
     Ok(secrets::load(path)?.map(ServerKey::from_secret))
 }
 

@@ -337,19 +337,16 @@ async fn bench_checkin_against_a_running_server_macs_with_its_key_file() {
         let dir = tempfile::tempdir().unwrap();
         let data = dir.path().join("server");
         let data = data.to_str().unwrap();
-        let mut server = Proc::spawn(&[
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
+        // Every check-in comes from one address here.
+        let (mut server, url) = common::serve(&[
             "--data",
             data,
             "--database",
             db.url(),
-            // Every check-in comes from one address here.
             "--device-rate-per-ip",
             "0",
-        ]);
-        let url = field(&server.wait_for("serving on").await, "serving on");
+        ])
+        .await;
         let key = if own_key {
             format!("{data}/signing.key")
         } else {

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{field, get, post, Proc};
+use common::{get, post, Proc};
 use lienlock_agent::{Enforcement, RunPolicy, RunStats};
 use lienlock_domain::Imei;
 use lienlock_store_sql::testing::{Backend, TestDb};
@@ -58,16 +58,7 @@ struct Node {
 }
 
 async fn node(data: &str, database: &str) -> (Node, String) {
-    let mut proc = Proc::spawn(&[
-        "serve",
-        "--listen",
-        "127.0.0.1:0",
-        "--data",
-        data,
-        "--database",
-        database,
-    ]);
-    let url = field(&proc.wait_for("serving on").await, "serving on");
+    let (mut proc, url) = common::serve(&["--data", data, "--database", database]).await;
     let key = proc.lease_key().await;
     let addr = url.trim_start_matches("http://").parse().unwrap();
     (Node { proc, url, addr }, key)

@@ -10,7 +10,7 @@
 mod common;
 
 use common::phone::Phone;
-use common::{field, post, Proc};
+use common::{post, Proc};
 use lienlock_domain::Imei;
 use serde_json::json;
 use std::path::{Path, PathBuf};
@@ -193,10 +193,7 @@ fn free_port() -> u16 {
 // The server, phones and a load of lender requests.
 
 async fn serve(args: &[&str]) -> (Proc, String, String) {
-    let mut full = vec!["serve", "--listen", "127.0.0.1:0"];
-    full.extend(args);
-    let mut proc = Proc::spawn(&full);
-    let url = field(&proc.wait_for("serving on").await, "serving on");
+    let (mut proc, url) = common::serve(args).await;
     let key = proc.lease_key().await;
     (proc, url, key)
 }

@@ -144,9 +144,7 @@ pub async fn run(a: CheckinArgs) -> anyhow::Result<()> {
 /// The key in a deployment's signing key file, which must already exist: a key made up
 /// here would match no MAC the server checks.
 fn deployment_key(path: &std::path::Path) -> anyhow::Result<ServerKey> {
-    lienlock_server::secrets::load(path)?
-        .map(ServerKey::from_secret)
-        .with_context(|| format!("{} does not exist", path.display()))
+    crate::ctl::ctl_keys::load(path)?.with_context(|| format!("{} does not exist", path.display()))
 }
 
 fn is_postgres(url: &str) -> bool {

@@ -139,6 +139,16 @@ pub async fn bootstrap(server_args: &[&str]) -> String {
     boot["api_key"].as_str().unwrap().to_owned()
 }
 
+/// `lienlock serve` on a free loopback port with `args` besides, and its base URL once it
+/// serves.
+pub async fn serve(args: &[&str]) -> (Proc, String) {
+    let mut full = vec!["serve", "--listen", "127.0.0.1:0"];
+    full.extend(args);
+    let mut proc = Proc::spawn(&full);
+    let url = field(&proc.wait_for("serving on").await, "serving on");
+    (proc, url)
+}
+
 /// An HTTP answer as the failure drills look at it.
 #[derive(Debug, Clone)]
 pub struct Answer {

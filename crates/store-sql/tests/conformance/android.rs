@@ -8,6 +8,10 @@ use lienlock_store_sql::backend_tests;
 
 backend_tests!(a_lender_and_a_phone_saving_from_the_same_read_keep_each_others_changes);
 
+async fn save(store: &DynStore, record: &AndroidDeviceRecord, part: AndroidPart) {
+    store.save_android_device(record, part, &[]).await.unwrap();
+}
+
 async fn a_lender_and_a_phone_saving_from_the_same_read_keep_each_others_changes(backend: Backend) {
     let Some((_db, store)) = setup(backend).await else {
         return;
@@ -17,10 +21,7 @@ async fn a_lender_and_a_phone_saving_from_the_same_read_keep_each_others_changes
     // The phone's first check-in: the record is written whole.
     let mut first = AndroidDeviceRecord::new(d.id, ctx.lender_id, at(10));
     first.last_checkin_at = Some(at(10));
-    store
-        .save_android_device(&first, AndroidPart::Phone, &[])
-        .await
-        .unwrap();
+    save(&store, &first, AndroidPart::Phone).await;
 
     // Both read the record; the lender holds the phone, then the phone's call, from its
     // earlier read, records a push token.
@@ -28,16 +29,10 @@ async fn a_lender_and_a_phone_saving_from_the_same_read_keep_each_others_changes
     let mut by_lender = store.android_device(&ctx, d.id).await.unwrap().unwrap();
     by_lender.config.hold = true;
     by_lender.updated_at = at(20);
-    store
-        .save_android_device(&by_lender, AndroidPart::Config, &[])
-        .await
-        .unwrap();
+    save(&store, &by_lender, AndroidPart::Config).await;
     by_phone.fcm_token = Some("token-1".into());
     by_phone.updated_at = at(30);
-    store
-        .save_android_device(&by_phone, AndroidPart::Phone, &[])
-        .await
-        .unwrap();
+    save(&store, &by_phone, AndroidPart::Phone).await;
     let now = store.android_device(&ctx, d.id).await.unwrap().unwrap();
     assert!(
         now.config.hold,
@@ -52,16 +47,10 @@ async fn a_lender_and_a_phone_saving_from_the_same_read_keep_each_others_changes
     let (mut by_phone, mut by_lender) = (now.clone(), now);
     by_phone.provision_state = ProvisionState::Success;
     by_phone.updated_at = at(40);
-    store
-        .save_android_device(&by_phone, AndroidPart::Phone, &[])
-        .await
-        .unwrap();
+    save(&store, &by_phone, AndroidPart::Phone).await;
     by_lender.config.allow_debugging = true;
     by_lender.updated_at = at(50);
-    store
-        .save_android_device(&by_lender, AndroidPart::Config, &[])
-        .await
-        .unwrap();
+    save(&store, &by_lender, AndroidPart::Config).await;
     let after = store.android_device(&ctx, d.id).await.unwrap().unwrap();
     assert_eq!(after.provision_state, ProvisionState::Success, "{after:?}");
     assert!(
