@@ -35,6 +35,8 @@ struct Fake {
     script: Mutex<Vec<Reply>>,
     last_counter: Mutex<u64>,
     sequence: Mutex<u64>,
+    /// Check-in requests received, refused ones included.
+    requests: std::sync::atomic::AtomicUsize,
     /// Answers like a server older than check-in MAC keys: a field it does not know is
     /// refused (422).
     before_mac_keys: bool,
@@ -46,6 +48,8 @@ fn error(status: u16, code: &str) -> Response {
 }
 
 async fn checkin(State(fake): State<Arc<Fake>>, Json(body): Json<serde_json::Value>) -> Response {
+    fake.requests
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     if fake.before_mac_keys && body.get("want_mac_key").is_some() {
         return error(422, "invalid_request");
     }
@@ -120,6 +124,7 @@ async fn serve_as(script: Vec<Reply>, before_mac_keys: bool) -> (String, Arc<Fak
         script: Mutex::new(script),
         last_counter: Mutex::new(0),
         sequence: Mutex::new(0),
+        requests: Default::default(),
     });
     let app = Router::new()
         .route(lienlock_agent::CHECKIN_PATH, post(checkin))
@@ -203,9 +208,20 @@ async fn a_server_older_than_mac_keys_still_gets_signed_check_ins() {
     let (url, fake) = serve_as(vec![ACTIVE], true).await;
     let dir = tempfile::tempdir().unwrap();
     let mut agent = agent(&dir, &url, &fake);
+    let requests = || fake.requests.load(std::sync::atomic::Ordering::Relaxed);
     assert_eq!(agent.check_in().await.unwrap().counter, 1);
-    assert_eq!(agent.check_in().await.unwrap().counter, 2);
+    assert_eq!(
+        requests(),
+        2,
+        "asked for a key, refused, sent again without"
+    );
+    // The refusal is remembered: the next check-ins are one round trip each.
+    for n in 2..=65 {
+        assert_eq!(agent.check_in().await.unwrap().counter, n);
+    }
+    assert_eq!(requests(), 66);
     assert!(!agent.layout().checkin_mac_key().exists());
+    // Then the agent asks again, in case the server was upgraded meanwhile.
     let (signed, _) = agent.build_checkin().unwrap();
     assert!(signed.want_mac_key && signed.open().is_ok());
 }
