@@ -12,6 +12,7 @@ backend_tests!(
     a_write_that_fails_inside_the_batch_sinks_only_itself,
     two_writes_of_one_device_in_a_batch_land_once,
     plain_check_in_writes_land_alone_and_stale_ones_fail_alone,
+    plain_writes_keep_each_row_on_its_page,
     facts_for_a_batch_match_the_per_contract_reads,
     wake_ups_are_served_before_routine_evaluations,
     a_policy_change_pulls_in_the_lenders_active_contracts,
@@ -238,6 +239,48 @@ async fn plain_check_in_writes_land_alone_and_stale_ones_fail_alone(backend: Bac
         .unwrap();
     assert_eq!(d.device.serial.as_deref(), Some("SN-1"));
     assert_eq!(d.device.policy_level, RestrictionLevel::PersistentBanner);
+}
+
+/// On PostgreSQL a check-in's write, which changes no indexed column, leaves the row's new
+/// version on the row's own page (a heap-only tuple update), so none of the table's
+/// indexes gets a new entry: the table keeps room on each page for it (migration 0011).
+/// With pages packed full, the first write of a row moved it to another page. A few rows
+/// a page are written, once each, so that the room alone decides: whether the old
+/// versions can be pruned yet depends on transactions elsewhere on the server. SQLite
+/// updates rows in place; the test is PostgreSQL's.
+async fn plain_writes_keep_each_row_on_its_page(backend: Backend) {
+    let Some((db, store)) = setup(backend).await else {
+        return;
+    };
+    if db.backend() != Backend::Postgres {
+        return;
+    }
+    let ctx = lender(&store, "A").await;
+    let ds: Vec<Device> = enroll_many(&store, &ctx, 60).await;
+    let pages = || async {
+        let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(db.url())
+            .await
+            .unwrap();
+        let rows: Vec<(String, i64)> =
+            sqlx::query_as("SELECT id, (ctid::text::point)[0]::bigint FROM devices ORDER BY id")
+                .fetch_all(&mut conn)
+                .await
+                .unwrap();
+        rows
+    };
+    let before = pages().await;
+    let first_pages: std::collections::HashSet<i64> = before.iter().map(|(_, p)| *p).collect();
+    assert!(first_pages.len() >= 2, "the rows fill more than one page");
+    // Every eighth phone checks in, each in a transaction of its own.
+    for d in ds.iter().step_by(8) {
+        let mut w = write(d);
+        w.device.last_counter = 1;
+        w.device.lease_seq += 1;
+        w.device.last_seen_at = Some(at(700));
+        w.device.updated_at = at(700);
+        save(&store, w).await;
+    }
+    assert_eq!(pages().await, before, "a check-in moved a row off its page");
 }
 
 /// `n` devices of `ctx`, enrolled one after another.

@@ -7,7 +7,8 @@ use lienlock_store_sql::backend_tests;
 
 backend_tests!(
     racing_saves_admit_exactly_one,
-    racing_crossed_enrollments_admit_one
+    racing_crossed_enrollments_admit_one,
+    racing_plain_batches_land_or_go_stale
 );
 
 async fn racing_saves_admit_exactly_one(backend: Backend) {
@@ -70,5 +71,58 @@ async fn racing_crossed_enrollments_admit_one(backend: Backend) {
             }
         }
         assert_eq!(won, 1, "round {round}");
+    }
+}
+
+/// Batches of check-in writes racing over the same devices, as the group commits of
+/// several nodes on one PostgreSQL database do: every write either lands or is refused as
+/// stale (none errs, no batch deadlocks), and each device ends with exactly the writes
+/// that landed.
+async fn racing_plain_batches_land_or_go_stale(backend: Backend) {
+    let Some((_db, store)) = setup(backend).await else {
+        return;
+    };
+    let ctx = lender(&store, "A").await;
+    let mut ids = Vec::new();
+    for n in 0..16 {
+        ids.push(enroll(&store, &ctx, imei(100 + n), None).await.id);
+    }
+    ids.sort();
+    let tasks: Vec<_> = (0..8)
+        .map(|_| {
+            let (store, ids) = (store.clone(), ids.clone());
+            tokio::spawn(async move {
+                let mut landed = vec![0u64; ids.len()];
+                for _ in 0..15 {
+                    let mut batch = Vec::new();
+                    for id in &ids {
+                        let mut w = write(&store.device_unscoped(*id).await.unwrap().unwrap());
+                        w.device.last_counter += 1;
+                        w.device.lease_seq += 1;
+                        batch.push(w);
+                    }
+                    let results = store.save_devices(&batch).await.unwrap();
+                    for (n, r) in results.into_iter().enumerate() {
+                        match r {
+                            Ok(()) => landed[n] += 1,
+                            Err(StoreError::Stale) => {}
+                            Err(e) => panic!("unexpected {e:?}"),
+                        }
+                    }
+                }
+                landed
+            })
+        })
+        .collect();
+    let mut landed = vec![0u64; ids.len()];
+    for task in tasks {
+        for (n, l) in task.await.unwrap().into_iter().enumerate() {
+            landed[n] += l;
+        }
+    }
+    for (id, l) in ids.iter().zip(landed) {
+        let d = store.device_unscoped(*id).await.unwrap().unwrap();
+        assert!(l > 0, "no write of {id} landed");
+        assert_eq!((d.last_counter, d.lease_seq), (l, l), "{id}");
     }
 }
