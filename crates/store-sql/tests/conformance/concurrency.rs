@@ -76,8 +76,8 @@ async fn racing_crossed_enrollments_admit_one(backend: Backend) {
 
 /// Batches of check-in writes racing over the same devices, as the group commits of
 /// several nodes on one PostgreSQL database do: every write either lands or is refused as
-/// stale (none errs, no batch deadlocks), and each device ends with exactly the writes
-/// that landed.
+/// stale (none errs), and each device ends with exactly the writes that landed, none lost
+/// or counted twice.
 async fn racing_plain_batches_land_or_go_stale(backend: Backend) {
     let Some((_db, store)) = setup(backend).await else {
         return;
