@@ -17,6 +17,7 @@ mod backup;
 pub mod bench;
 mod error;
 mod postgres;
+mod postgres_reader;
 mod rows;
 mod sql;
 mod sqlite;

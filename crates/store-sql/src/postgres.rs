@@ -17,6 +17,8 @@ pub struct PgStore {
     /// The connection holding (or trying for) the scheduler's advisory lock: its own, not
     /// the pool's, because the lock belongs to the session and must end with it.
     scheduler: Arc<tokio::sync::Mutex<Leader>>,
+    /// Check-in reads, many to a statement.
+    reader: crate::postgres_reader::Reader,
 }
 
 /// This node's claim on the scheduler.
@@ -51,6 +53,7 @@ pub async fn connect_postgres(url: &str) -> Result<PgStore, StoreError> {
     Ok(PgStore {
         pool,
         scheduler: Arc::default(),
+        reader: Default::default(),
     })
 }
 
@@ -168,9 +171,16 @@ async fn save_devices(
     batch::save_devices(&store.pool, writes).await
 }
 
-/// Every read goes through the pool.
-async fn direct_checkin_row(_: &PgStore, _: &Imei) -> Option<Option<crate::rows::CheckinRow>> {
-    None
+/// Through the check-in reader, many reads to a statement; a phone it does not find by
+/// its first IMEI is read by the general statement.
+async fn direct_checkin_row(
+    store: &PgStore,
+    imei: &Imei,
+) -> Option<StoreResult<Option<crate::rows::CheckinRow>>> {
+    match store.reader.checkin_row(&store.pool, *imei).await {
+        Ok(None) => None,
+        found => Some(found),
+    }
 }
 
 crate::store_impl::impl_store!(

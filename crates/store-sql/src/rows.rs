@@ -137,6 +137,11 @@ pub(crate) struct CheckinRow {
 }
 
 impl CheckinRow {
+    /// The device's first IMEI, as stored.
+    pub(crate) fn imei(&self) -> &str {
+        &self.device.imei
+    }
+
     /// A row of `sql::CHECKIN_VIEW` as rusqlite reads it, by position: the device's
     /// columns in `DeviceRow`'s order, then the rest in this struct's (SQLite's check-in
     /// readers, `sqlite_reader`).

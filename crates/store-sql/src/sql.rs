@@ -146,6 +146,12 @@ pub(crate) const CHECKIN_VIEW: &str = checkin_view!(
 pub(crate) const CHECKIN_VIEW_ACTIVE_IMEI: &str =
     checkin_view!("WHERE imei = $1 AND state <> 'released'");
 
+/// [`CHECKIN_VIEW_ACTIVE_IMEI`] for many IMEIs at once (`$1`, an array; PostgreSQL's
+/// check-in reader, `postgres_reader`): at most one row each, by the same partial unique
+/// index.
+pub(crate) const CHECKIN_VIEWS_ACTIVE_IMEI: &str =
+    checkin_view!("WHERE imei = ANY($1) AND state <> 'released'");
+
 /// The enrollment a phone naming itself by serial number (`$1`) belongs to, across lenders:
 /// one that is not released first, then the newest (migration 0009's index).
 pub(crate) const DEVICE_BY_SERIAL: &str = concat!(

@@ -284,8 +284,8 @@ async fn save_devices(
 async fn direct_checkin_row(
     store: &SqliteStore,
     imei: &Imei,
-) -> Option<Option<crate::rows::CheckinRow>> {
-    store.readers.as_ref()?.checkin_row(*imei).await
+) -> Option<StoreResult<Option<crate::rows::CheckinRow>>> {
+    store.readers.as_ref()?.checkin_row(*imei).await.map(Ok)
 }
 
 crate::store_impl::impl_store!(

@@ -11,8 +11,10 @@
 /// `impl Store for $store`, where `$store` has a `pool: sqlx::Pool<$db>` field and `$lock`
 /// is `async fn(&mut <$db as sqlx::Database>::Connection, &[&Imei]) -> StoreResult<()>`.
 /// `$save_devices` (`async fn(&$store, &[DeviceWrite])`) and `$direct_checkin_row`
-/// (`async fn(&$store, &Imei) -> Option<Option<CheckinRow>>`, `None` to use the pool) let SQLite
-/// take check-ins' writes and reads off sqlx (`sqlite_writer`, `sqlite_reader`).
+/// (`async fn(&$store, &Imei) -> Option<StoreResult<Option<CheckinRow>>>`, `None` to read
+/// with the general statement) let SQLite take check-ins' writes and reads off sqlx
+/// (`sqlite_writer`, `sqlite_reader`) and PostgreSQL make many reads in one statement
+/// (`postgres_reader`).
 macro_rules! impl_store {
     (
         store: $store:ty,
@@ -358,7 +360,7 @@ macro_rules! impl_store {
 
                 async fn checkin_view(&self, imei: &Imei) -> StoreResult<Option<CheckinView>> {
                     let row: Option<CheckinRow> = match $direct_checkin_row(self, imei).await {
-                        Some(row) => row,
+                        Some(row) => row?,
                         None => sqlx::query_as(sql::CHECKIN_VIEW)
                             .bind(imei.as_str())
                             .fetch_optional(&self.pool)

@@ -8,7 +8,8 @@ use lienlock_store_sql::backend_tests;
 backend_tests!(
     racing_saves_admit_exactly_one,
     racing_crossed_enrollments_admit_one,
-    racing_plain_batches_land_or_go_stale
+    racing_plain_batches_land_or_go_stale,
+    many_checkin_reads_at_once_each_get_their_own_phone
 );
 
 async fn racing_saves_admit_exactly_one(backend: Backend) {
@@ -124,5 +125,44 @@ async fn racing_plain_batches_land_or_go_stale(backend: Backend) {
         let d = store.device_unscoped(*id).await.unwrap().unwrap();
         assert!(l > 0, "no write of {id} landed");
         assert_eq!((d.last_counter, d.lease_seq), (l, l), "{id}");
+    }
+}
+
+/// Check-in reads arriving together, as a fleet's do: PostgreSQL answers them many to a
+/// statement and SQLite many to a transaction, and each caller must still get its own
+/// phone: by its first IMEI, by its second (which the batched statement does not look
+/// for), a released enrollment, or none.
+async fn many_checkin_reads_at_once_each_get_their_own_phone(backend: Backend) {
+    let Some((_db, store)) = setup(backend).await else {
+        return;
+    };
+    let ctx = lender(&store, "A").await;
+    let mut phones = Vec::new();
+    for n in 0..40 {
+        phones.push(enroll(&store, &ctx, imei(200 + n), Some(imei(300 + n))).await);
+    }
+    let mut released = write(&phones[0]);
+    released.device.state = DeviceState::Released;
+    save(&store, released).await;
+    let mut reads = Vec::new();
+    for round in 0..5 {
+        for (n, d) in phones.iter().enumerate() {
+            // By the first IMEI, by the second, and for an IMEI nobody enrolled.
+            for (by, want) in [
+                (d.imei, Some(d.id)),
+                (d.imei2.unwrap(), Some(d.id)),
+                (imei(400 + n as u32 + 40 * round), None),
+            ] {
+                let store = store.clone();
+                reads.push(tokio::spawn(async move {
+                    let got = store.checkin_view(&by).await.unwrap();
+                    (by, got.map(|v| v.device.id), want)
+                }));
+            }
+        }
+    }
+    for read in reads {
+        let (by, got, want) = read.await.unwrap();
+        assert_eq!(got, want, "read by {by}");
     }
 }
