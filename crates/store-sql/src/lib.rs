@@ -23,6 +23,7 @@ mod sql;
 mod sqlite;
 mod sqlite_checkpointer;
 mod sqlite_reader;
+mod sqlite_views;
 mod sqlite_writer;
 mod store_android;
 mod store_audit;

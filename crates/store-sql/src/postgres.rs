@@ -183,6 +183,16 @@ async fn direct_checkin_row(
     }
 }
 
+/// Nodes sharing a database cannot keep views in memory: any of them may change a device.
+fn cached_checkin_view(_: &PgStore, _: &Imei) -> Option<(lienlock_store::CheckinView, bool)> {
+    None
+}
+
+/// Nodes sharing a database keep no views (above).
+async fn warm_checkin_views(_: &PgStore) -> StoreResult<usize> {
+    Ok(0)
+}
+
 crate::store_impl::impl_store!(
     store: PgStore,
     db: sqlx::Postgres,
@@ -190,6 +200,8 @@ crate::store_impl::impl_store!(
     lock_devices: lock_devices,
     save_devices: save_devices,
     direct_checkin_row: direct_checkin_row,
+    cached_checkin_view: cached_checkin_view,
+    warm_checkin_views: warm_checkin_views,
     notify: notify,
     listen: listen,
     scheduler_turn: scheduler_turn,

@@ -119,7 +119,7 @@ impl LenderRow {
 }
 
 /// A row of `sql::CHECKIN_VIEW`: a device, what else a check-in reads, and its lender.
-#[derive(Debug, sqlx::FromRow)]
+#[derive(Clone, Debug, sqlx::FromRow)]
 pub(crate) struct CheckinRow {
     #[sqlx(flatten)]
     device: DeviceRow,
@@ -146,7 +146,12 @@ impl CheckinRow {
     /// columns in `DeviceRow`'s order, then the rest in this struct's (SQLite's check-in
     /// readers, `sqlite_reader`).
     pub(crate) fn from_sqlite(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
-        let mut at = 0..;
+        Self::from_sqlite_at(r, 0)
+    }
+
+    /// [`Self::from_sqlite`] for a row whose first `skip` columns come before the device's.
+    pub(crate) fn from_sqlite_at(r: &rusqlite::Row<'_>, skip: usize) -> rusqlite::Result<Self> {
+        let mut at = skip..;
         let mut col = || at.next().unwrap_or_default();
         Ok(Self {
             device: DeviceRow {
@@ -257,7 +262,7 @@ impl ApiKeyRow {
 }
 
 /// A `devices` row.
-#[derive(Debug, sqlx::FromRow)]
+#[derive(Clone, Debug, sqlx::FromRow)]
 pub(crate) struct DeviceRow {
     id: String,
     lender_id: String,

@@ -104,12 +104,17 @@ pub(crate) const DEVICE_FOR_CHECKIN: &str = concat!(
 /// it over `devices`) leaves: see [`CHECKIN_VIEW`].
 macro_rules! checkin_view {
     ($filter:literal) => {
+        checkin_view!("", $filter)
+    };
+    // `$first`: columns before the device's, in both the inner and the outer row.
+    ($first:literal, $filter:literal) => {
         concat!(
             "SELECT c.*, l.name AS l_name, l.support_phone AS l_support_phone, \
              l.support_url AS l_support_url, l.lock_message AS l_lock_message, \
              l.lock_profile AS l_lock_profile, l.created_at AS l_created_at, \
              l.compliance_profile AS l_compliance_profile, l.policy AS l_policy \
              FROM (SELECT ",
+            $first,
             device_cols!(),
             ", (SELECT COALESCE(MAX(counter), 0) FROM unlock_codes \
                WHERE device_id = devices.id AND format = 'lc1') AS codes_through, \
@@ -143,8 +148,20 @@ pub(crate) const CHECKIN_VIEW: &str = checkin_view!(
 /// [`CHECKIN_VIEW`] finds, since no other enrollment that is not released uses the IMEI in
 /// either column (the partial unique indexes, and `ACTIVE_IMEI_CLASH` run by the same single
 /// writer as the insert). When it finds nothing, [`CHECKIN_VIEW`] decides.
-pub(crate) const CHECKIN_VIEW_ACTIVE_IMEI: &str =
-    checkin_view!("WHERE imei = $1 AND state <> 'released'");
+///
+/// SQLite's check-in reader uses it, with the device's `rowid` before the rest: it keeps the
+/// views it reads (`sqlite_views`), by rowid since that is what SQLite's hooks name.
+pub(crate) const CHECKIN_VIEW_ACTIVE_IMEI: &str = checkin_view!(
+    "devices.rowid AS device_rowid, ",
+    "WHERE imei = $1 AND state <> 'released'"
+);
+
+/// The views of the enrollments in force past `devices.rowid` `$1`, by rowid, `$2` at most,
+/// with the rowid first (SQLite's warm pass: `sqlite_views`).
+pub(crate) const CHECKIN_VIEWS_AFTER_ROWID: &str = checkin_view!(
+    "devices.rowid AS device_rowid, ",
+    "WHERE rowid > $1 AND state <> 'released' ORDER BY rowid LIMIT $2"
+);
 
 /// [`CHECKIN_VIEW_ACTIVE_IMEI`] for many IMEIs at once (`$1`, an array; PostgreSQL's
 /// check-in reader, `postgres_reader`): at most one row each, by the same partial unique

@@ -26,6 +26,10 @@ pub struct SqliteStore {
     writer: Option<crate::sqlite_writer::Writer>,
     /// The check-in's read, on a thread of its own (`sqlite_reader`).
     readers: Option<Arc<crate::sqlite_reader::Readers>>,
+    /// Check-in views in memory (`sqlite_views`).
+    pub(crate) views: Arc<crate::sqlite_views::Views>,
+    /// The database file, for the views' warm pass.
+    path: Option<std::path::PathBuf>,
 }
 
 /// Opens (creating if missing) the SQLite database at `path` and brings its schema up to
@@ -50,6 +54,7 @@ pub async fn open_sqlite(path: &Path) -> Result<SqliteStore, StoreError> {
         .pragma("wal_autocheckpoint", BACKSTOP_CHECKPOINT_PAGES)
         .pragma("journal_size_limit", WAL_SIZE_LIMIT)
         .pragma("cache_size", CACHE_SIZE);
+    let views = Arc::new(crate::sqlite_views::Views::default());
     let pool = SqlitePoolOptions::new()
         // More connections add concurrent readers (WAL; writes are serialized anyway).
         // Eight, not four: a check-in makes several short reads, and with four the
@@ -63,19 +68,28 @@ pub async fn open_sqlite(path: &Path) -> Result<SqliteStore, StoreError> {
         .test_before_acquire(false)
         .acquire_timeout(Duration::from_secs(5))
         .after_release(|conn, _| Box::pin(still_in_step(conn)))
+        .after_connect({
+            let views = views.clone();
+            move |conn, _| Box::pin(crate::sqlite_views::watch(conn, views.clone()))
+        })
         .connect_with(options)
         .await
         .map_err(classify)?;
     MIGRATOR.run(&pool).await.map_err(migrate_error)?;
     let checkpointer = Checkpointer::start(path)
         .map_err(|e| StoreError::Unavailable(format!("starting the SQLite checkpointer: {e}")))?;
-    let writer = crate::sqlite_writer::Writer::new(path, checkpointer.nudge());
+    let writer = crate::sqlite_writer::Writer::new(path, checkpointer.nudge(), views.clone());
     Ok(SqliteStore {
         pool,
         _checkpointer: Some(Arc::new(checkpointer)),
         wakes: Default::default(),
         writer: Some(writer),
-        readers: Some(Arc::new(crate::sqlite_reader::Readers::new(path))),
+        readers: Some(Arc::new(crate::sqlite_reader::Readers::new(
+            path,
+            views.clone(),
+        ))),
+        views,
+        path: Some(path.to_owned()),
     })
 }
 
@@ -279,6 +293,14 @@ async fn save_devices(
         .collect())
 }
 
+/// The phone's check-in view kept in memory (`sqlite_views`), if it is.
+fn cached_checkin_view(
+    store: &SqliteStore,
+    imei: &Imei,
+) -> Option<(lienlock_store::CheckinView, bool)> {
+    store.views.get(imei)
+}
+
 /// The check-in's read on the reader thread (`sqlite_reader`); `None` sends it through
 /// the pool.
 async fn direct_checkin_row(
@@ -288,6 +310,18 @@ async fn direct_checkin_row(
     store.readers.as_ref()?.checkin_row(*imei).await.map(Ok)
 }
 
+/// The warm pass of `sqlite_views`, on a blocking thread. A store without a reader thread
+/// (closed, or a test's) keeps no views.
+async fn warm_checkin_views(store: &SqliteStore) -> StoreResult<usize> {
+    let (Some(_), Some(path)) = (&store.readers, store.path.clone()) else {
+        return Ok(0);
+    };
+    let views = store.views.clone();
+    tokio::task::spawn_blocking(move || crate::sqlite_views::warm(&path, &views))
+        .await
+        .map_err(|e| StoreError::Backend(format!("the warm pass: {e}")))?
+}
+
 crate::store_impl::impl_store!(
     store: SqliteStore,
     db: sqlx::Sqlite,
@@ -295,6 +329,8 @@ crate::store_impl::impl_store!(
     lock_devices: lock_devices,
     save_devices: save_devices,
     direct_checkin_row: direct_checkin_row,
+    cached_checkin_view: cached_checkin_view,
+    warm_checkin_views: warm_checkin_views,
     notify: notify,
     listen: listen,
     scheduler_turn: scheduler_turn,
@@ -352,6 +388,8 @@ mod tests {
             wakes: Default::default(),
             writer: None,
             readers: None,
+            views: Default::default(),
+            path: None,
         }
     }
 

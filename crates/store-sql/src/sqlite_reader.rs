@@ -22,20 +22,23 @@
 //! measurably (3.3 a check-in before, 3.6 after).
 //!
 //! The transaction begins after the batch is taken off the queue, so each read sees every
-//! commit acknowledged before it was asked for. The thread never waits for a lock: a
-//! reader in WAL mode takes none that a writer holds, and the connection has no busy
-//! timeout, so a `SQLITE_BUSY` (a log being reset) returns at once. A read that fails here
-//! for any reason answers `None`, and the caller makes it through sqlx, which waits as
-//! every other query does.
+//! commit acknowledged before it was asked for. The thread never waits for a lock: it
+//! takes SQLite's write lock only when it is free (so that it may keep what it reads:
+//! `sqlite_views`), and otherwise reads as a reader in WAL mode does, taking no lock a
+//! writer holds; the connection has no busy timeout, so a `SQLITE_BUSY` (a log being
+//! reset) returns at once. A read that fails here for any reason answers `None`, and the
+//! caller makes it through sqlx, which waits as every other query does. Only phones whose
+//! views are not kept come here.
 
 use crate::rows::CheckinRow;
 use crate::sql;
+use crate::sqlite_views::Views;
 use crate::thread_slot::ThreadSlot;
 use lienlock_domain::Imei;
 use lienlock_store::batching::{Arrivals, LINGER};
 use rusqlite::{Connection, OptionalExtension};
 use std::path::Path;
-use std::sync::mpsc;
+use std::sync::{mpsc, Arc};
 use std::time::Instant;
 use tokio::sync::oneshot;
 
@@ -55,10 +58,11 @@ pub(crate) struct Readers {
 }
 
 impl Readers {
-    pub(crate) fn new(path: &Path) -> Self {
+    /// Readers of the file at `path`, keeping what they read in `views` when they can.
+    pub(crate) fn new(path: &Path, views: Arc<Views>) -> Self {
         let path = path.to_owned();
         Self {
-            thread: ThreadSlot::new("sqlite-reader", move |rx| run(&path, rx)),
+            thread: ThreadSlot::new("sqlite-reader", move |rx| run(&path, &views, rx)),
         }
     }
 
@@ -81,7 +85,7 @@ impl Readers {
 }
 
 /// The thread: one connection, opened on the first read and again after one fails.
-fn run(path: &Path, jobs: mpsc::Receiver<Job>) {
+fn run(path: &Path, views: &Views, jobs: mpsc::Receiver<Job>) {
     let mut conn: Option<Connection> = None;
     let mut arrivals = Arrivals::new(Instant::now());
     while let Ok(first) = jobs.recv() {
@@ -101,17 +105,22 @@ fn run(path: &Path, jobs: mpsc::Receiver<Job>) {
             }
             continue;
         };
-        if !read_batch(c, batch) {
+        if !read_batch(c, views, batch) {
             // Not trusted again: the next batch opens a fresh connection.
             conn = None;
         }
     }
 }
 
-/// Answers every job of `batch` inside one read transaction; `false` when the connection
+/// Answers every job of `batch` inside one transaction; `false` when the connection
 /// failed (each read that got no row then answers `None`).
-fn read_batch(conn: &Connection, batch: Vec<Job>) -> bool {
-    if conn.execute_batch("BEGIN").is_err() {
+///
+/// The transaction takes SQLite's write lock when it is free, and then keeps the views it
+/// reads (`sqlite_views` says why only then); when another connection holds the lock it
+/// reads without it, as before, and keeps nothing. It never waits for the lock.
+fn read_batch(conn: &Connection, views: &Views, batch: Vec<Job>) -> bool {
+    let keep = conn.execute_batch("BEGIN IMMEDIATE").is_ok();
+    if !keep && conn.execute_batch("BEGIN").is_err() {
         for (_, done) in batch {
             let _ = done.send(None);
         }
@@ -119,23 +128,39 @@ fn read_batch(conn: &Connection, batch: Vec<Job>) -> bool {
     }
     for (imei, done) in batch {
         // Answered at once: that check-in goes on while the batch's others are read.
-        let _ = done.send(read(conn, imei.as_str()));
+        let _ = done.send(read(conn, imei.as_str(), keep.then_some(views)));
     }
-    // A read transaction has nothing to commit: this ends its snapshot.
+    // Nothing was written: this ends the snapshot (and releases the lock, if taken).
     conn.execute_batch("COMMIT").is_ok()
 }
 
-fn read(conn: &Connection, imei: &str) -> Answer {
+fn read(conn: &Connection, imei: &str, keep: Option<&Views>) -> Answer {
     // Nearly every phone checks in with the first IMEI of an enrollment in force, which
     // one index probe finds (see `sql::CHECKIN_VIEW_ACTIVE_IMEI`); the rest take the
-    // general statement.
-    let read = |statement: &str| {
-        conn.prepare_cached(statement)
+    // general statement, and are not kept.
+    let active = conn
+        .prepare_cached(sql::CHECKIN_VIEW_ACTIVE_IMEI)
+        .and_then(|mut s| {
+            s.query_row([imei], |r| {
+                Ok((r.get::<_, i64>(0)?, CheckinRow::from_sqlite_at(r, 1)?))
+            })
+            .optional()
+        })
+        .ok()?;
+    match active {
+        Some((rowid, row)) => {
+            if let Some(views) = keep {
+                // A row that does not decode is left for the caller to report.
+                if let Ok((view, has_pending)) = row.clone().decode() {
+                    views.fill(rowid, &view, has_pending);
+                }
+            }
+            Some(Some(row))
+        }
+        None => conn
+            .prepare_cached(sql::CHECKIN_VIEW)
             .and_then(|mut s| s.query_row([imei], CheckinRow::from_sqlite).optional())
-    };
-    match read(sql::CHECKIN_VIEW_ACTIVE_IMEI).ok()? {
-        Some(row) => Some(Some(row)),
-        None => read(sql::CHECKIN_VIEW).ok(),
+            .ok(),
     }
 }
 

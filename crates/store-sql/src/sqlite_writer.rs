@@ -19,6 +19,7 @@
 use crate::error::Unavailable;
 use crate::rows::{indexed_columns, IndexedColumns};
 use crate::sqlite_checkpointer::Nudge;
+use crate::sqlite_views::Views;
 use crate::thread_slot::{Stopped, ThreadSlot};
 use lienlock_domain::Timestamp;
 use lienlock_store::{DeviceWrite, StoreError, StoreResult};
@@ -107,14 +108,17 @@ pub(crate) struct Writer(Arc<Inner>);
 #[derive(Debug)]
 struct Inner {
     thread: ThreadSlot<Job>,
+    /// The check-in views its writes bring up to date or drop (`sqlite_views`).
+    views: Arc<Views>,
 }
 
 impl Writer {
-    pub(crate) fn new(path: &Path, checkpoint: Nudge) -> Self {
+    pub(crate) fn new(path: &Path, checkpoint: Nudge, views: Arc<Views>) -> Self {
         let path = path.to_owned();
         // The checkpointer is told after every commit, so the log is copied off this thread.
         Self(Arc::new(Inner {
             thread: ThreadSlot::new("sqlite-writer", move |rx| run(&path, &checkpoint, rx)),
+            views,
         }))
     }
 
@@ -140,10 +144,26 @@ impl Writer {
         self.send((rows, done))?;
         // A dropped answer means the thread died mid-batch: whether the batch committed is
         // unknown, so nobody may be told it did.
-        let landed = answer.await.map_err(|_| stopped())??;
+        let landed = match answer.await.map_err(|_| stopped()).and_then(|a| a) {
+            Ok(landed) => landed,
+            Err(e) => {
+                // Whatever the batch did or did not commit, no view of it is kept.
+                for (w, r) in writes.iter().zip(&results) {
+                    if r.is_ok() {
+                        self.0.views.written(&w.device, false);
+                    }
+                }
+                return Err(e);
+            }
+        };
         let mut landed = landed.into_iter();
-        for r in results.iter_mut().filter(|r| r.is_ok()) {
-            if landed.next() != Some(true) {
+        for (w, r) in writes.iter().zip(results.iter_mut()) {
+            if r.is_err() {
+                continue;
+            }
+            let ok = landed.next() == Some(true);
+            self.0.views.written(&w.device, ok);
+            if !ok {
                 *r = Err(StoreError::Stale);
             }
         }
@@ -318,7 +338,7 @@ mod tests {
             .close()
             .await;
         let checkpointer = crate::sqlite_checkpointer::Checkpointer::start(&path).unwrap();
-        let writer = Writer::new(&path, checkpointer.nudge());
+        let writer = Writer::new(&path, checkpointer.nudge(), Default::default());
         writer.close().await;
         let (done, _answer) = oneshot::channel();
         assert!(matches!(

@@ -14,7 +14,10 @@
 /// (`async fn(&$store, &Imei) -> Option<StoreResult<Option<CheckinRow>>>`, `None` to read
 /// with the general statement) let SQLite take check-ins' writes and reads off sqlx
 /// (`sqlite_writer`, `sqlite_reader`) and PostgreSQL make many reads in one statement
-/// (`postgres_reader`).
+/// (`postgres_reader`); `$cached_checkin_view` (`fn(&$store, &Imei) -> Option<(CheckinView,
+/// bool)>`) answers a check-in's read from memory where the backend keeps views
+/// (`sqlite_views`), which `$warm_checkin_views` (`async fn(&$store) -> StoreResult<usize>`)
+/// loads.
 macro_rules! impl_store {
     (
         store: $store:ty,
@@ -23,6 +26,8 @@ macro_rules! impl_store {
         lock_devices: $lock_devices:ident,
         save_devices: $save_devices:path,
         direct_checkin_row: $direct_checkin_row:path,
+        cached_checkin_view: $cached_checkin_view:path,
+        warm_checkin_views: $warm_checkin_views:path,
         notify: $notify:path,
         listen: $listen:path,
         scheduler_turn: $turn:path $(,)?
@@ -358,18 +363,28 @@ macro_rules! impl_store {
                     row.map(DeviceRow::decode).transpose()
                 }
 
+                async fn warm_checkin_views(&self) -> StoreResult<usize> {
+                    $warm_checkin_views(self).await
+                }
+
                 async fn checkin_view(&self, imei: &Imei) -> StoreResult<Option<CheckinView>> {
-                    let row: Option<CheckinRow> = match $direct_checkin_row(self, imei).await {
-                        Some(row) => row?,
-                        None => sqlx::query_as(sql::CHECKIN_VIEW)
-                            .bind(imei.as_str())
-                            .fetch_optional(&self.pool)
-                            .await
-                            .map_err(classify)?,
-                    };
-                    let Some((mut view, has_pending)) = row.map(CheckinRow::decode).transpose()?
-                    else {
-                        return Ok(None);
+                    let (mut view, has_pending) = match $cached_checkin_view(self, imei) {
+                        Some(kept) => kept,
+                        None => {
+                            let row: Option<CheckinRow> =
+                                match $direct_checkin_row(self, imei).await {
+                                    Some(row) => row?,
+                                    None => sqlx::query_as(sql::CHECKIN_VIEW)
+                                        .bind(imei.as_str())
+                                        .fetch_optional(&self.pool)
+                                        .await
+                                        .map_err(classify)?,
+                                };
+                            match row.map(CheckinRow::decode).transpose()? {
+                                Some(read) => read,
+                                None => return Ok(None),
+                            }
+                        }
                     };
                     // Rare (a lock or release scheduled ahead), so not worth widening the
                     // common statement for.

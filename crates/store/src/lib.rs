@@ -177,6 +177,14 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// it holds some key, which the service checks against the device's bound key.
     async fn device_for_checkin(&self, imei: &Imei) -> StoreResult<Option<Device>>;
 
+    /// Loads what check-ins read into memory, where the backend keeps it there (a SQLite
+    /// node: the views of its enrollments in force, up to a bound), and says how many it
+    /// keeps; 0 where it keeps none. Slow (seconds a million phones) and never required:
+    /// a node runs it in the background at start, and a check-in never waits for it.
+    async fn warm_checkin_views(&self) -> StoreResult<usize> {
+        Ok(0)
+    }
+
     /// Everything a check-in reads before it decides, for the enrollment
     /// [`Store::device_for_checkin`] finds: the device, its lender, the highest LC1 code
     /// counter minted for it, its pending commands and its first undelivered notice;

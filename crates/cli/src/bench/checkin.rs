@@ -182,6 +182,16 @@ async fn serve_and_measure(
                 "cannot install the metrics recorder"
             );
             let store = lienlock_store_sql::open(database).await?;
+            // As `lienlock serve` does in the background: a node that has run a while
+            // keeps every phone's check-in view (SQLite), so the timed windows start so.
+            let started = std::time::Instant::now();
+            let views = store.warm_checkin_views().await?;
+            if views > 0 {
+                eprintln!(
+                    "{views} check-in views loaded in {:.1} s",
+                    started.elapsed().as_secs_f64()
+                );
+            }
             let key = ServerKey::generate();
             let service = Service::new(
                 store,

@@ -17,5 +17,6 @@ mod leader;
 mod lenders;
 mod notices;
 mod payments;
+mod views;
 mod webhooks;
 mod writes;

@@ -1,0 +1,457 @@
+//! SQLite's check-in views in memory: what `Store::checkin_view` reads for a phone, kept
+//! for every enrollment in force that checked in since the node started (or that the warm
+//! pass loaded), so that a check-in reads nothing from the database.
+//!
+//! Why: every check-in read its device with a hand-off to the reader thread and back and a
+//! few B-tree pages (about a sixth of a check-in's CPU on two cores, docs/benchmarks.md,
+//! fifteenth round). The views are decoded once, not at every check-in.
+//!
+//! Why it stays exact. One process owns a SQLite file (docs/deployment.md), so every change
+//! to what a view holds passes through one of this process's connections:
+//!
+//! - **The pool's connections** (every write but the check-in's plain ones): SQLite's
+//!   update hook names each `devices` row a statement changes, and each `lenders` change.
+//!   Migration 0011's triggers make every change to a device's commands, notices or unlock
+//!   codes touch its `devices` row too, so the hook names it. At commit (the commit hook,
+//!   which runs while the connection still holds SQLite's write lock) those phones' views
+//!   are dropped; a lender's change drops them all. A rolled-back transaction drops nothing.
+//! - **The check-in writer** (`sqlite_writer`): once a batch is answered, each write that
+//!   landed replaces the device in its view, if the view is still the one the write was
+//!   read from (same device, same version); any other outcome drops the view.
+//! - **Views are filled only under SQLite's write lock** (`sqlite_reader`, the warm pass):
+//!   no other connection can be between a change and its commit then, so a view read under
+//!   the lock is either before a commit (whose hook then drops it) or after it.
+//!
+//! Nothing here is ever trusted for a write: a check-in's write is still checked against
+//! the device's version in the database, and a write that finds the device changed drops
+//! the view, so the check-in's retry reads the database.
+
+use lienlock_domain::{DeviceState, Imei, LenderId};
+use lienlock_store::{CheckinView, Device, Lender};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+/// The most views kept: about 0.5 KB each (docs/deployment.md), 2 GB at most. Phones past
+/// it are read from the database at each check-in, as before.
+pub(crate) const MAX_VIEWS: usize = 4_000_000;
+
+/// A phone's view, its lender shared with the lender's other phones.
+#[derive(Debug)]
+struct Entry {
+    rowid: i64,
+    device: Device,
+    lender: Arc<Lender>,
+    codes_through: u32,
+    undelivered_from: Option<u64>,
+    has_pending: bool,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    /// By the enrollment's first IMEI: what a check-in names. Boxed: a map's table is up
+    /// to twice as long as its entries, and those slots are then a pointer each, not a view
+    /// (about 950 bytes a phone unboxed, 500 boxed: docs/deployment.md).
+    by_imei: HashMap<Imei, Box<Entry>>,
+    /// `devices.rowid` to first IMEI: what the update hook names.
+    imei_of: HashMap<i64, Imei>,
+    lenders: HashMap<LenderId, Arc<Lender>>,
+}
+
+/// The check-in views of one database file.
+#[derive(Debug, Default)]
+pub(crate) struct Views {
+    state: Mutex<State>,
+}
+
+impl Views {
+    fn state(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock left at worst a view missing or extra for a row
+        // the panicking code was changing; dropping them all is always safe.
+        self.state.lock().unwrap_or_else(|poisoned| {
+            let mut s = poisoned.into_inner();
+            *s = State::default();
+            self.state.clear_poison();
+            s
+        })
+    }
+
+    /// The phone's view and whether it has pending commands (not part of the view).
+    pub(crate) fn get(&self, imei: &Imei) -> Option<(CheckinView, bool)> {
+        let s = self.state();
+        let e = s.by_imei.get(imei)?;
+        let view = CheckinView {
+            device: e.device.clone(),
+            lender: Lender::clone(&e.lender),
+            codes_through: e.codes_through,
+            pending_commands: Vec::new(),
+            undelivered_from: e.undelivered_from,
+        };
+        Some((view, e.has_pending))
+    }
+
+    /// Keeps `view`, read from the database at `devices.rowid` `rowid`. Only while the
+    /// caller's connection holds SQLite's write lock (see the module's comment), and only
+    /// for an enrollment in force found by its first IMEI.
+    pub(crate) fn fill(&self, rowid: i64, view: &CheckinView, has_pending: bool) {
+        if view.device.state == DeviceState::Released {
+            return;
+        }
+        let mut s = self.state();
+        let imei = view.device.imei;
+        if s.by_imei.len() >= MAX_VIEWS && !s.by_imei.contains_key(&imei) {
+            return;
+        }
+        let lender = match s.lenders.get(&view.lender.id) {
+            Some(l) if **l == view.lender => l.clone(),
+            _ => {
+                let l = Arc::new(view.lender.clone());
+                s.lenders.insert(view.lender.id, l.clone());
+                l
+            }
+        };
+        s.imei_of.insert(rowid, imei);
+        let old = s.by_imei.insert(
+            imei,
+            Box::new(Entry {
+                rowid,
+                device: view.device.clone(),
+                lender,
+                codes_through: view.codes_through,
+                undelivered_from: view.undelivered_from,
+                has_pending,
+            }),
+        );
+        if let Some(old) = old.filter(|o| o.rowid != rowid) {
+            s.imei_of.remove(&old.rowid);
+        }
+    }
+
+    /// Drops the views of these `devices` rows (a commit changed them).
+    pub(crate) fn forget_rows(&self, rowids: &[i64]) {
+        let mut s = self.state();
+        for rowid in rowids {
+            if let Some(imei) = s.imei_of.remove(rowid) {
+                s.by_imei.remove(&imei);
+            }
+        }
+    }
+
+    /// Drops every view (a lender changed).
+    pub(crate) fn forget_all(&self) {
+        *self.state() = State::default();
+    }
+
+    /// A check-in writer's write of `device` (as read, before its version was bumped):
+    /// `landed` when it is now in the database. A view still the one the write was read
+    /// from takes the written device; any other is dropped.
+    pub(crate) fn written(&self, device: &Device, landed: bool) {
+        let mut s = self.state();
+        let key = device.imei;
+        let Some(e) = s.by_imei.get_mut(&key) else {
+            return;
+        };
+        if e.device.id != device.id {
+            return;
+        }
+        if landed && e.device.version == device.version && device.state != DeviceState::Released {
+            // What the writer's statement writes; the rest of the row it leaves as read.
+            e.device = Device {
+                id: e.device.id,
+                lender_id: e.device.lender_id,
+                imei: e.device.imei,
+                imei2: e.device.imei2,
+                enrolled_at: e.device.enrolled_at,
+                version: e.device.version + 1,
+                ..device.clone()
+            };
+            return;
+        }
+        let rowid = e.rowid;
+        s.by_imei.remove(&key);
+        s.imei_of.remove(&rowid);
+    }
+
+    /// How many views are kept.
+    pub(crate) fn len(&self) -> usize {
+        self.state().by_imei.len()
+    }
+}
+
+/// What one pool connection's open transaction changed, for its commit hook.
+#[derive(Debug, Default)]
+pub(crate) struct Pending {
+    rows: Vec<i64>,
+    lenders: bool,
+}
+
+/// Installs the hooks of the module's comment on a pool connection.
+pub(crate) async fn watch(
+    conn: &mut sqlx::SqliteConnection,
+    views: Arc<Views>,
+) -> Result<(), sqlx::Error> {
+    use sqlx::sqlite::SqliteOperation;
+    let pending = Arc::new(Mutex::new(Pending::default()));
+    let mut handle = conn.lock_handle().await?;
+    let p = pending.clone();
+    handle.set_update_hook(move |change| {
+        let mut p = lock(&p);
+        match change.table {
+            "devices" => p.rows.push(change.rowid),
+            // A lender's name, lock screen or policy is in each of its phones' views.
+            "lenders" if change.operation != SqliteOperation::Insert => p.lenders = true,
+            _ => {}
+        }
+    });
+    let p = pending.clone();
+    handle.set_commit_hook(move || {
+        let mut p = lock(&p);
+        if p.lenders {
+            views.forget_all();
+        } else if !p.rows.is_empty() {
+            views.forget_rows(&p.rows);
+        }
+        *p = Pending::default();
+        true
+    });
+    handle.set_rollback_hook(move || *lock(&pending) = Pending::default());
+    Ok(())
+}
+
+fn lock(p: &Mutex<Pending>) -> MutexGuard<'_, Pending> {
+    p.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Enrollments read per turn of the warm pass: its turns hold SQLite's write lock, some
+/// tens of milliseconds each.
+const WARM_CHUNK: i64 = 2_000;
+
+/// The warm pass: keeps the view of every enrollment in force of the file at `path`, up to
+/// [`MAX_VIEWS`], in turns that each hold SQLite's write lock (so that what they read is
+/// kept, as the module's comment says) and then leave it free for as long again, so that
+/// the node's writers are slowed, not starved. Blocks; returns how many views are kept.
+pub(crate) fn warm(path: &std::path::Path, views: &Views) -> lienlock_store::StoreResult<usize> {
+    use crate::rows::CheckinRow;
+    use rusqlite::params;
+    use std::time::{Duration, Instant};
+    let backend = |e: rusqlite::Error| lienlock_store::StoreError::Backend(e.to_string());
+    let conn = crate::sqlite::open_existing_no_wait(path).map_err(backend)?;
+    conn.busy_timeout(Duration::from_secs(5)).map_err(backend)?;
+    let mut after = i64::MIN;
+    loop {
+        if views.len() >= MAX_VIEWS {
+            break;
+        }
+        let started = Instant::now();
+        conn.execute_batch("BEGIN IMMEDIATE").map_err(backend)?;
+        let read = (|| {
+            let mut s = conn.prepare_cached(crate::sql::CHECKIN_VIEWS_AFTER_ROWID)?;
+            let rows = s.query_map(params![after, WARM_CHUNK], |r| {
+                Ok((r.get::<_, i64>(0)?, CheckinRow::from_sqlite_at(r, 1)?))
+            })?;
+            let mut n = 0;
+            for row in rows {
+                let (rowid, row) = row?;
+                after = after.max(rowid);
+                n += 1;
+                // One that does not decode is left to be read, and reported, by its check-in.
+                if let Ok((view, has_pending)) = row.decode() {
+                    views.fill(rowid, &view, has_pending);
+                }
+            }
+            Ok(n)
+        })();
+        let _ = conn.execute_batch("COMMIT");
+        if read.map_err(backend)? < WARM_CHUNK {
+            break;
+        }
+        std::thread::sleep(started.elapsed());
+    }
+    Ok(views.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::sqlite::{open_sqlite, SqliteStore};
+    use lienlock_domain::{
+        ApiKeyId, DeviceId, DeviceState, EventKind, Imei, KeyStatus, LenderCtx, LenderId,
+        Principal, RestrictionLevel, RestrictionProfile, Role, Timestamp,
+    };
+    use lienlock_store::{
+        Actor, ApiKeyRecord, Device, DeviceWrite, Lender, NoticeRecord, Store, StoreError,
+        TimelineEvent,
+    };
+
+    async fn enrolled(store: &SqliteStore) -> Device {
+        let t = Timestamp::from_millis(1);
+        let lender = Lender {
+            id: LenderId::new(),
+            name: "A".into(),
+            support_phone: String::new(),
+            support_url: String::new(),
+            lock_message: String::new(),
+            lock_profile: RestrictionProfile::full_lock(),
+            compliance_profile: "default".into(),
+            policy: None,
+            created_at: t,
+        };
+        let key = ApiKeyRecord {
+            id: ApiKeyId::new(),
+            lender_id: lender.id,
+            role: Role::Admin,
+            label: String::new(),
+            secret_hmac: [0; 32],
+            created_at: t,
+            revoked_at: None,
+        };
+        store.create_lender(&lender, &key).await.unwrap();
+        let ctx = LenderCtx {
+            lender_id: lender.id,
+            role: Role::Admin,
+            principal: Principal::ApiKey(key.id),
+        };
+        let d = Device {
+            id: DeviceId::new(),
+            lender_id: lender.id,
+            imei: Imei::parse("490154203237518").unwrap(),
+            imei2: None,
+            serial: None,
+            model: None,
+            state: DeviceState::Active,
+            key_status: KeyStatus::Unregistered,
+            device_key: None,
+            pending_key: None,
+            last_counter: 0,
+            pending_counter: 0,
+            retired_key: None,
+            retired_counter: 0,
+            lease_seq: 0,
+            policy_level: RestrictionLevel::None,
+            policy_level_since: t,
+            notice_seq: 0,
+            arrears: None,
+            last_seen_at: None,
+            enrolled_at: t,
+            updated_at: t,
+            version: 0,
+        };
+        let e = TimelineEvent::new(&d, t, EventKind::Enrolled, Actor::Operator);
+        store.enroll_device(&ctx, &d, &e).await.unwrap();
+        d
+    }
+
+    /// Whether the phone's view is kept, and at which device version.
+    fn kept(store: &SqliteStore, d: &Device) -> Option<i64> {
+        store.views.get(&d.imei).map(|(v, _)| v.device.version)
+    }
+
+    /// A check-in's read keeps the view; the check-in writer's write brings it up to date;
+    /// a write by any other statement, even one that changes only a notice or the lender
+    /// (raw SQL here, as no store method does), drops it; so does a stale write.
+    #[tokio::test]
+    async fn views_are_kept_brought_up_to_date_and_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open_sqlite(&dir.path().join("v.db")).await.unwrap();
+        let d = enrolled(&store).await;
+        assert_eq!(kept(&store, &d), None);
+        let v = store.checkin_view(&d.imei).await.unwrap().unwrap();
+        assert_eq!(kept(&store, &d), Some(0));
+
+        let mut w = DeviceWrite::new(v.device.clone());
+        w.device.last_counter = 3;
+        store.save_devices(&[w]).await.unwrap().remove(0).unwrap();
+        assert_eq!(kept(&store, &d), Some(1), "the writer's write is kept");
+        let v = store.checkin_view(&d.imei).await.unwrap().unwrap();
+        assert_eq!(v.device.last_counter, 3);
+
+        // A notice queued (with its device row, as every store method does)...
+        let mut w = DeviceWrite::new(v.device.clone());
+        w.device.notice_seq = 1;
+        w.new_notices.push(NoticeRecord {
+            id: lienlock_domain::NoticeId::new(),
+            lender_id: d.lender_id,
+            device_id: d.id,
+            contract_id: None,
+            seq: 1,
+            kind: "reminder".into(),
+            message: "due".into(),
+            created_at: Timestamp::from_millis(2),
+            delivered_at: None,
+        });
+        store.save_device(&w).await.unwrap();
+        assert_eq!(kept(&store, &d), None);
+        let v = store.checkin_view(&d.imei).await.unwrap().unwrap();
+        assert_eq!((v.undelivered_from, kept(&store, &d)), (Some(1), Some(2)));
+        // ...and delivered by a statement that writes no device row: migration 0011's
+        // trigger makes it write one.
+        sqlx::query("UPDATE notices SET delivered_at = 3 WHERE device_id = ?")
+            .bind(d.id.to_string())
+            .execute(&store.pool)
+            .await
+            .unwrap();
+        assert_eq!(kept(&store, &d), None);
+        let v = store.checkin_view(&d.imei).await.unwrap().unwrap();
+        assert_eq!(v.undelivered_from, None);
+
+        // The lender's lock screen.
+        assert!(kept(&store, &d).is_some());
+        sqlx::query("UPDATE lenders SET lock_message = 'Call us' WHERE id = ?")
+            .bind(d.lender_id.to_string())
+            .execute(&store.pool)
+            .await
+            .unwrap();
+        assert_eq!(kept(&store, &d), None);
+        let v = store.checkin_view(&d.imei).await.unwrap().unwrap();
+        assert_eq!(v.lender.lock_message, "Call us");
+
+        // A write from an older read: refused, and the view is read again.
+        let mut stale = DeviceWrite::new(d.clone());
+        stale.device.last_counter = 9;
+        assert!(matches!(
+            store.save_devices(&[stale]).await.unwrap().remove(0),
+            Err(StoreError::Stale)
+        ));
+        assert_eq!(kept(&store, &d), None);
+
+        // A transaction rolled back drops nothing.
+        store.checkin_view(&d.imei).await.unwrap().unwrap();
+        let mut tx = store.pool.begin().await.unwrap();
+        sqlx::query("UPDATE devices SET model = 'X' WHERE id = ?")
+            .bind(d.id.to_string())
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        tx.rollback().await.unwrap();
+        assert!(kept(&store, &d).is_some());
+        assert_eq!(
+            store
+                .checkin_view(&d.imei)
+                .await
+                .unwrap()
+                .unwrap()
+                .device
+                .model,
+            None
+        );
+
+        // While another connection holds SQLite's write lock, a read keeps nothing: that
+        // connection may be between a change and its commit.
+        store.views.forget_all();
+        let mut other = store.pool.acquire().await.unwrap();
+        sqlx::query("BEGIN IMMEDIATE")
+            .execute(&mut *other)
+            .await
+            .unwrap();
+        store.checkin_view(&d.imei).await.unwrap().unwrap();
+        assert_eq!(kept(&store, &d), None);
+        sqlx::query("ROLLBACK").execute(&mut *other).await.unwrap();
+        drop(other);
+        store.checkin_view(&d.imei).await.unwrap().unwrap();
+        assert!(kept(&store, &d).is_some());
+
+        // The warm pass keeps every enrollment in force.
+        store.views.forget_all();
+        assert_eq!(store.warm_checkin_views().await.unwrap(), 1);
+        assert!(kept(&store, &d).is_some());
+        store.close().await;
+    }
+}
