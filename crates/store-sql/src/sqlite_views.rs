@@ -171,6 +171,13 @@ impl Views {
         s.imei_of.remove(&rowid);
     }
 
+    /// The `devices.rowid` of `device`'s row, when its view is kept.
+    pub(crate) fn rowid(&self, device: &Device) -> Option<i64> {
+        let s = self.state();
+        let e = s.by_imei.get(&device.imei)?;
+        (e.device.id == device.id).then_some(e.rowid)
+    }
+
     /// How many views are kept.
     pub(crate) fn len(&self) -> usize {
         self.state().by_imei.len()
@@ -281,7 +288,7 @@ mod tests {
         TimelineEvent,
     };
 
-    async fn enrolled(store: &SqliteStore) -> Device {
+    async fn enrolled(store: &SqliteStore, imei: &str) -> Device {
         let t = Timestamp::from_millis(1);
         let lender = Lender {
             id: LenderId::new(),
@@ -312,7 +319,7 @@ mod tests {
         let d = Device {
             id: DeviceId::new(),
             lender_id: lender.id,
-            imei: Imei::parse("490154203237518").unwrap(),
+            imei: Imei::parse(imei).unwrap(),
             imei2: None,
             serial: None,
             model: None,
@@ -351,7 +358,11 @@ mod tests {
     async fn views_are_kept_brought_up_to_date_and_dropped() {
         let dir = tempfile::tempdir().unwrap();
         let store = open_sqlite(&dir.path().join("v.db")).await.unwrap();
-        let d = enrolled(&store).await;
+        let d = enrolled(&store, "490154203237518").await;
+        // Another lender's phone, in the row after it, at the version `d` will have.
+        let other = enrolled(&store, "353918050418322").await;
+        let w = DeviceWrite::new(other.clone());
+        store.save_devices(&[w]).await.unwrap().remove(0).unwrap();
         assert_eq!(kept(&store, &d), None);
         let v = store.checkin_view(&d.imei).await.unwrap().unwrap();
         assert_eq!(kept(&store, &d), Some(0));
@@ -362,6 +373,23 @@ mod tests {
         assert_eq!(kept(&store, &d), Some(1), "the writer's write is kept");
         let v = store.checkin_view(&d.imei).await.unwrap().unwrap();
         assert_eq!(v.device.last_counter, 3);
+
+        // The writer finds a kept phone's row by the rowid its view holds, and still
+        // checks the id: a view naming another phone's row makes the write stale, not
+        // misplaced.
+        let rowid = store.views.rowid(&v.device).unwrap();
+        store.views.state().by_imei.get_mut(&d.imei).unwrap().rowid = rowid + 1;
+        let mut w = DeviceWrite::new(v.device.clone());
+        w.device.last_counter = 4;
+        assert!(matches!(
+            store.save_devices(&[w]).await.unwrap().remove(0),
+            Err(StoreError::Stale)
+        ));
+        assert_eq!(kept(&store, &d), None);
+        let v = store.checkin_view(&d.imei).await.unwrap().unwrap();
+        assert_eq!((v.device.last_counter, v.device.version), (3, 1));
+        let untouched = store.device_unscoped(other.id).await.unwrap().unwrap();
+        assert_eq!((untouched.last_counter, untouched.version), (0, 1));
 
         // A notice queued (with its device row, as every store method does)...
         let mut w = DeviceWrite::new(v.device.clone());
@@ -450,7 +478,7 @@ mod tests {
 
         // The warm pass keeps every enrollment in force.
         store.views.forget_all();
-        assert_eq!(store.warm_checkin_views().await.unwrap(), 1);
+        assert_eq!(store.warm_checkin_views().await.unwrap(), 2);
         assert!(kept(&store, &d).is_some());
         store.close().await;
     }

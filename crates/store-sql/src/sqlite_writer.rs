@@ -30,11 +30,25 @@ use tokio::sync::oneshot;
 
 /// One row's new non-indexed columns, checked against `version`; returns the row's
 /// indexed columns (which it leaves alone) so the writer can tell whether they changed.
+/// `?17`, the row's `rowid` when its check-in view is kept (`sqlite_views`), finds it
+/// without a descent of the `id` index: with the views, those descents and their page
+/// reads were a fifth of this thread's time, and this thread is the stage every check-in
+/// passes through one at a time (docs/benchmarks.md, fifteenth round). The `id` is still
+/// checked, so a `rowid` that is not that device's row finds nothing (stale, read again).
+/// Here `?17` is NULL: it is named so that both statements take the same parameters.
 const UPDATE_ONE: &str = "UPDATE devices SET model = ?4, key_status = ?5, device_key = ?6, \
      pending_key = ?7, last_counter = ?8, pending_counter = ?9, lease_seq = ?10, \
      last_seen_at = ?11, updated_at = ?12, retired_key = ?13, retired_counter = ?14, \
      notice_seq = ?15, policy_level_since = ?16, version = version + 1 \
-     WHERE id = ?1 AND lender_id = ?2 AND version = ?3 \
+     WHERE id = ?1 AND lender_id = ?2 AND version = ?3 AND ?17 IS NULL \
+     RETURNING state, arrears_amount, arrears_currency, arrears_since, serial, policy_level";
+
+/// [`UPDATE_ONE`] by `rowid` (`?17`).
+const UPDATE_ONE_AT: &str = "UPDATE devices SET model = ?4, key_status = ?5, device_key = ?6, \
+     pending_key = ?7, last_counter = ?8, pending_counter = ?9, lease_seq = ?10, \
+     last_seen_at = ?11, updated_at = ?12, retired_key = ?13, retired_counter = ?14, \
+     notice_seq = ?15, policy_level_since = ?16, version = version + 1 \
+     WHERE rowid = ?17 AND id = ?1 AND lender_id = ?2 AND version = ?3 \
      RETURNING state, arrears_amount, arrears_currency, arrears_since, serial, policy_level";
 
 /// The indexed columns, when one of them changed (see `sql::SET_INDEXED_COLUMNS_HEAD` for
@@ -44,6 +58,8 @@ const SET_INDEXED_ONE: &str = "UPDATE devices SET state = ?2, arrears_amount = ?
 
 /// What one plain write stores, converted before it is sent.
 struct Row {
+    /// The row's `rowid`, when its view says it.
+    rowid: Option<i64>,
     id: String,
     lender_id: String,
     version: i64,
@@ -74,10 +90,11 @@ pub(crate) fn is_plain(write: &DeviceWrite) -> bool {
 }
 
 /// Converts a plain write; an out-of-range counter is refused before anything is sent.
-fn row(write: &DeviceWrite) -> StoreResult<Row> {
+fn row(write: &DeviceWrite, rowid: Option<i64>) -> StoreResult<Row> {
     let d = &write.device;
     let to_i64 = crate::error::to_i64;
     Ok(Row {
+        rowid,
         id: d.id.to_string(),
         lender_id: d.lender_id.to_string(),
         version: d.version,
@@ -129,7 +146,7 @@ impl Writer {
         let mut results = Vec::with_capacity(writes.len());
         let mut rows = Vec::with_capacity(writes.len());
         for w in writes {
-            match row(w) {
+            match row(w, self.0.views.rowid(&w.device)) {
                 Ok(r) => {
                     rows.push(r);
                     results.push(Ok(()));
@@ -243,10 +260,15 @@ fn write(conn: &mut Connection, rows: &[Row]) -> Answer {
         .map_err(classify)?;
     let mut landed = Vec::with_capacity(rows.len());
     {
-        let mut update = tx.prepare_cached(UPDATE_ONE).map_err(classify)?;
+        let mut by_id = tx.prepare_cached(UPDATE_ONE).map_err(classify)?;
+        let mut at_rowid = tx.prepare_cached(UPDATE_ONE_AT).map_err(classify)?;
         let mut set_indexed = tx.prepare_cached(SET_INDEXED_ONE).map_err(classify)?;
         for r in rows {
             let [last, pending, lease_seq, retired, notice_seq] = r.counters;
+            let update = match r.rowid {
+                Some(_) => &mut at_rowid,
+                None => &mut by_id,
+            };
             let stored: Option<IndexedColumns> = update
                 .query_row(
                     params![
@@ -266,6 +288,7 @@ fn write(conn: &mut Connection, rows: &[Row]) -> Answer {
                         retired,
                         notice_seq,
                         r.policy_level_since,
+                        r.rowid,
                     ],
                     |x| {
                         Ok((
