@@ -50,7 +50,7 @@ struct Entry {
 struct State {
     /// By the enrollment's first IMEI: what a check-in names. Boxed: a map's table is up
     /// to twice as long as its entries, and those slots are then a pointer each, not a view
-    /// (about 950 bytes a phone unboxed, 500 boxed: docs/deployment.md).
+    /// (about 950 bytes a phone unboxed, 530 boxed: docs/benchmarks.md, fifteenth round).
     by_imei: HashMap<Imei, Box<Entry>>,
     /// `devices.rowid` to first IMEI: what the update hook names.
     imei_of: HashMap<i64, Imei>,
