@@ -178,6 +178,11 @@ impl Views {
         (e.device.id == device.id).then_some(e.rowid)
     }
 
+    /// Whether another view may be kept.
+    pub(crate) fn has_room(&self) -> bool {
+        self.state().by_imei.len() < MAX_VIEWS
+    }
+
     /// How many views are kept.
     pub(crate) fn len(&self) -> usize {
         self.state().by_imei.len()
@@ -228,9 +233,9 @@ fn lock(p: &Mutex<Pending>) -> MutexGuard<'_, Pending> {
     p.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// Enrollments read per turn of the warm pass: its turns hold SQLite's write lock, some
-/// tens of milliseconds each.
-const WARM_CHUNK: i64 = 2_000;
+/// Enrollments read per turn of the warm pass: its turns hold SQLite's write lock, a few
+/// milliseconds each, while the check-in writer waits.
+const WARM_CHUNK: i64 = 250;
 
 /// The warm pass: keeps the view of every enrollment in force of the file at `path`, up to
 /// [`MAX_VIEWS`], in turns that each hold SQLite's write lock (so that what they read is
