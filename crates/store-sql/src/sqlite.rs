@@ -84,10 +84,7 @@ pub async fn open_sqlite(path: &Path) -> Result<SqliteStore, StoreError> {
         _checkpointer: Some(Arc::new(checkpointer)),
         wakes: Default::default(),
         writer: Some(writer),
-        readers: Some(Arc::new(crate::sqlite_reader::Readers::new(
-            path,
-            views.clone(),
-        ))),
+        readers: Some(Arc::new(crate::sqlite_reader::Readers::new(path))),
         views,
         path: Some(path.to_owned()),
     })

@@ -22,23 +22,26 @@
 //! measurably (3.3 a check-in before, 3.6 after).
 //!
 //! The transaction begins after the batch is taken off the queue, so each read sees every
-//! commit acknowledged before it was asked for. The thread never waits for a lock: it
-//! takes SQLite's write lock only when it is free (so that it may keep what it reads:
-//! `sqlite_views`), and otherwise reads as a reader in WAL mode does, taking no lock a
-//! writer holds; the connection has no busy timeout, so a `SQLITE_BUSY` (a log being
-//! reset) returns at once. A read that fails here for any reason answers `None`, and the
-//! caller makes it through sqlx, which waits as every other query does. Only phones whose
-//! views are not kept come here.
+//! commit acknowledged before it was asked for. The thread never waits for a lock: a
+//! reader in WAL mode takes none that a writer holds, and the connection has no busy
+//! timeout, so a `SQLITE_BUSY` (a log being reset) returns at once. A read that fails here
+//! for any reason answers `None`, and the caller makes it through sqlx, which waits as
+//! every other query does.
+//!
+//! It keeps none of the views it reads (`sqlite_views`): keeping one needs SQLite's write
+//! lock, and a reader that took the lock whenever it was free, even a few reads every
+//! 50 ms, won it over the pool's writers, whose busy handler sleeps between tries, until
+//! one of them failed after its five seconds (a lender's write among them). Only
+//! phones whose views are not kept come here.
 
 use crate::rows::CheckinRow;
 use crate::sql;
-use crate::sqlite_views::Views;
 use crate::thread_slot::ThreadSlot;
 use lienlock_domain::Imei;
 use lienlock_store::batching::{Arrivals, LINGER};
 use rusqlite::{Connection, OptionalExtension};
 use std::path::Path;
-use std::sync::{mpsc, Arc};
+use std::sync::mpsc;
 use std::time::Instant;
 use tokio::sync::oneshot;
 
@@ -58,11 +61,10 @@ pub(crate) struct Readers {
 }
 
 impl Readers {
-    /// Readers of the file at `path`, keeping what they read in `views` when they can.
-    pub(crate) fn new(path: &Path, views: Arc<Views>) -> Self {
+    pub(crate) fn new(path: &Path) -> Self {
         let path = path.to_owned();
         Self {
-            thread: ThreadSlot::new("sqlite-reader", move |rx| run(&path, &views, rx)),
+            thread: ThreadSlot::new("sqlite-reader", move |rx| run(&path, rx)),
         }
     }
 
@@ -85,7 +87,7 @@ impl Readers {
 }
 
 /// The thread: one connection, opened on the first read and again after one fails.
-fn run(path: &Path, views: &Views, jobs: mpsc::Receiver<Job>) {
+fn run(path: &Path, jobs: mpsc::Receiver<Job>) {
     let mut conn: Option<Connection> = None;
     let mut arrivals = Arrivals::new(Instant::now());
     while let Ok(first) = jobs.recv() {
@@ -105,83 +107,44 @@ fn run(path: &Path, views: &Views, jobs: mpsc::Receiver<Job>) {
             }
             continue;
         };
-        if !read_batch(c, views, batch) {
+        if !read_batch(c, batch) {
             // Not trusted again: the next batch opens a fresh connection.
             conn = None;
         }
     }
 }
 
-/// Answers every job of `batch`; `false` when the connection failed (each read that got no
-/// row then answers `None`).
-///
-/// The first [`KEEP_PER_BATCH`] reads are made holding SQLite's write lock when it is free
-/// and there is room for more views, and the views they read are kept (`sqlite_views`
-/// says why only then); the rest, or all when the lock is taken, in a transaction of their
-/// own that keeps nothing. It never waits for the lock.
-fn read_batch(conn: &Connection, views: &Views, mut batch: Vec<Job>) -> bool {
-    let keep = views.has_room() && conn.execute_batch("BEGIN IMMEDIATE").is_ok();
-    if keep {
-        let rest = batch.split_off(batch.len().min(KEEP_PER_BATCH));
-        if !read_in(conn, std::mem::replace(&mut batch, rest), Some(views)) {
-            return false;
-        }
-        if batch.is_empty() {
-            return true;
-        }
-    }
+/// Answers every job of `batch` inside one read transaction; `false` when the connection
+/// failed (each read that got no row then answers `None`).
+fn read_batch(conn: &Connection, batch: Vec<Job>) -> bool {
     if conn.execute_batch("BEGIN").is_err() {
         for (_, done) in batch {
             let _ = done.send(None);
         }
         return false;
     }
-    read_in(conn, batch, None)
-}
-
-/// The most reads one batch makes holding SQLite's write lock: the check-in writer waits
-/// for it meanwhile (about 20 µs a read), so the lock is held for a few of them, not for
-/// a whole batch. A node that has just started would otherwise answer fewer check-ins
-/// than one that keeps no views (docs/benchmarks.md, fifteenth round).
-const KEEP_PER_BATCH: usize = 8;
-
-/// Answers `batch` inside the transaction just begun, and ends it.
-fn read_in(conn: &Connection, batch: Vec<Job>, keep: Option<&Views>) -> bool {
     for (imei, done) in batch {
         // Answered at once: that check-in goes on while the batch's others are read.
-        let _ = done.send(read(conn, imei.as_str(), keep));
+        let _ = done.send(read(conn, imei.as_str()));
     }
-    // Nothing was written: this ends the snapshot (and releases the lock, if taken).
+    // A read transaction has nothing to commit: this ends its snapshot.
     conn.execute_batch("COMMIT").is_ok()
 }
 
-fn read(conn: &Connection, imei: &str, keep: Option<&Views>) -> Answer {
+fn read(conn: &Connection, imei: &str) -> Answer {
     // Nearly every phone checks in with the first IMEI of an enrollment in force, which
     // one index probe finds (see `sql::CHECKIN_VIEW_ACTIVE_IMEI`); the rest take the
-    // general statement, and are not kept.
-    let active = conn
-        .prepare_cached(sql::CHECKIN_VIEW_ACTIVE_IMEI)
-        .and_then(|mut s| {
-            s.query_row([imei], |r| {
-                Ok((r.get::<_, i64>(0)?, CheckinRow::from_sqlite_at(r, 1)?))
-            })
-            .optional()
+    // general statement.
+    // The first statement leads with the row's `rowid`, which only the warm pass uses.
+    let read = |statement: &str, skip: usize| {
+        conn.prepare_cached(statement).and_then(|mut s| {
+            s.query_row([imei], |r| CheckinRow::from_sqlite_at(r, skip))
+                .optional()
         })
-        .ok()?;
-    match active {
-        Some((rowid, row)) => {
-            if let Some(views) = keep {
-                // A row that does not decode is left for the caller to report.
-                if let Ok((view, has_pending)) = row.clone().decode() {
-                    views.fill(rowid, &view, has_pending);
-                }
-            }
-            Some(Some(row))
-        }
-        None => conn
-            .prepare_cached(sql::CHECKIN_VIEW)
-            .and_then(|mut s| s.query_row([imei], CheckinRow::from_sqlite).optional())
-            .ok(),
+    };
+    match read(sql::CHECKIN_VIEW_ACTIVE_IMEI, 1).ok()? {
+        Some(row) => Some(Some(row)),
+        None => read(sql::CHECKIN_VIEW, 0).ok(),
     }
 }
 

@@ -1,6 +1,6 @@
-//! SQLite's check-in views in memory: what `Store::checkin_view` reads for a phone, kept
-//! for every enrollment in force that checked in since the node started (or that the warm
-//! pass loaded), so that a check-in reads nothing from the database.
+//! SQLite's check-in views in memory: what `Store::checkin_view` reads for a phone, loaded
+//! for every enrollment in force by the warm pass at start and kept up to date by the
+//! check-in writer, so that a check-in reads nothing from the database.
 //!
 //! Why: every check-in read its device with a hand-off to the reader thread and back and a
 //! few B-tree pages (about a sixth of a check-in's CPU on two cores, docs/benchmarks.md,
@@ -18,9 +18,11 @@
 //! - **The check-in writer** (`sqlite_writer`): once a batch is answered, each write that
 //!   landed replaces the device in its view, if the view is still the one the write was
 //!   read from (same device, same version); any other outcome drops the view.
-//! - **Views are filled only under SQLite's write lock** (`sqlite_reader`, the warm pass):
-//!   no other connection can be between a change and its commit then, so a view read under
-//!   the lock is either before a commit (whose hook then drops it) or after it.
+//! - **Views are filled only under SQLite's write lock** (the warm pass): no other
+//!   connection can be between a change and its commit then, so a view read under the
+//!   lock is either before a commit (whose hook then drops it) or after it. A dropped view
+//!   is not read again until the next warm pass (`sqlite_reader` says why the check-in
+//!   reader keeps none); its phone's check-ins read the file meanwhile, as before.
 //!
 //! Nothing here is ever trusted for a write: a check-in's write is still checked against
 //! the device's version in the database, and a write that finds the device changed drops
@@ -176,11 +178,6 @@ impl Views {
         let s = self.state();
         let e = s.by_imei.get(&device.imei)?;
         (e.device.id == device.id).then_some(e.rowid)
-    }
-
-    /// Whether another view may be kept.
-    pub(crate) fn has_room(&self) -> bool {
-        self.state().by_imei.len() < MAX_VIEWS
     }
 
     /// How many views are kept.
@@ -356,7 +353,7 @@ mod tests {
         store.views.get(&d.imei).map(|(v, _)| v.device.version)
     }
 
-    /// A check-in's read keeps the view; the check-in writer's write brings it up to date;
+    /// The warm pass keeps the views; the check-in writer's write brings one up to date;
     /// a write by any other statement, even one that changes only a notice or the lender
     /// (raw SQL here, as no store method does), drops it; so does a stale write.
     #[tokio::test]
@@ -368,8 +365,10 @@ mod tests {
         let other = enrolled(&store, "353918050418322").await;
         let w = DeviceWrite::new(other.clone());
         store.save_devices(&[w]).await.unwrap().remove(0).unwrap();
-        assert_eq!(kept(&store, &d), None);
+        // A check-in's read keeps nothing; the warm pass keeps every phone in force.
         let v = store.checkin_view(&d.imei).await.unwrap().unwrap();
+        assert_eq!(kept(&store, &d), None);
+        assert_eq!(store.warm_checkin_views().await.unwrap(), 2);
         assert_eq!(kept(&store, &d), Some(0));
 
         let mut w = DeviceWrite::new(v.device.clone());
@@ -397,6 +396,8 @@ mod tests {
         assert_eq!((untouched.last_counter, untouched.version), (0, 1));
 
         // A notice queued (with its device row, as every store method does)...
+        store.warm_checkin_views().await.unwrap();
+        assert!(kept(&store, &d).is_some());
         let mut w = DeviceWrite::new(v.device.clone());
         w.device.notice_seq = 1;
         w.new_notices.push(NoticeRecord {
@@ -412,6 +413,7 @@ mod tests {
         });
         store.save_device(&w).await.unwrap();
         assert_eq!(kept(&store, &d), None);
+        store.warm_checkin_views().await.unwrap();
         let v = store.checkin_view(&d.imei).await.unwrap().unwrap();
         assert_eq!((v.undelivered_from, kept(&store, &d)), (Some(1), Some(2)));
         // ...and delivered by a statement that writes no device row: migration 0011's
@@ -426,6 +428,7 @@ mod tests {
         assert_eq!(v.undelivered_from, None);
 
         // The lender's lock screen.
+        store.warm_checkin_views().await.unwrap();
         assert!(kept(&store, &d).is_some());
         sqlx::query("UPDATE lenders SET lock_message = 'Call us' WHERE id = ?")
             .bind(d.lender_id.to_string())
@@ -437,6 +440,8 @@ mod tests {
         assert_eq!(v.lender.lock_message, "Call us");
 
         // A write from an older read: refused, and the view is read again.
+        store.warm_checkin_views().await.unwrap();
+        assert!(kept(&store, &d).is_some());
         let mut stale = DeviceWrite::new(d.clone());
         stale.device.last_counter = 9;
         assert!(matches!(
@@ -446,7 +451,7 @@ mod tests {
         assert_eq!(kept(&store, &d), None);
 
         // A transaction rolled back drops nothing.
-        store.checkin_view(&d.imei).await.unwrap().unwrap();
+        store.warm_checkin_views().await.unwrap();
         let mut tx = store.pool.begin().await.unwrap();
         sqlx::query("UPDATE devices SET model = 'X' WHERE id = ?")
             .bind(d.id.to_string())
@@ -465,21 +470,6 @@ mod tests {
                 .model,
             None
         );
-
-        // While another connection holds SQLite's write lock, a read keeps nothing: that
-        // connection may be between a change and its commit.
-        store.views.forget_all();
-        let mut other = store.pool.acquire().await.unwrap();
-        sqlx::query("BEGIN IMMEDIATE")
-            .execute(&mut *other)
-            .await
-            .unwrap();
-        store.checkin_view(&d.imei).await.unwrap().unwrap();
-        assert_eq!(kept(&store, &d), None);
-        sqlx::query("ROLLBACK").execute(&mut *other).await.unwrap();
-        drop(other);
-        store.checkin_view(&d.imei).await.unwrap().unwrap();
-        assert!(kept(&store, &d).is_some());
 
         // The warm pass keeps every enrollment in force.
         store.views.forget_all();

@@ -232,9 +232,14 @@ fn run(path: &Path, checkpoint: &Nudge, jobs: mpsc::Receiver<Job>) {
 fn open(path: &Path) -> StoreResult<Connection> {
     // Never creates the file: a database moved away or deleted under a running node is
     // not replaced by an empty one, whose missing table would then fail every batch. It
-    // then waits for the lock about as long as the pool's connections do (`wait_briefly`).
+    // then waits for the lock as the pool's connections do.
     let conn = crate::sqlite::open_existing_no_wait(path).map_err(classify)?;
-    conn.busy_handler(Some(wait_briefly)).map_err(classify)?;
+    // SQLite's own busy handler, as on the pool's connections. One that tried every
+    // 100 µs made the check-in writer win the lock from the pool's writers, whose handler
+    // sleeps longer between tries, and starved them under load (a lender's write then
+    // failed after its five seconds).
+    conn.busy_timeout(std::time::Duration::from_secs(5))
+        .map_err(classify)?;
     // As the pool's connections (`open_sqlite`): the file is already in WAL mode, and the
     // checkpointer thread copies the log, so that this thread's commits (the serial stage
     // of every check-in) do not; the threshold is only its backstop.
@@ -251,26 +256,6 @@ fn open(path: &Path) -> StoreResult<Connection> {
         conn.pragma_update(None, name, value).map_err(classify)?;
     }
     Ok(conn)
-}
-
-/// How long the writer waits for SQLite's write lock, in all (as the pool's connections).
-const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
-
-/// Between tries for the write lock.
-const LOCK_RETRY: std::time::Duration = std::time::Duration::from_micros(100);
-
-/// The writer's busy handler: tries again every 100 µs, for about five seconds in all. SQLite's
-/// own (`busy_timeout`) sleeps 1, 2, 5, 10 ms and longer between tries; the locks this
-/// thread meets are mostly the check-in reader's and the warm pass's, held for a
-/// millisecond or a few (`sqlite_views`), and every check-in waits while this thread
-/// sleeps past their end.
-fn wait_briefly(tries: i32) -> bool {
-    let waited = LOCK_RETRY * u32::try_from(tries).unwrap_or(u32::MAX);
-    if waited >= LOCK_WAIT {
-        return false;
-    }
-    std::thread::sleep(LOCK_RETRY);
-    true
 }
 
 fn write(conn: &mut Connection, rows: &[Row]) -> Answer {
