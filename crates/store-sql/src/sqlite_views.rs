@@ -231,7 +231,7 @@ fn lock(p: &Mutex<Pending>) -> MutexGuard<'_, Pending> {
 }
 
 /// Enrollments read per turn of the warm pass: its turns hold SQLite's write lock, a few
-/// milliseconds each, while the check-in writer waits.
+/// milliseconds each, while every writer waits.
 const WARM_CHUNK: i64 = 250;
 
 /// The warm pass: keeps the view of every enrollment in force of the file at `path`, up to
