@@ -142,9 +142,15 @@ impl CheckinRow {
         &self.device.imei
     }
 
-    /// A row of `sql::CHECKIN_VIEW` as rusqlite reads it, by position, its first `skip`
-    /// columns passed over: the device's columns in `DeviceRow`'s order, then the rest in
-    /// this struct's (SQLite's check-in reader, `sqlite_reader`, and the views' warm pass).
+    /// A row of `sql::CHECKIN_VIEW` as rusqlite reads it, by position: the device's
+    /// columns in `DeviceRow`'s order, then the rest in this struct's (SQLite's check-in
+    /// readers, `sqlite_reader`).
+    pub(crate) fn from_sqlite(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Self::from_sqlite_at(r, 0)
+    }
+
+    /// [`Self::from_sqlite`] for a row whose first `skip` columns come before the device's
+    /// (the warm pass of `sqlite_views`, which reads each row's `rowid` first).
     pub(crate) fn from_sqlite_at(r: &rusqlite::Row<'_>, skip: usize) -> rusqlite::Result<Self> {
         let mut at = skip..;
         let mut col = || at.next().unwrap_or_default();

@@ -148,13 +148,8 @@ pub(crate) const CHECKIN_VIEW: &str = checkin_view!(
 /// [`CHECKIN_VIEW`] finds, since no other enrollment that is not released uses the IMEI in
 /// either column (the partial unique indexes, and `ACTIVE_IMEI_CLASH` run by the same single
 /// writer as the insert). When it finds nothing, [`CHECKIN_VIEW`] decides.
-///
-/// SQLite's check-in reader uses it, with the device's `rowid` before the rest: it keeps the
-/// views it reads (`sqlite_views`), by rowid since that is what SQLite's hooks name.
-pub(crate) const CHECKIN_VIEW_ACTIVE_IMEI: &str = checkin_view!(
-    "devices.rowid AS device_rowid, ",
-    "WHERE imei = $1 AND state <> 'released'"
-);
+pub(crate) const CHECKIN_VIEW_ACTIVE_IMEI: &str =
+    checkin_view!("WHERE imei = $1 AND state <> 'released'");
 
 /// The views of the enrollments in force past `devices.rowid` `$1`, by rowid, `$2` at most,
 /// with the rowid first (SQLite's warm pass: `sqlite_views`).

@@ -340,12 +340,13 @@ crate::store_webhooks::impl_webhooks!(
 );
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use lienlock_domain::{ApiKeyId, LenderId, RestrictionProfile, Role, Timestamp};
     use lienlock_store::{ApiKeyRecord, Lender, Store};
 
-    fn lender(name_len: usize) -> (Lender, ApiKeyRecord) {
+    /// A lender whose name is `name_len` letters long, and an admin key of it.
+    pub(crate) fn lender(name_len: usize) -> (Lender, ApiKeyRecord) {
         let lender = Lender {
             id: LenderId::new(),
             name: "x".repeat(name_len),

@@ -135,16 +135,13 @@ fn read(conn: &Connection, imei: &str) -> Answer {
     // Nearly every phone checks in with the first IMEI of an enrollment in force, which
     // one index probe finds (see `sql::CHECKIN_VIEW_ACTIVE_IMEI`); the rest take the
     // general statement.
-    // The first statement leads with the row's `rowid`, which only the warm pass uses.
-    let read = |statement: &str, skip: usize| {
-        conn.prepare_cached(statement).and_then(|mut s| {
-            s.query_row([imei], |r| CheckinRow::from_sqlite_at(r, skip))
-                .optional()
-        })
+    let read = |statement: &str| {
+        conn.prepare_cached(statement)
+            .and_then(|mut s| s.query_row([imei], CheckinRow::from_sqlite).optional())
     };
-    match read(sql::CHECKIN_VIEW_ACTIVE_IMEI, 1).ok()? {
+    match read(sql::CHECKIN_VIEW_ACTIVE_IMEI).ok()? {
         Some(row) => Some(Some(row)),
-        None => read(sql::CHECKIN_VIEW, 0).ok(),
+        None => read(sql::CHECKIN_VIEW).ok(),
     }
 }
 

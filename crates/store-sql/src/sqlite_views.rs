@@ -91,10 +91,9 @@ impl Views {
         Some((view, e.has_pending))
     }
 
-    /// Keeps `view`, read from the database at `devices.rowid` `rowid`. Only while the
-    /// caller's connection holds SQLite's write lock (see the module's comment), and only
-    /// for an enrollment in force found by its first IMEI.
-    pub(crate) fn fill(&self, rowid: i64, view: &CheckinView, has_pending: bool) {
+    /// Keeps `view`, read from the database at `devices.rowid` `rowid` by the warm pass,
+    /// whose connection holds SQLite's write lock (see the module's comment).
+    fn fill(&self, rowid: i64, view: &CheckinView, has_pending: bool) {
         if view.device.state == DeviceState::Released {
             return;
         }
@@ -282,36 +281,16 @@ pub(crate) fn warm(path: &std::path::Path, views: &Views) -> lienlock_store::Sto
 mod tests {
     use crate::sqlite::{open_sqlite, SqliteStore};
     use lienlock_domain::{
-        ApiKeyId, DeviceId, DeviceState, EventKind, Imei, KeyStatus, LenderCtx, LenderId,
-        Principal, RestrictionLevel, RestrictionProfile, Role, Timestamp,
+        DeviceId, DeviceState, EventKind, Imei, KeyStatus, LenderCtx, Principal, RestrictionLevel,
+        Role, Timestamp,
     };
     use lienlock_store::{
-        Actor, ApiKeyRecord, Device, DeviceWrite, Lender, NoticeRecord, Store, StoreError,
-        TimelineEvent,
+        Actor, Device, DeviceWrite, NoticeRecord, Store, StoreError, TimelineEvent,
     };
 
     async fn enrolled(store: &SqliteStore, imei: &str) -> Device {
         let t = Timestamp::from_millis(1);
-        let lender = Lender {
-            id: LenderId::new(),
-            name: "A".into(),
-            support_phone: String::new(),
-            support_url: String::new(),
-            lock_message: String::new(),
-            lock_profile: RestrictionProfile::full_lock(),
-            compliance_profile: "default".into(),
-            policy: None,
-            created_at: t,
-        };
-        let key = ApiKeyRecord {
-            id: ApiKeyId::new(),
-            lender_id: lender.id,
-            role: Role::Admin,
-            label: String::new(),
-            secret_hmac: [0; 32],
-            created_at: t,
-            revoked_at: None,
-        };
+        let (lender, key) = crate::sqlite::tests::lender(1);
         store.create_lender(&lender, &key).await.unwrap();
         let ctx = LenderCtx {
             lender_id: lender.id,

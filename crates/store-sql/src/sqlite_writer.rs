@@ -28,28 +28,35 @@ use std::path::Path;
 use std::sync::{mpsc, Arc};
 use tokio::sync::oneshot;
 
-/// One row's new non-indexed columns, checked against `version`; returns the row's
-/// indexed columns (which it leaves alone) so the writer can tell whether they changed.
-/// `?17`, the row's `rowid` when its check-in view is kept (`sqlite_views`), finds it
-/// without a descent of the `id` index: with the views, those descents and their page
-/// reads were a fifth of this thread's time, and this thread is the stage every check-in
-/// passes through one at a time (docs/benchmarks.md, fifteenth round). The `id` is still
-/// checked, so a `rowid` that is not that device's row finds nothing (stale, read again).
-/// Here `?17` is NULL: it is named so that both statements take the same parameters.
-const UPDATE_ONE: &str = "UPDATE devices SET model = ?4, key_status = ?5, device_key = ?6, \
-     pending_key = ?7, last_counter = ?8, pending_counter = ?9, lease_seq = ?10, \
-     last_seen_at = ?11, updated_at = ?12, retired_key = ?13, retired_counter = ?14, \
-     notice_seq = ?15, policy_level_since = ?16, version = version + 1 \
-     WHERE id = ?1 AND lender_id = ?2 AND version = ?3 AND ?17 IS NULL \
-     RETURNING state, arrears_amount, arrears_currency, arrears_since, serial, policy_level";
+/// One row's new non-indexed columns, checked against `version`, where `$find` finds the
+/// row; returns the row's indexed columns (which it leaves alone) so the writer can tell
+/// whether they changed.
+macro_rules! update_one {
+    ($find:literal) => {
+        concat!(
+            "UPDATE devices SET model = ?4, key_status = ?5, device_key = ?6, \
+             pending_key = ?7, last_counter = ?8, pending_counter = ?9, lease_seq = ?10, \
+             last_seen_at = ?11, updated_at = ?12, retired_key = ?13, retired_counter = ?14, \
+             notice_seq = ?15, policy_level_since = ?16, version = version + 1 WHERE ",
+            $find,
+            " AND lender_id = ?2 AND version = ?3 \
+             RETURNING state, arrears_amount, arrears_currency, arrears_since, serial, \
+             policy_level"
+        )
+    };
+}
 
-/// [`UPDATE_ONE`] by `rowid` (`?17`).
-const UPDATE_ONE_AT: &str = "UPDATE devices SET model = ?4, key_status = ?5, device_key = ?6, \
-     pending_key = ?7, last_counter = ?8, pending_counter = ?9, lease_seq = ?10, \
-     last_seen_at = ?11, updated_at = ?12, retired_key = ?13, retired_counter = ?14, \
-     notice_seq = ?15, policy_level_since = ?16, version = version + 1 \
-     WHERE rowid = ?17 AND id = ?1 AND lender_id = ?2 AND version = ?3 \
-     RETURNING state, arrears_amount, arrears_currency, arrears_since, serial, policy_level";
+/// [`update_one`] by `id`. `?17` is NULL here: it is named so that both statements take
+/// the same parameters.
+const UPDATE_ONE: &str = update_one!("id = ?1 AND ?17 IS NULL");
+
+/// [`update_one`] by `rowid` (`?17`), the row's when its check-in view is kept
+/// (`sqlite_views`): no descent of the `id` index. With the views, those descents and
+/// their page reads were a fifth of this thread's time, and this thread is the stage every
+/// check-in passes through one at a time (docs/benchmarks.md, fifteenth round). The `id`
+/// is still checked, so a `rowid` that is not that device's row finds nothing (stale, read
+/// again).
+const UPDATE_ONE_AT: &str = update_one!("rowid = ?17 AND id = ?1");
 
 /// The indexed columns, when one of them changed (see `sql::SET_INDEXED_COLUMNS_HEAD` for
 /// why they are written apart).
