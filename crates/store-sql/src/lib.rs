@@ -24,6 +24,7 @@ mod sqlite;
 mod sqlite_checkpointer;
 mod sqlite_reader;
 mod sqlite_views;
+mod sqlite_views_keeper;
 mod sqlite_writer;
 mod store_android;
 mod store_audit;
@@ -41,6 +42,7 @@ mod store_writes;
 pub mod testing;
 mod thread_slot;
 mod wakes;
+mod write_turn;
 
 pub use backup::backup_sqlite;
 pub use postgres::{connect_postgres, PgStore};
@@ -61,6 +63,10 @@ fn count_committed<'a>(writes: impl IntoIterator<Item = &'a lienlock_store::Devi
     }
 }
 use std::sync::Arc;
+
+/// Gauge: the check-in views a SQLite node keeps in memory (`sqlite_views`), about 0.5 KB
+/// each.
+const CHECKIN_VIEWS_KEPT: &str = "lienlock_checkin_views";
 
 /// Opens the store named by `database`: a PostgreSQL URL (`postgres://` or `postgresql://`),
 /// `sqlite://PATH`, or a plain file path for SQLite.

@@ -158,6 +158,13 @@ pub(crate) const CHECKIN_VIEWS_AFTER_ROWID: &str = checkin_view!(
     "WHERE rowid > $1 AND state <> 'released' ORDER BY rowid LIMIT $2"
 );
 
+/// The view of the enrollment in force at `devices.rowid` `$1`, with the rowid first (the
+/// reloading of dropped views: `sqlite_views_keeper`).
+pub(crate) const CHECKIN_VIEW_AT_ROWID: &str = checkin_view!(
+    "devices.rowid AS device_rowid, ",
+    "WHERE rowid = $1 AND state <> 'released'"
+);
+
 /// [`CHECKIN_VIEW_ACTIVE_IMEI`] for many IMEIs at once (`$1`, an array; PostgreSQL's
 /// check-in reader, `postgres_reader`): at most one row each, by the same partial unique
 /// index.

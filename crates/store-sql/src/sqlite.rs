@@ -28,8 +28,10 @@ pub struct SqliteStore {
     readers: Option<Arc<crate::sqlite_reader::Readers>>,
     /// Check-in views in memory (`sqlite_views`).
     pub(crate) views: Arc<crate::sqlite_views::Views>,
+    /// Turns at the file's write lock (`write_turn`), alive while the store is.
+    _gate: Option<Arc<crate::write_turn::Gate>>,
     /// The database file, for the views' warm pass.
-    path: Option<std::path::PathBuf>,
+    pub(crate) path: Option<std::path::PathBuf>,
 }
 
 /// Opens (creating if missing) the SQLite database at `path` and brings its schema up to
@@ -55,6 +57,7 @@ pub async fn open_sqlite(path: &Path) -> Result<SqliteStore, StoreError> {
         .pragma("journal_size_limit", WAL_SIZE_LIMIT)
         .pragma("cache_size", CACHE_SIZE);
     let views = Arc::new(crate::sqlite_views::Views::default());
+    let gate = crate::write_turn::gate(path);
     let pool = SqlitePoolOptions::new()
         // More connections add concurrent readers (WAL; writes are serialized anyway).
         // Eight, not four: a check-in makes several short reads, and with four the
@@ -86,6 +89,7 @@ pub async fn open_sqlite(path: &Path) -> Result<SqliteStore, StoreError> {
         writer: Some(writer),
         readers: Some(Arc::new(crate::sqlite_reader::Readers::new(path))),
         views,
+        _gate: Some(gate),
         path: Some(path.to_owned()),
     })
 }
@@ -105,6 +109,9 @@ impl SqliteStore {
         }
         if let Some(r) = &self.readers {
             r.close();
+        }
+        if let Some(keeper) = self.views.stop() {
+            let _ = tokio::task::spawn_blocking(move || keeper.join()).await;
         }
         self.pool.close().await;
     }
@@ -307,16 +314,21 @@ async fn direct_checkin_row(
     store.readers.as_ref()?.checkin_row(*imei).await.map(Ok)
 }
 
-/// The warm pass of `sqlite_views`, on a blocking thread. A store without a reader thread
+/// The warm pass of `sqlite_views_keeper`, on a blocking thread; then its thread that reads
+/// dropped views again starts, until the store closes. A store without a reader thread
 /// (closed, or a test's) keeps no views.
 async fn warm_checkin_views(store: &SqliteStore) -> StoreResult<usize> {
     let (Some(_), Some(path)) = (&store.readers, store.path.clone()) else {
         return Ok(0);
     };
     let views = store.views.clone();
-    tokio::task::spawn_blocking(move || crate::sqlite_views::warm(&path, &views))
-        .await
-        .map_err(|e| StoreError::Backend(format!("the warm pass: {e}")))?
+    tokio::task::spawn_blocking(move || {
+        let kept = crate::sqlite_views_keeper::warm(&path, &views)?;
+        crate::sqlite_views_keeper::start(&path, &views);
+        Ok(kept)
+    })
+    .await
+    .map_err(|e| StoreError::Backend(format!("the warm pass: {e}")))?
 }
 
 crate::store_impl::impl_store!(
@@ -387,6 +399,7 @@ pub(crate) mod tests {
             writer: None,
             readers: None,
             views: Default::default(),
+            _gate: None,
             path: None,
         }
     }

@@ -18,11 +18,13 @@
 //! - **The check-in writer** (`sqlite_writer`): once a batch is answered, each write that
 //!   landed replaces the device in its view, if the view is still the one the write was
 //!   read from (same device, same version); any other outcome drops the view.
-//! - **Views are filled only under SQLite's write lock** (the warm pass): no other
-//!   connection can be between a change and its commit then, so a view read under the
-//!   lock is either before a commit (whose hook then drops it) or after it. A dropped view
-//!   is not read again until the next warm pass (`sqlite_reader` says why the check-in
-//!   reader keeps none); its phone's check-ins read the file meanwhile, as before.
+//! - **Views are filled only under SQLite's write lock** (`sqlite_views_keeper`: the warm
+//!   pass at start, then the reloading of dropped views): no other connection can be
+//!   between a change and its commit then, so a view read under the lock is either before
+//!   a commit (whose hook then drops it) or after it. Every row whose view was dropped (or
+//!   that was inserted) is queued for the keeper to read again; until it has, its phone's
+//!   check-ins read the file, as before. The check-in reader fills none (`sqlite_reader`
+//!   says why).
 //!
 //! Nothing here is ever trusted for a write: a check-in's write is still checked against
 //! the device's version in the database, and a write that finds the device changed drops
@@ -31,11 +33,17 @@
 use lienlock_domain::{DeviceState, Imei, LenderId};
 use lienlock_store::{CheckinView, Device, Lender};
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 /// The most views kept: about 0.5 KB each (docs/deployment.md), 2 GB at most. Phones past
 /// it are read from the database at each check-in, as before.
 pub(crate) const MAX_VIEWS: usize = 4_000_000;
+
+/// The most rows queued to be read again (8 bytes each). Past it (a scheduler pass that
+/// changed more phones than this since the keeper last looked), the keeper runs the warm
+/// pass again instead.
+const MAX_DROPPED: usize = 262_144;
 
 /// A phone's view, its lender shared with the lender's other phones.
 #[derive(Debug)]
@@ -57,12 +65,40 @@ struct State {
     /// `devices.rowid` to first IMEI: what the update hook names.
     imei_of: HashMap<i64, Imei>,
     lenders: HashMap<LenderId, Arc<Lender>>,
+    /// `devices` rows changed or written stale since the keeper last looked: their views
+    /// are to be read again (`sqlite_views_keeper`). Unordered, may repeat.
+    dropped: Vec<i64>,
+    /// Whether the keeper must run the warm pass again: every view was dropped (a lender
+    /// changed), or more rows than [`MAX_DROPPED`] were.
+    rewarm: bool,
+}
+
+impl State {
+    fn dropped(&mut self, rowid: i64) {
+        if self.dropped.len() < MAX_DROPPED {
+            self.dropped.push(rowid);
+        } else {
+            self.rewarm = true;
+        }
+    }
+
+    /// No views, and the keeper told to load them all again.
+    fn cleared() -> Self {
+        Self {
+            rewarm: true,
+            ..Self::default()
+        }
+    }
 }
 
 /// The check-in views of one database file.
 #[derive(Debug, Default)]
 pub(crate) struct Views {
     state: Mutex<State>,
+    /// Set when the store closes: the keeper's thread ends (`sqlite_views_keeper`).
+    stopped: AtomicBool,
+    /// The keeper's thread, once started.
+    pub(crate) keeper: Mutex<Option<std::thread::JoinHandle<()>>>,
 }
 
 impl Views {
@@ -71,7 +107,7 @@ impl Views {
         // the panicking code was changing; dropping them all is always safe.
         self.state.lock().unwrap_or_else(|poisoned| {
             let mut s = poisoned.into_inner();
-            *s = State::default();
+            *s = State::cleared();
             self.state.clear_poison();
             s
         })
@@ -91,9 +127,9 @@ impl Views {
         Some((view, e.has_pending))
     }
 
-    /// Keeps `view`, read from the database at `devices.rowid` `rowid` by the warm pass,
+    /// Keeps `view`, read from the database at `devices.rowid` `rowid` by the keeper,
     /// whose connection holds SQLite's write lock (see the module's comment).
-    fn fill(&self, rowid: i64, view: &CheckinView, has_pending: bool) {
+    pub(crate) fn fill(&self, rowid: i64, view: &CheckinView, has_pending: bool) {
         if view.device.state == DeviceState::Released {
             return;
         }
@@ -127,19 +163,68 @@ impl Views {
         }
     }
 
-    /// Drops the views of these `devices` rows (a commit changed them).
+    /// Drops the views of these `devices` rows (a commit changed or inserted them), and
+    /// queues them to be read again.
     pub(crate) fn forget_rows(&self, rowids: &[i64]) {
         let mut s = self.state();
-        for rowid in rowids {
-            if let Some(imei) = s.imei_of.remove(rowid) {
+        for &rowid in rowids {
+            if let Some(imei) = s.imei_of.remove(&rowid) {
                 s.by_imei.remove(&imei);
             }
+            s.dropped(rowid);
         }
     }
 
-    /// Drops every view (a lender changed).
+    /// Drops every view (a lender changed), to be loaded again by a warm pass.
     pub(crate) fn forget_all(&self) {
-        *self.state() = State::default();
+        *self.state() = State::cleared();
+    }
+
+    /// Up to `n` distinct queued rows, taken off the queue; and whether a warm pass is
+    /// due instead (which empties the queue).
+    pub(crate) fn take_dropped(&self, n: usize) -> (Vec<i64>, bool) {
+        let mut s = self.state();
+        if s.rewarm {
+            s.rewarm = false;
+            s.dropped = Vec::new();
+            return (Vec::new(), true);
+        }
+        let mut taken = Vec::with_capacity(n.min(s.dropped.len()));
+        while taken.len() < n {
+            let Some(rowid) = s.dropped.pop() else { break };
+            if !taken.contains(&rowid) {
+                taken.push(rowid);
+            }
+        }
+        (taken, false)
+    }
+
+    /// Queues rows again (a reload that failed).
+    pub(crate) fn requeue(&self, rowids: &[i64]) {
+        let mut s = self.state();
+        for &rowid in rowids {
+            s.dropped(rowid);
+        }
+    }
+
+    /// Forgets the queue: a warm pass is starting, and reads every row after it.
+    pub(crate) fn warm_pass_starts(&self) {
+        let mut s = self.state();
+        s.dropped = Vec::new();
+        s.rewarm = false;
+    }
+
+    /// Ends the keeper's thread (the store is closing); returns it to be waited for.
+    pub(crate) fn stop(&self) -> Option<std::thread::JoinHandle<()>> {
+        self.stopped.store(true, Ordering::Release);
+        self.keeper
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .take()
+    }
+
+    pub(crate) fn is_stopped(&self) -> bool {
+        self.stopped.load(Ordering::Acquire)
     }
 
     /// A check-in writer's write of `device` (as read, before its version was bumped):
@@ -170,6 +255,7 @@ impl Views {
         let rowid = e.rowid;
         s.by_imei.remove(&key);
         s.imei_of.remove(&rowid);
+        s.dropped(rowid);
     }
 
     /// The `devices.rowid` of `device`'s row, when its view is kept.
@@ -229,54 +315,6 @@ fn lock(p: &Mutex<Pending>) -> MutexGuard<'_, Pending> {
     p.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// Enrollments read per turn of the warm pass: its turns hold SQLite's write lock, a few
-/// milliseconds each, while every writer waits.
-const WARM_CHUNK: i64 = 250;
-
-/// The warm pass: keeps the view of every enrollment in force of the file at `path`, up to
-/// [`MAX_VIEWS`], in turns that each hold SQLite's write lock (so that what they read is
-/// kept, as the module's comment says) and then leave it free for as long again, so that
-/// the node's writers are slowed, not starved. Blocks; returns how many views are kept.
-pub(crate) fn warm(path: &std::path::Path, views: &Views) -> lienlock_store::StoreResult<usize> {
-    use crate::rows::CheckinRow;
-    use rusqlite::params;
-    use std::time::{Duration, Instant};
-    let backend = |e: rusqlite::Error| lienlock_store::StoreError::Backend(e.to_string());
-    let conn = crate::sqlite::open_existing_no_wait(path).map_err(backend)?;
-    conn.busy_timeout(Duration::from_secs(5)).map_err(backend)?;
-    let mut after = i64::MIN;
-    loop {
-        if views.len() >= MAX_VIEWS {
-            break;
-        }
-        let started = Instant::now();
-        conn.execute_batch("BEGIN IMMEDIATE").map_err(backend)?;
-        let read = (|| {
-            let mut s = conn.prepare_cached(crate::sql::CHECKIN_VIEWS_AFTER_ROWID)?;
-            let rows = s.query_map(params![after, WARM_CHUNK], |r| {
-                Ok((r.get::<_, i64>(0)?, CheckinRow::from_sqlite_at(r, 1)?))
-            })?;
-            let mut n = 0;
-            for row in rows {
-                let (rowid, row) = row?;
-                after = after.max(rowid);
-                n += 1;
-                // One that does not decode is left to be read, and reported, by its check-in.
-                if let Ok((view, has_pending)) = row.decode() {
-                    views.fill(rowid, &view, has_pending);
-                }
-            }
-            Ok(n)
-        })();
-        let _ = conn.execute_batch("COMMIT");
-        if read.map_err(backend)? < WARM_CHUNK {
-            break;
-        }
-        std::thread::sleep(started.elapsed());
-    }
-    Ok(views.len())
-}
-
 #[cfg(test)]
 mod tests {
     use crate::sqlite::{open_sqlite, SqliteStore};
@@ -327,6 +365,28 @@ mod tests {
         d
     }
 
+    /// The warm pass alone, without the keeper's thread (which would fill views again
+    /// while the test looks for them gone).
+    async fn warm(store: &SqliteStore) -> usize {
+        let (path, views) = (store.path.clone().unwrap(), store.views.clone());
+        tokio::task::spawn_blocking(move || crate::sqlite_views_keeper::warm(&path, &views))
+            .await
+            .unwrap()
+            .unwrap()
+    }
+
+    /// One turn of the keeper's reloading.
+    async fn reload(store: &SqliteStore) -> usize {
+        let (path, views) = (store.path.clone().unwrap(), store.views.clone());
+        tokio::task::spawn_blocking(move || {
+            let conn = crate::sqlite::open_existing_no_wait(&path).unwrap();
+            let gate = crate::write_turn::gate(&path);
+            crate::sqlite_views_keeper::reload(&conn, &views, &gate).unwrap()
+        })
+        .await
+        .unwrap()
+    }
+
     /// Whether the phone's view is kept, and at which device version.
     fn kept(store: &SqliteStore, d: &Device) -> Option<i64> {
         store.views.get(&d.imei).map(|(v, _)| v.device.version)
@@ -347,7 +407,7 @@ mod tests {
         // A check-in's read keeps nothing; the warm pass keeps every phone in force.
         let v = store.checkin_view(&d.imei).await.unwrap().unwrap();
         assert_eq!(kept(&store, &d), None);
-        assert_eq!(store.warm_checkin_views().await.unwrap(), 2);
+        assert_eq!(warm(&store).await, 2);
         assert_eq!(kept(&store, &d), Some(0));
 
         let mut w = DeviceWrite::new(v.device.clone());
@@ -375,7 +435,7 @@ mod tests {
         assert_eq!((untouched.last_counter, untouched.version), (0, 1));
 
         // A notice queued (with its device row, as every store method does)...
-        store.warm_checkin_views().await.unwrap();
+        warm(&store).await;
         assert!(kept(&store, &d).is_some());
         let mut w = DeviceWrite::new(v.device.clone());
         w.device.notice_seq = 1;
@@ -392,7 +452,7 @@ mod tests {
         });
         store.save_device(&w).await.unwrap();
         assert_eq!(kept(&store, &d), None);
-        store.warm_checkin_views().await.unwrap();
+        warm(&store).await;
         let v = store.checkin_view(&d.imei).await.unwrap().unwrap();
         assert_eq!((v.undelivered_from, kept(&store, &d)), (Some(1), Some(2)));
         // ...and delivered by a statement that writes no device row: migration 0011's
@@ -407,7 +467,7 @@ mod tests {
         assert_eq!(v.undelivered_from, None);
 
         // The lender's lock screen.
-        store.warm_checkin_views().await.unwrap();
+        warm(&store).await;
         assert!(kept(&store, &d).is_some());
         sqlx::query("UPDATE lenders SET lock_message = 'Call us' WHERE id = ?")
             .bind(d.lender_id.to_string())
@@ -419,7 +479,7 @@ mod tests {
         assert_eq!(v.lender.lock_message, "Call us");
 
         // A write from an older read: refused, and the view is read again.
-        store.warm_checkin_views().await.unwrap();
+        warm(&store).await;
         assert!(kept(&store, &d).is_some());
         let mut stale = DeviceWrite::new(d.clone());
         stale.device.last_counter = 9;
@@ -430,7 +490,7 @@ mod tests {
         assert_eq!(kept(&store, &d), None);
 
         // A transaction rolled back drops nothing.
-        store.warm_checkin_views().await.unwrap();
+        warm(&store).await;
         let mut tx = store.pool.begin().await.unwrap();
         sqlx::query("UPDATE devices SET model = 'X' WHERE id = ?")
             .bind(d.id.to_string())
@@ -452,8 +512,78 @@ mod tests {
 
         // The warm pass keeps every enrollment in force.
         store.views.forget_all();
-        assert_eq!(store.warm_checkin_views().await.unwrap(), 2);
+        assert_eq!(warm(&store).await, 2);
         assert!(kept(&store, &d).is_some());
         store.close().await;
+    }
+
+    /// Every view dropped is read again by the keeper, under the write lock, at what the
+    /// file then holds: one turn reads the queued rows (a phone enrolled since is one);
+    /// a lender's change has the next turn run the warm pass; the keeper's thread does it
+    /// by itself, and ends when the store closes.
+    #[tokio::test]
+    async fn dropped_views_are_read_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open_sqlite(&dir.path().join("r.db")).await.unwrap();
+        let d = enrolled(&store, "490154203237518").await;
+        assert_eq!(warm(&store).await, 1);
+        assert_eq!(
+            reload(&store).await,
+            0,
+            "nothing dropped since the warm pass"
+        );
+
+        // A change to the row and a phone enrolled.
+        sqlx::query("UPDATE devices SET model = 'X' WHERE id = ?")
+            .bind(d.id.to_string())
+            .execute(&store.pool)
+            .await
+            .unwrap();
+        let e = enrolled(&store, "353918050418322").await;
+        assert_eq!((kept(&store, &d), kept(&store, &e)), (None, None));
+        assert_eq!(reload(&store).await, 2);
+        let (v, _) = store.views.get(&d.imei).unwrap();
+        assert_eq!(v.device.model.as_deref(), Some("X"));
+        assert_eq!(kept(&store, &e), Some(0));
+        assert_eq!(reload(&store).await, 0, "each row read once");
+
+        // A released phone is dropped and not kept again.
+        sqlx::query("UPDATE devices SET state = 'released' WHERE id = ?")
+            .bind(e.id.to_string())
+            .execute(&store.pool)
+            .await
+            .unwrap();
+        assert_eq!(reload(&store).await, 1);
+        assert_eq!(kept(&store, &e), None);
+
+        // A lender's change drops them all; the next turn is a warm pass.
+        sqlx::query("UPDATE lenders SET lock_message = 'Call us'")
+            .execute(&store.pool)
+            .await
+            .unwrap();
+        assert_eq!(kept(&store, &d), None);
+        assert_eq!(reload(&store).await, 1);
+        let (v, _) = store.views.get(&d.imei).unwrap();
+        assert_eq!(v.lender.lock_message, "Call us");
+
+        // The thread, started by the store's warm pass.
+        assert_eq!(store.warm_checkin_views().await.unwrap(), 1);
+        sqlx::query("UPDATE devices SET model = 'Y' WHERE id = ?")
+            .bind(d.id.to_string())
+            .execute(&store.pool)
+            .await
+            .unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let model = store.views.get(&d.imei).and_then(|(v, _)| v.device.model);
+            if model.as_deref() == Some("Y") {
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "never read again");
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        let views = store.views.clone();
+        store.close().await;
+        assert!(views.is_stopped() && views.keeper.lock().unwrap().is_none());
     }
 }

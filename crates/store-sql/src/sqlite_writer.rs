@@ -21,6 +21,7 @@ use crate::rows::{indexed_columns, IndexedColumns};
 use crate::sqlite_checkpointer::Nudge;
 use crate::sqlite_views::Views;
 use crate::thread_slot::{Stopped, ThreadSlot};
+use crate::write_turn::Gate;
 use lienlock_domain::Timestamp;
 use lienlock_store::{DeviceWrite, StoreError, StoreResult};
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
@@ -139,9 +140,12 @@ struct Inner {
 impl Writer {
     pub(crate) fn new(path: &Path, checkpoint: Nudge, views: Arc<Views>) -> Self {
         let path = path.to_owned();
+        let gate = crate::write_turn::gate(&path);
         // The checkpointer is told after every commit, so the log is copied off this thread.
         Self(Arc::new(Inner {
-            thread: ThreadSlot::new("sqlite-writer", move |rx| run(&path, &checkpoint, rx)),
+            thread: ThreadSlot::new("sqlite-writer", move |rx| {
+                run(&path, &checkpoint, &gate, rx)
+            }),
             views,
         }))
     }
@@ -213,10 +217,13 @@ fn stopped() -> StoreError {
     StoreError::Unavailable("the SQLite writer thread stopped".into())
 }
 
-/// The thread: one connection, opened on the first batch and again after it fails.
-fn run(path: &Path, checkpoint: &Nudge, jobs: mpsc::Receiver<Job>) {
+/// The thread: one connection, opened on the first batch and again after it fails. Each
+/// batch waits for its turn at the write lock (`write_turn`): this thread would otherwise
+/// take SQLite's lock again the moment it commits, ahead of the pool's writers.
+fn run(path: &Path, checkpoint: &Nudge, gate: &Arc<Gate>, jobs: mpsc::Receiver<Job>) {
     let mut conn: Option<Connection> = None;
     for (rows, done) in jobs {
+        let turn = crate::write_turn::take_blocking(gate);
         let answer = match conn.as_mut() {
             Some(c) => write(c, &rows),
             None => open(path).and_then(|mut c| {
@@ -225,6 +232,7 @@ fn run(path: &Path, checkpoint: &Nudge, jobs: mpsc::Receiver<Job>) {
                 answer
             }),
         };
+        drop(turn);
         if answer.is_err() {
             // A connection that failed (a disk error, a full disk) is not trusted again:
             // the next batch opens a fresh one.

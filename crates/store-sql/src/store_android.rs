@@ -112,6 +112,7 @@ macro_rules! android {
             ) -> StoreResult<()> {
                 let json = serde_json::to_string(settings)
                     .map_err(|e| StoreError::Backend(format!("android settings: {e}")))?;
+                let _turn = crate::write_turn::take(pool).await;
                 let mut tx = pool.begin().await.map_err(classify)?;
                 let updated = sqlx::query(q::UPDATE_SETTINGS)
                     .bind(ctx.lender_id.to_string())
@@ -139,6 +140,7 @@ macro_rules! android {
                 hash: &[u8; 32],
                 at: Timestamp,
             ) -> StoreResult<bool> {
+                let _turn = crate::write_turn::take(pool).await;
                 let n = sqlx::query(q::SET_KEY)
                     .bind(ctx.lender_id.to_string())
                     .bind(&hash[..])
@@ -228,6 +230,7 @@ macro_rules! android {
                 }
                 let config = serde_json::to_string(&r.config)
                     .map_err(|e| StoreError::Backend(format!("android config: {e}")))?;
+                let _turn = crate::write_turn::take(pool).await;
                 let mut tx = pool.begin().await.map_err(classify)?;
                 // The device row's lock first, as `append_events` takes it, so the device's
                 // events commit in `seq` order; no row: not the lender's device.

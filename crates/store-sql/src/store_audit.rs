@@ -108,6 +108,7 @@ macro_rules! audit {
             }
 
             pub(super) async fn append(pool: &Pool, entry: AuditEntry) -> StoreResult<AuditRecord> {
+                let _turn = crate::write_turn::take(pool).await;
                 let mut tx = pool.begin().await.map_err(classify)?;
                 // Write first (the head's lock), read after: see `HEAD_TOUCH`.
                 sqlx::query(q::HEAD_CREATE)
@@ -225,6 +226,7 @@ macro_rules! audit {
                 key: &ApiKeyRecord,
             ) -> StoreResult<()> {
                 own(ctx, key)?;
+                let _turn = crate::write_turn::take(pool).await;
                 let mut conn = pool.acquire().await.map_err(classify)?;
                 insert_key(&mut conn, key).await
             }
@@ -266,6 +268,7 @@ macro_rules! audit {
                 old_until: Timestamp,
             ) -> StoreResult<bool> {
                 own(ctx, new)?;
+                let _turn = crate::write_turn::take(pool).await;
                 let mut tx = pool.begin().await.map_err(classify)?;
                 if !revoke_in(&mut *tx, ctx, old, old_until).await? {
                     return Ok(false);

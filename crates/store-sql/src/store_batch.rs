@@ -72,6 +72,7 @@ macro_rules! batch {
                     Err(_) => {
                         let mut results = Vec::with_capacity(writes.len());
                         for write in writes {
+                            let _turn = crate::write_turn::take(pool).await;
                             let mut tx = pool.begin().await.map_err(classify)?;
                             let result = write_device(&mut tx, write).await;
                             if result.is_ok() {
@@ -112,6 +113,7 @@ macro_rules! batch {
                 }
                 let mut ids: Vec<String> = devices.iter().map(DeviceId::to_string).collect();
                 ids.sort();
+                let _turn = crate::write_turn::take(pool).await;
                 let mut tx = pool.begin().await.map_err(classify)?;
                 super::$lock_devices(&mut tx, &ids).await?;
                 let fresh = apply(&mut tx, &prepared).await?;

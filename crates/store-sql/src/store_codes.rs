@@ -110,6 +110,7 @@ macro_rules! codes {
                         "the code's event names another device".into(),
                     ));
                 }
+                let _turn = crate::write_turn::take(pool).await;
                 let mut tx = pool.begin().await.map_err(classify)?;
                 // Ownership check and the device's row lock in one statement. The lock
                 // keeps the timeline in `seq` order (see `append_events`) and makes a
@@ -244,6 +245,7 @@ macro_rules! codes {
                 if counters.is_empty() {
                     return Ok(Vec::new());
                 }
+                let _turn = crate::write_turn::take(pool).await;
                 let mut tx = pool.begin().await.map_err(classify)?;
                 let mut rows: Vec<UnlockCodeRow> = Vec::with_capacity(counters.len());
                 for chunk in counters.chunks(CHUNK) {
@@ -297,6 +299,7 @@ macro_rules! codes {
                 device: DeviceId,
                 format: CodeFormat,
             ) -> StoreResult<()> {
+                let _turn = crate::write_turn::take(pool).await;
                 let set = sqlx::query(q::SET_DEVICE_CODE_FORMAT)
                     .bind(format.as_str())
                     .bind(device.to_string())

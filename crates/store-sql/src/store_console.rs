@@ -88,6 +88,7 @@ macro_rules! console {
             const DAY_MS: i64 = 86_400_000;
 
             pub(super) async fn create_user(pool: &Pool, u: &UserRecord) -> StoreResult<()> {
+                let _turn = crate::write_turn::take(pool).await;
                 let done = sqlx::query(q::INSERT_USER)
                     .bind(u.id.to_string())
                     .bind(u.lender_id.to_string())
@@ -124,6 +125,7 @@ macro_rules! console {
                 email: &str,
                 at: Timestamp,
             ) -> StoreResult<bool> {
+                let _turn = crate::write_turn::take(pool).await;
                 let done = sqlx::query(q::DISABLE_USER)
                     .bind(at.as_millis())
                     .bind(email)
@@ -146,6 +148,7 @@ macro_rules! console {
             }
 
             pub(super) async fn create_session(pool: &Pool, s: &SessionRecord) -> StoreResult<()> {
+                let _turn = crate::write_turn::take(pool).await;
                 let done = sqlx::query(q::INSERT_SESSION)
                     .bind(s.token_hash.to_vec())
                     .bind(s.user_id.to_string())
@@ -181,6 +184,7 @@ macro_rules! console {
                 token_hash: &[u8; 32],
                 at: Timestamp,
             ) -> StoreResult<()> {
+                let _turn = crate::write_turn::take(pool).await;
                 sqlx::query(q::REVOKE_SESSION)
                     .bind(at.as_millis())
                     .bind(token_hash.to_vec())

@@ -63,6 +63,7 @@ macro_rules! contracts {
                     ));
                 }
                 let terms = check_contract(c)?;
+                let _turn = crate::write_turn::take(pool).await;
                 let mut tx = pool.begin().await.map_err(classify)?;
                 // Ownership check and the device's row lock in one statement; the lock
                 // keeps the device's timeline in `seq` order (see `append_events`).
@@ -301,6 +302,7 @@ macro_rules! contracts {
                     )));
                 }
                 let (kind, reverses) = entry_kind_columns(&p.kind);
+                let _turn = crate::write_turn::take(pool).await;
                 let mut tx = pool.begin().await.map_err(classify)?;
                 // Insert first (see the module doc); a taken key or reference inserts
                 // nothing, and then the holder is returned.
@@ -409,6 +411,7 @@ macro_rules! contracts {
                 contract: ContractId,
                 at: Timestamp,
             ) -> StoreResult<PaymentRecord> {
+                let _turn = crate::write_turn::take(pool).await;
                 let mut tx = pool.begin().await.map_err(classify)?;
                 // Write first (see the module doc): only an unmatched entry of the lender
                 // changes, and the foreign key refuses another lender's contract.

@@ -166,6 +166,7 @@ macro_rules! impl_store {
                 }
 
                 async fn ping(&self) -> StoreResult<()> {
+                    let _turn = crate::write_turn::take(&self.pool).await;
                     sqlx::query(sql::PING)
                         .execute(&self.pool)
                         .await
@@ -181,6 +182,7 @@ macro_rules! impl_store {
                     let profile = profile_json(&lender.lock_profile)?;
                     // Dropping an uncommitted transaction rolls it back, so every `?` below
                     // leaves nothing behind.
+                    let _turn = crate::write_turn::take(&self.pool).await;
                     let mut tx = self.pool.begin().await.map_err(classify)?;
                     sqlx::query(sql::INSERT_LENDER)
                         .bind(lender.id.to_string())
@@ -206,6 +208,7 @@ macro_rules! impl_store {
                     policy: Option<&PolicySettings>,
                     at: Timestamp,
                 ) -> StoreResult<()> {
+                    let _turn = crate::write_turn::take(&self.pool).await;
                     let mut tx = self.pool.begin().await.map_err(classify)?;
                     sqlx::query(sql::SET_LENDER_POLICY)
                         .bind(compliance_profile)
@@ -224,6 +227,7 @@ macro_rules! impl_store {
                 }
 
                 async fn add_api_key(&self, key: &ApiKeyRecord) -> StoreResult<()> {
+                    let _turn = crate::write_turn::take(&self.pool).await;
                     let mut conn = self.pool.acquire().await.map_err(classify)?;
                     insert_key(&mut conn, key).await
                 }
@@ -277,6 +281,7 @@ macro_rules! impl_store {
                         ));
                     }
                     let c = counters(device)?;
+                    let _turn = crate::write_turn::take(&self.pool).await;
                     let mut tx = self.pool.begin().await.map_err(classify)?;
                     let imeis: Vec<&Imei> = std::iter::once(&device.imei)
                         .chain(device.imei2.as_ref())
@@ -419,6 +424,7 @@ macro_rules! impl_store {
                 }
 
                 async fn save_device(&self, write: &DeviceWrite) -> StoreResult<()> {
+                    let _turn = crate::write_turn::take(&self.pool).await;
                     let mut tx = self.pool.begin().await.map_err(classify)?;
                     batch::write_device(&mut tx, write).await?;
                     tx.commit().await.map_err(classify)?;
@@ -445,6 +451,7 @@ macro_rules! impl_store {
                     if events.is_empty() {
                         return Ok(());
                     }
+                    let _turn = crate::write_turn::take(&self.pool).await;
                     let mut tx = self.pool.begin().await.map_err(classify)?;
                     // Take each device's row lock first, as `save_device` does, so one
                     // device's events commit in `seq` order. Otherwise PostgreSQL could make

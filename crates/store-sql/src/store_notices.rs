@@ -185,6 +185,7 @@ macro_rules! notices {
                 if !d.is_open() {
                     return Err(StoreError::Backend("a new dispute must be open".into()));
                 }
+                let _turn = crate::write_turn::take(pool).await;
                 let mut tx = pool.begin().await.map_err(classify)?;
                 if !lock_owned_device(&mut tx, ctx, d.device_id).await? {
                     return Err(StoreError::NotFound("device"));
@@ -228,6 +229,7 @@ macro_rules! notices {
                 event: &TimelineEvent,
             ) -> StoreResult<()> {
                 check_dispute_event(ctx, d, event)?;
+                let _turn = crate::write_turn::take(pool).await;
                 let mut tx = pool.begin().await.map_err(classify)?;
                 if !lock_owned_device(&mut tx, ctx, d.device_id).await? {
                     return Err(StoreError::NotFound("dispute"));

@@ -47,6 +47,7 @@ macro_rules! tamper {
                         ));
                     }
                 }
+                let _turn = crate::write_turn::take(pool).await;
                 let mut tx = pool.begin().await.map_err(classify)?;
                 // The device rows' locks first, as `append_events` takes them, so one
                 // device's events commit in `seq` order. Sorted: no deadlock.

@@ -380,6 +380,7 @@ macro_rules! impl_webhooks {
                 ) -> StoreResult<bool> {
                     let lender = ctx.lender_id.to_string();
                     let types = q::types_column(event_types);
+                    let _turn = crate::write_turn::take(&self.pool).await;
                     let mut tx = self.pool.begin().await.map_err(classify)?;
                     // Update first (a write, see `store_contracts`); insert only when there
                     // was nothing to update. Two first PUTs at once: one inserts, the other
@@ -440,6 +441,7 @@ macro_rules! impl_webhooks {
                     secret: &WebhookSecret,
                     at: Timestamp,
                 ) -> StoreResult<bool> {
+                    let _turn = crate::write_turn::take(&self.pool).await;
                     let done = sqlx::query(q::ROTATE_SECRET)
                         .bind(secret.expose())
                         .bind(at.as_millis())
@@ -456,6 +458,7 @@ macro_rules! impl_webhooks {
                     _at: Timestamp,
                 ) -> StoreResult<bool> {
                     let lender = ctx.lender_id.to_string();
+                    let _turn = crate::write_turn::take(&self.pool).await;
                     let mut tx = self.pool.begin().await.map_err(classify)?;
                     let deleted = sqlx::query(q::DELETE_ENDPOINT)
                         .bind(&lender)
@@ -544,6 +547,7 @@ macro_rules! impl_webhooks {
                         return Ok(Vec::new());
                     }
                     let claim = uuid::Uuid::new_v4().simple().to_string();
+                    let turn = crate::write_turn::take(&self.pool).await;
                     let ids: Vec<(String,)> = sqlx::query_as($claim)
                         .bind(lease_until.as_millis())
                         .bind(&claim)
@@ -552,6 +556,7 @@ macro_rules! impl_webhooks {
                         .fetch_all(&self.pool)
                         .await
                         .map_err(classify)?;
+                    drop(turn);
                     if ids.is_empty() {
                         return Ok(Vec::new());
                     }
@@ -591,6 +596,7 @@ macro_rules! impl_webhooks {
                         NextStep::Failed => ("failed", None, None),
                     };
                     let id = r.delivery.to_string();
+                    let _turn = crate::write_turn::take(&self.pool).await;
                     let mut tx = self.pool.begin().await.map_err(classify)?;
                     let done = sqlx::query(q::FINISH_ATTEMPT)
                         .bind(status)
