@@ -311,6 +311,29 @@ async fn read_ledger(database: &str) -> (Vec<LedgerRow>, i64) {
     }
 }
 
+/// The phones whose held lease is numbered past what the database says was issued.
+async fn leases_behind(database: &str, agents: &[Agent]) -> Vec<String> {
+    let store = lienlock_store_sql::open(database).await.unwrap();
+    let mut behind = Vec::new();
+    for (i, agent) in agents.iter().enumerate() {
+        let Some(held) = agent.held_lease().map(|l| l.sequence) else {
+            continue;
+        };
+        let device = store
+            .device_for_checkin(&agent.imei())
+            .await
+            .unwrap()
+            .unwrap();
+        if device.lease_seq < held {
+            behind.push(format!(
+                "phone {i}: holds lease {held}, the server {}",
+                device.lease_seq
+            ));
+        }
+    }
+    behind
+}
+
 /// Acknowledged payments against the stored ledger.
 #[derive(Debug, Default)]
 struct LedgerCheck {
@@ -581,14 +604,18 @@ async fn crash(backend: Backend) {
     // The last kill, then the ledger and the audit trail as stored.
     server.kill().await;
     let (rows, audited) = read_ledger(db.url()).await;
+    // Every lease a phone holds was issued after its check-in was durable, so the server's
+    // lease sequence, as a node opening the database now finds it (a SQLite node applies
+    // the check-ins it had not merged), is at or past the phone's: none will be issued again.
+    let behind = leases_behind(db.url(), &agents).await;
     let ledger = check_ledger(&acked, &rows);
     let (chains, entries) = verify_audit(&server).await;
     println!(
         "crash[{backend:?}]: seed {seed}: {rounds} kills (restarts {:.1} s in all), {} payments \
          acknowledged ({} after a retry), {} in the ledger, {} lost, {} duplicated, {} \
          unacknowledged rows; {} contracts balanced ({} errors); {} paid-up phones checked, {} \
-         locked; {} commands, {} check-ins; audit: {chains} chains, {entries} entries verified, \
-         {audited} payment entries; {:.1} s",
+         locked; {} commands, {} check-ins, {} phones holding a lease the server is behind; \
+         audit: {chains} chains, {entries} entries verified, {audited} payment entries; {:.1} s",
         restarts.as_secs_f64(),
         ledger.acked,
         book.retried.load(Ordering::Relaxed),
@@ -602,8 +629,10 @@ async fn crash(backend: Backend) {
         locked_but_paid.len(),
         book.commands.load(Ordering::Relaxed),
         book.checkins.load(Ordering::Relaxed),
+        behind.len(),
         started.elapsed().as_secs_f64(),
     );
+    assert!(behind.is_empty(), "{behind:#?}");
     assert!(ledger.lost.is_empty(), "lost: {:?}", ledger.lost);
     assert_eq!(ledger.duplicates, 0);
     assert_eq!(

@@ -16,6 +16,7 @@ mod backup;
 #[cfg(feature = "bench")]
 pub mod bench;
 mod error;
+mod per_file;
 mod postgres;
 mod postgres_reader;
 mod rows;
@@ -23,6 +24,7 @@ mod sql;
 mod sqlite;
 mod sqlite_checkpointer;
 mod sqlite_reader;
+mod sqlite_unmerged;
 mod sqlite_views;
 mod sqlite_views_keeper;
 mod sqlite_writer;

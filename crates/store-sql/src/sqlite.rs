@@ -56,7 +56,7 @@ pub async fn open_sqlite(path: &Path) -> Result<SqliteStore, StoreError> {
         .pragma("wal_autocheckpoint", BACKSTOP_CHECKPOINT_PAGES)
         .pragma("journal_size_limit", WAL_SIZE_LIMIT)
         .pragma("cache_size", CACHE_SIZE);
-    let views = Arc::new(crate::sqlite_views::Views::default());
+    let views = crate::sqlite_views::for_file(path);
     let gate = crate::write_turn::gate(path);
     let pool = SqlitePoolOptions::new()
         // More connections add concurrent readers (WAL; writes are serialized anyway).
@@ -79,6 +79,10 @@ pub async fn open_sqlite(path: &Path) -> Result<SqliteStore, StoreError> {
         .await
         .map_err(classify)?;
     MIGRATOR.run(&pool).await.map_err(migrate_error)?;
+    let applied = crate::sqlite_unmerged::recover(&pool).await?;
+    if applied > 0 {
+        tracing::info!(applied, "check-ins not merged before the last stop applied");
+    }
     let checkpointer = Checkpointer::start(path)
         .map_err(|e| StoreError::Unavailable(format!("starting the SQLite checkpointer: {e}")))?;
     let writer = crate::sqlite_writer::Writer::new(path, checkpointer.nudge(), views.clone());

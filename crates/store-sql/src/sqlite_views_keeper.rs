@@ -34,6 +34,15 @@ const IDLE: Duration = Duration::from_millis(50);
 /// in the queue and the keeper waits this long.
 const BACKOFF: Duration = Duration::from_secs(1);
 
+/// Check-ins not yet merged (`sqlite_unmerged`) are merged into their rows this often, or
+/// sooner once there are [`MERGE_AT`] of them: the more there are, the more of them share
+/// a page, but the longer the log start has to apply after a crash and the more memory.
+const MERGE_EVERY: Duration = Duration::from_secs(10);
+const MERGE_AT: usize = 200_000;
+
+/// Rows merged per turn.
+const MERGE_CHUNK: usize = 1_000;
+
 fn backend(e: rusqlite::Error) -> StoreError {
     StoreError::Backend(e.to_string())
 }
@@ -58,6 +67,86 @@ fn turn<T>(
     // leaves SQLite to end the transaction when the connection is next used or closed.
     let _ = conn.execute_batch("COMMIT");
     read.map_err(backend)
+}
+
+/// `write` in a transaction of its own, in a turn at the write lock; an error (the commit's
+/// too) rolls it back.
+fn write_turn<T>(
+    conn: &Connection,
+    gate: &Arc<Gate>,
+    write: impl FnOnce() -> rusqlite::Result<T>,
+) -> StoreResult<T> {
+    let _turn = crate::write_turn::take_blocking(gate);
+    conn.execute_batch("BEGIN IMMEDIATE").map_err(backend)?;
+    match write().and_then(|t| conn.execute_batch("COMMIT").map(|()| t)) {
+        Ok(t) => Ok(t),
+        Err(e) => {
+            let _ = conn.execute_batch("ROLLBACK");
+            Err(backend(e))
+        }
+    }
+}
+
+/// Merges every check-in not yet merged into its row (`sqlite_unmerged`), in `rowid` order
+/// and turns of [`MERGE_CHUNK`], each leaving the lock free as long as it held it; then
+/// deletes the log's records the merge covered. Returns how many it merged.
+pub(crate) fn merge(conn: &Connection, views: &Views, gate: &Arc<Gate>) -> StoreResult<usize> {
+    // Taken in one turn: check-ins are appended in turns, recorded in the map before
+    // their commit, so every record up to `upto` has its entry (or a later one) here.
+    let (snapshot, upto) = {
+        let _turn = crate::write_turn::take_blocking(gate);
+        let upto: i64 = conn
+            .query_row("SELECT COALESCE(MAX(seq), 0) FROM checkin_log", [], |r| {
+                r.get(0)
+            })
+            .map_err(backend)?;
+        (views.unmerged.snapshot(), upto)
+    };
+    let mut all_merged = true;
+    for chunk in snapshot.chunks(MERGE_CHUNK) {
+        let started = Instant::now();
+        let done = write_turn(conn, gate, || {
+            let mut settle = conn.prepare_cached(crate::sqlite_unmerged::SETTLE)?;
+            let mut at = conn.prepare_cached("SELECT version FROM devices WHERE id = ?1")?;
+            let mut done = Vec::with_capacity(chunk.len());
+            for (device, e) in chunk {
+                // Both were checked to fit when the check-in was appended.
+                let changed = settle.execute(params![
+                    device.to_string(),
+                    e.version,
+                    i64::try_from(e.last_counter).unwrap_or(i64::MAX),
+                    i64::try_from(e.lease_seq).unwrap_or(i64::MAX),
+                    e.last_seen_at.as_millis(),
+                    e.updated_at.as_millis(),
+                    e.rowid,
+                ])?;
+                // Nothing changed: the row is already at or past the entry (a lender's
+                // write settled it), or the rowid is not the device's, when the entry must
+                // stay, or its check-in would be lost.
+                let merged = changed == 1
+                    || at
+                        .query_row(params![device.to_string()], |r| r.get::<_, i64>(0))
+                        .optional()?
+                        .is_some_and(|v| v >= e.version);
+                if merged {
+                    done.push((*device, *e));
+                } else {
+                    tracing::error!(%device, "a check-in's log record does not fit its row");
+                }
+            }
+            Ok(done)
+        })?;
+        all_merged &= done.len() == chunk.len();
+        views.unmerged.merged(&done);
+        std::thread::sleep(started.elapsed());
+    }
+    // A record whose entry could not be merged stays, for the next start to try.
+    if all_merged {
+        write_turn(conn, gate, || {
+            conn.execute("DELETE FROM checkin_log WHERE seq <= ?1", params![upto])
+        })?;
+    }
+    Ok(snapshot.len())
 }
 
 /// The warm pass: keeps the view of every enrollment in force of the file at `path`, up to
@@ -151,15 +240,26 @@ pub(crate) fn start(path: &Path, views: &Arc<Views>) {
 fn keep(path: &Path, views: &Weak<Views>) {
     let gate = crate::write_turn::gate(path);
     let mut conn: Option<Connection> = None;
+    let mut merged_at = Instant::now();
     loop {
         let Some(v) = views.upgrade().filter(|v| !v.is_stopped()) else {
             return;
         };
         let started = Instant::now();
+        let unmerged = v.unmerged.len();
+        let merge_now =
+            unmerged >= MERGE_AT || (unmerged > 0 && merged_at.elapsed() >= MERGE_EVERY);
         let read = match conn.as_ref() {
+            Some(c) if merge_now => merge(c, &v, &gate),
             Some(c) => reload(c, &v, &gate),
-            None => open(path).and_then(|c| reload(conn.insert(c), &v, &gate)),
+            None => open(path).map(|c| {
+                conn = Some(c);
+                0
+            }),
         };
+        if merge_now && read.is_ok() {
+            merged_at = Instant::now();
+        }
         metrics::gauge!(crate::CHECKIN_VIEWS_KEPT).set(v.len() as f64);
         drop(v);
         let pause = match read {
@@ -168,7 +268,7 @@ fn keep(path: &Path, views: &Weak<Views>) {
             // time (a warm pass, which paces itself, is followed by the idle pause).
             Ok(_) => started.elapsed().clamp(Duration::from_millis(1), IDLE),
             Err(e) => {
-                tracing::warn!(error = %e, "cannot read dropped check-in views again");
+                tracing::warn!(error = %e, "the check-in views' keeper failed a turn");
                 conn = None;
                 BACKOFF
             }

@@ -22,8 +22,8 @@ use crate::sqlite_checkpointer::Nudge;
 use crate::sqlite_views::Views;
 use crate::thread_slot::{Stopped, ThreadSlot};
 use crate::write_turn::Gate;
-use lienlock_domain::Timestamp;
-use lienlock_store::{DeviceWrite, StoreError, StoreResult};
+use lienlock_domain::{DeviceId, Timestamp};
+use lienlock_store::{Device, DeviceWrite, StoreError, StoreResult};
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use std::path::Path;
 use std::sync::{mpsc, Arc};
@@ -64,10 +64,19 @@ const UPDATE_ONE_AT: &str = update_one!("rowid = ?17 AND id = ?1");
 const SET_INDEXED_ONE: &str = "UPDATE devices SET state = ?2, arrears_amount = ?3, \
      arrears_currency = ?4, arrears_since = ?5, serial = ?6, policy_level = ?7 WHERE id = ?1";
 
+/// A check-in appended to `checkin_log` (`sqlite_unmerged`): `?1` rowid, `?2` id, `?3`
+/// the version it makes, `?4` counter, `?5` lease sequence, `?6` last seen, `?7` updated.
+const APPEND: &str = "INSERT INTO checkin_log (device_rowid, device_id, version, \
+     last_counter, lease_seq, last_seen_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+
 /// What one plain write stores, converted before it is sent.
 struct Row {
     /// The row's `rowid`, when its view says it.
     rowid: Option<i64>,
+    /// The write: appended instead, when its view is kept and it changes no more than a
+    /// log record holds (`Views::append`); else what its view takes once it lands.
+    device: Device,
+    device_id: DeviceId,
     id: String,
     lender_id: String,
     version: i64,
@@ -83,8 +92,18 @@ struct Row {
     indexed: IndexedColumns,
 }
 
-/// Per row: whether it still had the version that was read (and now holds the write).
-type Answer = StoreResult<Vec<bool>>;
+/// What became of one write.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Outcome {
+    /// Appended to `checkin_log`; its view already holds it.
+    Appended,
+    /// Its row rewritten, at the version that was read.
+    Written,
+    /// Its row had changed since it was read: nothing written.
+    Stale,
+}
+
+type Answer = StoreResult<Vec<Outcome>>;
 type Job = (Vec<Row>, oneshot::Sender<Answer>);
 
 /// Whether `write` is plain: its device row and nothing else.
@@ -103,6 +122,8 @@ fn row(write: &DeviceWrite, rowid: Option<i64>) -> StoreResult<Row> {
     let to_i64 = crate::error::to_i64;
     Ok(Row {
         rowid,
+        device: d.clone(),
+        device_id: d.id,
         id: d.id.to_string(),
         lender_id: d.lender_id.to_string(),
         version: d.version,
@@ -141,10 +162,11 @@ impl Writer {
     pub(crate) fn new(path: &Path, checkpoint: Nudge, views: Arc<Views>) -> Self {
         let path = path.to_owned();
         let gate = crate::write_turn::gate(&path);
+        let kept = views.clone();
         // The checkpointer is told after every commit, so the log is copied off this thread.
         Self(Arc::new(Inner {
             thread: ThreadSlot::new("sqlite-writer", move |rx| {
-                run(&path, &checkpoint, &gate, rx)
+                run(&path, &checkpoint, &gate, &kept, rx)
             }),
             views,
         }))
@@ -184,14 +206,13 @@ impl Writer {
                 return Err(e);
             }
         };
+        // The thread brought the views up to date, in its turn.
         let mut landed = landed.into_iter();
-        for (w, r) in writes.iter().zip(results.iter_mut()) {
+        for r in results.iter_mut() {
             if r.is_err() {
                 continue;
             }
-            let ok = landed.next() == Some(true);
-            self.0.views.written(&w.device, ok);
-            if !ok {
+            if let Some(Outcome::Stale) | None = landed.next() {
                 *r = Err(StoreError::Stale);
             }
         }
@@ -220,18 +241,34 @@ fn stopped() -> StoreError {
 /// The thread: one connection, opened on the first batch and again after it fails. Each
 /// batch waits for its turn at the write lock (`write_turn`): this thread would otherwise
 /// take SQLite's lock again the moment it commits, ahead of the pool's writers.
-fn run(path: &Path, checkpoint: &Nudge, gate: &Arc<Gate>, jobs: mpsc::Receiver<Job>) {
+fn run(
+    path: &Path,
+    checkpoint: &Nudge,
+    gate: &Arc<Gate>,
+    views: &Views,
+    jobs: mpsc::Receiver<Job>,
+) {
     let mut conn: Option<Connection> = None;
     for (rows, done) in jobs {
         let turn = crate::write_turn::take_blocking(gate);
         let answer = match conn.as_mut() {
-            Some(c) => write(c, &rows),
+            Some(c) => write(c, &rows, views),
             None => open(path).and_then(|mut c| {
-                let answer = write(&mut c, &rows);
+                let answer = write(&mut c, &rows, views);
                 conn = Some(c);
                 answer
             }),
         };
+        // The views follow the batch before the turn ends: a check-in appended in the next
+        // turn from a view the batch left behind would give the device two rows of one
+        // version (`sqlite_unmerged`).
+        for (i, r) in rows.iter().enumerate() {
+            match answer.as_ref().map(|outcomes| outcomes.get(i)) {
+                Ok(Some(Outcome::Appended)) => {}
+                Ok(Some(Outcome::Written)) => views.written(&r.device, true),
+                _ => views.written(&r.device, false),
+            }
+        }
         drop(turn);
         if answer.is_err() {
             // A connection that failed (a disk error, a full disk) is not trusted again:
@@ -273,7 +310,10 @@ fn open(path: &Path) -> StoreResult<Connection> {
     Ok(conn)
 }
 
-fn write(conn: &mut Connection, rows: &[Row]) -> Answer {
+/// One batch, in this thread's turn at the write lock: each write appended to `checkin_log`
+/// when its view takes it, else its row settled (`sqlite_unmerged`) and rewritten.
+fn write(conn: &mut Connection, rows: &[Row], views: &Views) -> Answer {
+    let to_i64 = crate::error::to_i64;
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .map_err(classify)?;
@@ -282,7 +322,39 @@ fn write(conn: &mut Connection, rows: &[Row]) -> Answer {
         let mut by_id = tx.prepare_cached(UPDATE_ONE).map_err(classify)?;
         let mut at_rowid = tx.prepare_cached(UPDATE_ONE_AT).map_err(classify)?;
         let mut set_indexed = tx.prepare_cached(SET_INDEXED_ONE).map_err(classify)?;
+        let mut append = tx.prepare_cached(APPEND).map_err(classify)?;
+        let mut settle = tx
+            .prepare_cached(crate::sqlite_unmerged::SETTLE)
+            .map_err(classify)?;
         for r in rows {
+            if let Some(e) = r.rowid.and_then(|_| views.append(&r.device)) {
+                append
+                    .execute(params![
+                        e.rowid,
+                        r.id,
+                        e.version,
+                        to_i64(e.last_counter, "last_counter")?,
+                        to_i64(e.lease_seq, "lease_seq")?,
+                        e.last_seen_at.as_millis(),
+                        e.updated_at.as_millis(),
+                    ])
+                    .map_err(classify)?;
+                landed.push(Outcome::Appended);
+                continue;
+            }
+            if let Some(e) = views.unmerged.get(r.device_id) {
+                settle
+                    .execute(params![
+                        r.id,
+                        e.version,
+                        to_i64(e.last_counter, "last_counter")?,
+                        to_i64(e.lease_seq, "lease_seq")?,
+                        e.last_seen_at.as_millis(),
+                        e.updated_at.as_millis(),
+                        None::<i64>,
+                    ])
+                    .map_err(classify)?;
+            }
             let [last, pending, lease_seq, retired, notice_seq] = r.counters;
             let update = match r.rowid {
                 Some(_) => &mut at_rowid,
@@ -330,7 +402,10 @@ fn write(conn: &mut Connection, rows: &[Row]) -> Answer {
                         .map_err(classify)?;
                 }
             }
-            landed.push(stored.is_some());
+            landed.push(match stored {
+                Some(_) => Outcome::Written,
+                None => Outcome::Stale,
+            });
         }
     }
     tx.commit().map_err(classify)?;

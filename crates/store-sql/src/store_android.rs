@@ -303,7 +303,9 @@ macro_rules! android {
                     .fetch_optional(pool)
                     .await
                     .map_err(classify)?;
-                row.map(DeviceRow::decode).transpose()
+                let mut device = row.map(DeviceRow::decode).transpose()?;
+                $crate::sqlite_unmerged::Overlay::overlay(pool, device.as_mut());
+                Ok(device)
             }
         }
     };

@@ -44,11 +44,12 @@ macro_rules! batch {
 
             /// `save_device`, inside the caller's transaction.
             pub(super) async fn write_device(
+                pool: &Pool,
                 conn: &mut Conn,
                 write: &DeviceWrite,
             ) -> StoreResult<()> {
                 let prepared = [prepare(write)?];
-                match apply(conn, &prepared).await?.first() {
+                match apply(pool, conn, &prepared).await?.first() {
                     Some(true) => Ok(()),
                     _ => Err(StoreError::Stale),
                 }
@@ -74,7 +75,7 @@ macro_rules! batch {
                         for write in writes {
                             let _turn = crate::write_turn::take(pool).await;
                             let mut tx = pool.begin().await.map_err(classify)?;
-                            let result = write_device(&mut tx, write).await;
+                            let result = write_device(pool, &mut tx, write).await;
                             if result.is_ok() {
                                 tx.commit().await.map_err(classify)?;
                             }
@@ -116,7 +117,7 @@ macro_rules! batch {
                 let _turn = crate::write_turn::take(pool).await;
                 let mut tx = pool.begin().await.map_err(classify)?;
                 super::$lock_devices(&mut tx, &ids).await?;
-                let fresh = apply(&mut tx, &prepared).await?;
+                let fresh = apply(pool, &mut tx, &prepared).await?;
                 tx.commit().await.map_err(classify)?;
                 for (i, landed) in slot.into_iter().zip(fresh) {
                     if !landed {
@@ -130,7 +131,16 @@ macro_rules! batch {
             /// says, per write, whether its device still had the version that was read; the
             /// others are left untouched. A write whose device matched but whose contract or
             /// commands changed is an error for the whole call (the caller rolls back).
-            async fn apply(conn: &mut Conn, writes: &[Prepared<'_>]) -> StoreResult<Vec<bool>> {
+            async fn apply(
+                pool: &Pool,
+                conn: &mut Conn,
+                writes: &[Prepared<'_>],
+            ) -> StoreResult<Vec<bool>> {
+                // Check-ins not yet merged into these rows go in first (SQLite's check-in
+                // log: `sqlite_unmerged`), so each write is checked against the version
+                // they made; the caller holds the turn at the write lock (`write_turn`).
+                let ids: Vec<DeviceId> = writes.iter().map(|p| p.write.device.id).collect();
+                <$db as $crate::sqlite_unmerged::Settle>::settle(pool, &mut *conn, &ids).await?;
                 let fresh: HashMap<String, IndexedColumns> =
                     update_devices(&mut *conn, writes).await?;
                 let landed: Vec<bool> = writes

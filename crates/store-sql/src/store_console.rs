@@ -322,7 +322,9 @@ macro_rules! console {
                     .push_bind(limit);
                 let rows: Vec<$crate::rows::DeviceRow> =
                     b.build_query_as().fetch_all(pool).await.map_err(classify)?;
-                decode_all(rows, $crate::rows::DeviceRow::decode)
+                let mut devices = decode_all(rows, $crate::rows::DeviceRow::decode)?;
+                $crate::sqlite_unmerged::Overlay::overlay(pool, devices.iter_mut());
+                Ok(devices)
             }
 
             pub(super) async fn lender_events_since(

@@ -88,6 +88,11 @@ macro_rules! facts {
                     facts.extend(chunk_facts(&mut conn, rest).await?);
                     rest = tail;
                 }
+                // Check-ins not yet merged into the rows (SQLite: `sqlite_unmerged`).
+                $crate::sqlite_unmerged::Overlay::overlay(
+                    pool,
+                    facts.iter_mut().map(|f| &mut f.device),
+                );
                 Ok(facts)
             }
 

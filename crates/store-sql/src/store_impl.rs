@@ -55,6 +55,7 @@ macro_rules! impl_store {
                 Store, StoreError, StoreResult, TimelineEvent, UnlockCodeRecord,
             };
             use $crate::error::{classify, is_unique_violation, unique_as};
+            use $crate::sqlite_unmerged::Overlay;
             use $crate::rows::{
                 decode_all, policy_json, profile_json, ApiKeyRow, CheckinRow, CommandRow, DeviceRow,
                 EventRow, LenderRow,
@@ -325,7 +326,9 @@ macro_rules! impl_store {
                         .fetch_optional(&self.pool)
                         .await
                         .map_err(classify)?;
-                    row.map(DeviceRow::decode).transpose()
+                    let mut device = row.map(DeviceRow::decode).transpose()?;
+                    self.pool.overlay(device.as_mut());
+                    Ok(device)
                 }
 
                 async fn list_devices(
@@ -356,7 +359,9 @@ macro_rules! impl_store {
                         .fetch_all(&self.pool)
                         .await
                         .map_err(classify)?;
-                    decode_all(rows, DeviceRow::decode)
+                    let mut devices = decode_all(rows, DeviceRow::decode)?;
+                    self.pool.overlay(devices.iter_mut());
+                    Ok(devices)
                 }
 
                 async fn device_for_checkin(&self, imei: &Imei) -> StoreResult<Option<Device>> {
@@ -365,7 +370,9 @@ macro_rules! impl_store {
                         .fetch_optional(&self.pool)
                         .await
                         .map_err(classify)?;
-                    row.map(DeviceRow::decode).transpose()
+                    let mut device = row.map(DeviceRow::decode).transpose()?;
+                    self.pool.overlay(device.as_mut());
+                    Ok(device)
                 }
 
                 async fn warm_checkin_views(&self) -> StoreResult<usize> {
@@ -386,7 +393,10 @@ macro_rules! impl_store {
                                         .map_err(classify)?,
                                 };
                             match row.map(CheckinRow::decode).transpose()? {
-                                Some(read) => read,
+                                Some(mut read) => {
+                                    self.pool.overlay(Some(&mut read.0.device));
+                                    read
+                                }
                                 None => return Ok(None),
                             }
                         }
@@ -406,7 +416,9 @@ macro_rules! impl_store {
                         .fetch_optional(&self.pool)
                         .await
                         .map_err(classify)?;
-                    row.map(DeviceRow::decode).transpose()
+                    let mut device = row.map(DeviceRow::decode).transpose()?;
+                    self.pool.overlay(device.as_mut());
+                    Ok(device)
                 }
 
                 async fn device_by_imei(
@@ -420,13 +432,15 @@ macro_rules! impl_store {
                         .fetch_optional(&self.pool)
                         .await
                         .map_err(classify)?;
-                    row.map(DeviceRow::decode).transpose()
+                    let mut device = row.map(DeviceRow::decode).transpose()?;
+                    self.pool.overlay(device.as_mut());
+                    Ok(device)
                 }
 
                 async fn save_device(&self, write: &DeviceWrite) -> StoreResult<()> {
                     let _turn = crate::write_turn::take(&self.pool).await;
                     let mut tx = self.pool.begin().await.map_err(classify)?;
-                    batch::write_device(&mut tx, write).await?;
+                    batch::write_device(&self.pool, &mut tx, write).await?;
                     tx.commit().await.map_err(classify)?;
                     crate::count_committed([write]);
                     Ok(())

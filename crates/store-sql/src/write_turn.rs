@@ -14,9 +14,9 @@
 //! asks for it, and nobody sleeps in a busy handler behind another of this process's
 //! writers. PostgreSQL orders its row locks itself: no turns there.
 
-use std::collections::HashMap;
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, OnceLock, Weak};
+use crate::per_file::PerFile;
+use std::path::Path;
+use std::sync::Arc;
 
 /// The turns at one database file's write lock.
 pub(crate) type Gate = tokio::sync::Mutex<()>;
@@ -24,26 +24,12 @@ pub(crate) type Gate = tokio::sync::Mutex<()>;
 /// A turn, held until dropped.
 pub(crate) type Turn = tokio::sync::OwnedMutexGuard<()>;
 
-/// The gates of the files this process has open, by path as given to `open_sqlite`: two
-/// stores of one file (a test reopening it) share one.
-fn gates() -> &'static Mutex<HashMap<PathBuf, Weak<Gate>>> {
-    static GATES: OnceLock<Mutex<HashMap<PathBuf, Weak<Gate>>>> = OnceLock::new();
-    GATES.get_or_init(Default::default)
-}
+static GATES: PerFile<Gate> = PerFile::new();
 
 /// The gate of the file at `path`, made if none is alive. Whoever holds it keeps it
 /// alive (the store does, for as long as it is open).
 pub(crate) fn gate(path: &Path) -> Arc<Gate> {
-    let mut gates = gates()
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
-    if let Some(gate) = gates.get(path).and_then(Weak::upgrade) {
-        return gate;
-    }
-    gates.retain(|_, g| g.strong_count() > 0);
-    let gate = Arc::new(Gate::new(()));
-    gates.insert(path.to_owned(), Arc::downgrade(&gate));
-    gate
+    GATES.get_or_make(path, || Gate::new(()))
 }
 
 /// A pool whose writes take turns.
@@ -54,11 +40,7 @@ pub(crate) trait Turns {
 
 impl Turns for sqlx::SqlitePool {
     fn gate(&self) -> Option<Arc<Gate>> {
-        let options = self.connect_options();
-        let gates = gates()
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        gates.get(options.get_filename()).and_then(Weak::upgrade)
+        GATES.get(self.connect_options().get_filename())
     }
 }
 

@@ -193,27 +193,42 @@ async fn kept_views_stay_exact_under_racing_writers(backend: Backend) {
             let (store, phones, done) = (store.clone(), phones.clone(), done.clone());
             tokio::spawn(async move {
                 let mut round = 0;
+                // Check-ins that landed, by phone: each moved its counter on by one.
+                let mut landed = vec![0u64; phones.len()];
                 while !done.load(Ordering::SeqCst) {
                     round += 1;
-                    let p = &phones[(t * 7 + round) % phones.len()];
+                    let n = (t * 7 + round) % phones.len();
+                    let p = &phones[n];
                     let v = store.checkin_view(&p.imei).await.unwrap().unwrap();
                     let mut w = write(&v.device);
                     w.device.last_counter += 1;
                     w.device.lease_seq += 1;
                     w.device.last_seen_at = Some(at(1_000 + round as i64));
                     match store.save_devices(&[w]).await.unwrap().remove(0) {
-                        Ok(()) | Err(StoreError::Stale) => {}
+                        Ok(()) => landed[n] += 1,
+                        Err(StoreError::Stale) => {}
                         Err(e) => panic!("unexpected {e:?}"),
                     }
                 }
-                round
+                (round, landed)
             })
         })
         .collect();
     lender_writes(&store, &ctx, &phones).await;
     done.store(true, Ordering::SeqCst);
+    let mut landed = vec![0u64; phones.len()];
     for task in checkins {
-        assert!(task.await.unwrap() > 0);
+        let (rounds, by_phone) = task.await.unwrap();
+        assert!(rounds > 0);
+        for (total, n) in landed.iter_mut().zip(by_phone) {
+            *total += n;
+        }
+    }
+    // No check-in that landed is lost to a lender's write or a merge in between.
+    for (p, n) in phones.iter().zip(&landed) {
+        let d = store.device_unscoped(p.id).await.unwrap().unwrap();
+        assert_eq!(d.last_counter, *n, "{} counter", p.imei);
+        assert_eq!(d.lease_seq, *n, "{} lease sequence", p.imei);
     }
     // As the race left them: no warm pass first, which would load every view afresh.
     for p in &phones {

@@ -1,0 +1,242 @@
+//! Check-ins appended to `checkin_log` and not yet merged into their `devices` rows (SQLite).
+//!
+//! A check-in of a phone whose view is kept (`sqlite_views`) and that changes nothing but
+//! its counter, lease sequence and times is appended to the log by the check-in writer
+//! instead of rewriting the phone's row; the row keeps its older version until the views'
+//! keeper merges it (`sqlite_views_keeper`). Until then this map is what says the device
+//! moved on. Why that stays safe (docs/architecture.md, "Check-in log"):
+//!
+//! - Every device read on SQLite is overlaid with the entry here when the entry's version
+//!   is above the row's ([`overlay`]), so that a lender's write, made from such a read,
+//!   carries the check-in's version, and a view is filled with it.
+//! - Every writer of a device row first writes the entry into the row (settles it) in the
+//!   same turn at the write lock (`write_turn`) and transaction as its own version-checked
+//!   `UPDATE`. Appends happen in turns too, so none can come between the two; one made after
+//!   the writer read the device makes that `UPDATE` stale.
+//! - An entry is removed only once a merge has committed it into the row, and never when a
+//!   commit fails: an entry ahead of the file is harmless (every field only grows), one
+//!   missing would let a write put an older counter back.
+
+use lienlock_domain::{DeviceId, Timestamp};
+use lienlock_store::{Device, StoreResult};
+use std::collections::HashMap;
+use std::sync::{Mutex, MutexGuard};
+
+/// What a check-in appended changed in its device.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Entry {
+    /// The device's `devices.rowid`.
+    pub(crate) rowid: i64,
+    /// The version the check-in made.
+    pub(crate) version: i64,
+    pub(crate) last_counter: u64,
+    pub(crate) lease_seq: u64,
+    pub(crate) last_seen_at: Timestamp,
+    pub(crate) updated_at: Timestamp,
+}
+
+impl Entry {
+    /// The entry's columns on `device`, when the entry is ahead of it.
+    pub(crate) fn apply(&self, device: &mut Device) {
+        if self.version > device.version {
+            device.version = self.version;
+            device.last_counter = self.last_counter;
+            device.lease_seq = self.lease_seq;
+            device.last_seen_at = Some(self.last_seen_at);
+            device.updated_at = self.updated_at;
+        }
+    }
+
+    /// The entry `device` (a check-in's write, its version the one it read) makes, when it
+    /// changes nothing of `from` (the view it was read from) but what a log record holds.
+    pub(crate) fn of_checkin(rowid: i64, from: &Device, device: &Device) -> Option<Self> {
+        let last_seen_at = device.last_seen_at?;
+        let same_rest = Device {
+            last_counter: from.last_counter,
+            lease_seq: from.lease_seq,
+            last_seen_at: from.last_seen_at,
+            updated_at: from.updated_at,
+            ..device.clone()
+        } == *from;
+        (same_rest && device.version == from.version).then(|| Self {
+            rowid,
+            version: device.version + 1,
+            last_counter: device.last_counter,
+            lease_seq: device.lease_seq,
+            last_seen_at,
+            updated_at: device.updated_at,
+        })
+    }
+}
+
+/// The entries of one database file, by device.
+#[derive(Debug, Default)]
+pub(crate) struct Unmerged(Mutex<HashMap<DeviceId, Entry>>);
+
+impl Unmerged {
+    fn map(&self) -> MutexGuard<'_, HashMap<DeviceId, Entry>> {
+        // Nothing here is left half-changed by a panic (each call is one insert, read or
+        // remove), and forgetting entries would be unsafe: the map is kept as it is.
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Records a check-in appended (in the check-in writer's turn, before its commit).
+    pub(crate) fn record(&self, device: DeviceId, entry: Entry) {
+        self.map().insert(device, entry);
+    }
+
+    /// The device's entry, if any.
+    pub(crate) fn get(&self, device: DeviceId) -> Option<Entry> {
+        self.map().get(&device).copied()
+    }
+
+    /// Every entry, in `rowid` order: what a merge writes.
+    pub(crate) fn snapshot(&self) -> Vec<(DeviceId, Entry)> {
+        let mut all: Vec<_> = self.map().iter().map(|(d, e)| (*d, *e)).collect();
+        all.sort_unstable_by_key(|(_, e)| e.rowid);
+        all
+    }
+
+    /// Removes the entries a merge committed, unless a later check-in replaced them.
+    pub(crate) fn merged(&self, entries: &[(DeviceId, Entry)]) {
+        let mut map = self.map();
+        for (device, entry) in entries {
+            if map.get(device) == Some(entry) {
+                map.remove(device);
+            }
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.map().len()
+    }
+
+    /// `devices` read from the file, brought up to their entries.
+    pub(crate) fn overlay<'a>(&self, devices: impl IntoIterator<Item = &'a mut Device>) {
+        let map = self.map();
+        if map.is_empty() {
+            return;
+        }
+        for d in devices {
+            if let Some(e) = map.get(&d.id) {
+                e.apply(d);
+            }
+        }
+    }
+}
+
+/// `UPDATE` of a device row to an entry, where the row is behind it: `?1` id, `?2` version,
+/// `?3` counter, `?4` lease sequence, `?5` last seen, `?6` updated, `?7` rowid (NULL: find
+/// the row by id alone).
+pub(crate) const SETTLE: &str = "UPDATE devices SET version = ?2, last_counter = ?3, \
+     lease_seq = ?4, last_seen_at = ?5, updated_at = ?6 \
+     WHERE id = ?1 AND (?7 IS NULL OR rowid = ?7) AND version < ?2";
+
+/// A pool whose device reads are overlaid (SQLite's); PostgreSQL's never has entries.
+pub(crate) trait Overlay {
+    /// Brings `devices`, read through this pool, up to their unmerged check-ins.
+    fn overlay<'a>(&self, devices: impl IntoIterator<Item = &'a mut Device>);
+}
+
+impl Overlay for sqlx::SqlitePool {
+    fn overlay<'a>(&self, devices: impl IntoIterator<Item = &'a mut Device>) {
+        if let Some(views) = crate::sqlite_views::of_file(self.connect_options().get_filename()) {
+            views.unmerged.overlay(devices);
+        }
+    }
+}
+
+impl Overlay for sqlx::PgPool {
+    fn overlay<'a>(&self, _: impl IntoIterator<Item = &'a mut Device>) {}
+}
+
+/// A backend whose device writes first settle unmerged check-ins (SQLite's); PostgreSQL
+/// has none.
+pub(crate) trait Settle: sqlx::Database {
+    /// Settles `ids` inside `conn`'s transaction, which holds the turn at the write lock.
+    fn settle<'a>(
+        pool: &'a sqlx::Pool<Self>,
+        conn: &'a mut Self::Connection,
+        ids: &'a [DeviceId],
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = StoreResult<()>> + Send + 'a>>;
+}
+
+impl Settle for sqlx::Sqlite {
+    fn settle<'a>(
+        pool: &'a sqlx::SqlitePool,
+        conn: &'a mut sqlx::SqliteConnection,
+        ids: &'a [DeviceId],
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = StoreResult<()>> + Send + 'a>> {
+        Box::pin(settle(pool, conn, ids))
+    }
+}
+
+impl Settle for sqlx::Postgres {
+    fn settle<'a>(
+        _: &'a sqlx::PgPool,
+        _: &'a mut sqlx::PgConnection,
+        _: &'a [DeviceId],
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = StoreResult<()>> + Send + 'a>> {
+        Box::pin(std::future::ready(Ok(())))
+    }
+}
+
+/// Settles `ids` inside `conn`'s transaction (SQLite; see the module's comment), which
+/// holds the turn at the write lock.
+async fn settle(
+    pool: &sqlx::SqlitePool,
+    conn: &mut sqlx::SqliteConnection,
+    ids: &[DeviceId],
+) -> StoreResult<()> {
+    let Some(views) = crate::sqlite_views::of_file(pool.connect_options().get_filename()) else {
+        return Ok(());
+    };
+    for id in ids {
+        let Some(e) = views.unmerged.get(*id) else {
+            continue;
+        };
+        sqlx::query(SETTLE)
+            .bind(id.to_string())
+            .bind(e.version)
+            .bind(crate::error::to_i64(e.last_counter, "last_counter")?)
+            .bind(crate::error::to_i64(e.lease_seq, "lease_seq")?)
+            .bind(e.last_seen_at.as_millis())
+            .bind(e.updated_at.as_millis())
+            // By id: the `rowid` is only the merge's shortcut.
+            .bind(None::<i64>)
+            .execute(&mut *conn)
+            .await
+            .map_err(crate::error::classify)?;
+    }
+    Ok(())
+}
+
+/// Applies every check-in `checkin_log` holds to its row (each device's latest, where the
+/// row is behind it) and empties the log, in one transaction: at start, before anything
+/// reads a device, so that the unmerged map can begin empty. Returns how many rows moved.
+pub(crate) async fn recover(pool: &sqlx::SqlitePool) -> StoreResult<u64> {
+    use crate::error::classify;
+    let _turn = crate::write_turn::take(pool).await;
+    let mut tx = pool.begin().await.map_err(classify)?;
+    // With `MAX()`, SQLite takes the bare columns from the row holding the maximum: each
+    // device's latest record (versions rise record by record).
+    let applied = sqlx::query(
+        "UPDATE devices SET version = l.version, last_counter = l.last_counter, \
+         lease_seq = l.lease_seq, last_seen_at = l.last_seen_at, updated_at = l.updated_at \
+         FROM (SELECT device_id, MAX(version) AS version, last_counter, lease_seq, \
+               last_seen_at, updated_at FROM checkin_log GROUP BY device_id) AS l \
+         WHERE devices.id = l.device_id AND devices.version < l.version",
+    )
+    .execute(&mut *tx)
+    .await
+    .map_err(classify)?
+    .rows_affected();
+    sqlx::query("DELETE FROM checkin_log")
+        .execute(&mut *tx)
+        .await
+        .map_err(classify)?;
+    tx.commit().await.map_err(classify)?;
+    Ok(applied)
+}
