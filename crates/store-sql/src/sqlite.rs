@@ -327,9 +327,14 @@ async fn warm_checkin_views(store: &SqliteStore) -> StoreResult<usize> {
     };
     let views = store.views.clone();
     tokio::task::spawn_blocking(move || {
-        let kept = crate::sqlite_views_keeper::warm(&path, &views)?;
+        let kept = crate::sqlite_views_keeper::warm(&path, &views);
+        // Even when the pass failed part way (its views kept so far take check-ins into
+        // the log, which the keeper merges): the keeper then runs the pass again.
+        if kept.is_err() {
+            views.forget_all();
+        }
         crate::sqlite_views_keeper::start(&path, &views);
-        Ok(kept)
+        kept
     })
     .await
     .map_err(|e| StoreError::Backend(format!("the warm pass: {e}")))?

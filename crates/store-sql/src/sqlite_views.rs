@@ -26,9 +26,11 @@
 //!   check-ins read the file, as before. The check-in reader fills none (`sqlite_reader`
 //!   says why).
 //!
-//! Nothing here is ever trusted for a write: a check-in's write is still checked against
-//! the device's version in the database, and a write that finds the device changed drops
-//! the view, so the check-in's retry reads the database.
+//! A row write is still checked against the device's version in the database, and one
+//! that finds the device changed drops the view, so the check-in's retry reads the
+//! database. A check-in appended to the check-in log (`sqlite_unmerged`) is checked
+//! against its view alone: that is why views change only in turns at the write lock
+//! (`write_turn`), and why nothing but this process may write the file while it runs.
 
 use lienlock_domain::{DeviceState, Imei, LenderId};
 use lienlock_store::{CheckinView, Device, Lender};

@@ -1,6 +1,6 @@
 //! What fills SQLite's check-in views (`sqlite_views`): the warm pass, which reads every
 //! enrollment in force at start, and then a thread that reads again each phone whose view
-//! a write dropped.
+//! a write dropped, and merges the check-in log into the rows (`sqlite_unmerged`).
 //!
 //! Why the reloading: every write of a phone other than its plain check-in (a payment's
 //! evaluation, a notice queued or shown, a command, a key approved) drops its view, and a
@@ -104,6 +104,11 @@ pub(crate) fn merge(conn: &Connection, views: &Views, gate: &Arc<Gate>) -> Store
     };
     let mut all_merged = true;
     for chunk in snapshot.chunks(MERGE_CHUNK) {
+        // The store is closing: the rest waits for the next start, which applies the log.
+        if views.is_stopped() {
+            all_merged = false;
+            break;
+        }
         let started = Instant::now();
         let done = write_turn(conn, gate, || {
             let mut settle = conn.prepare_cached(crate::sqlite_unmerged::SETTLE)?;
@@ -232,7 +237,8 @@ pub(crate) fn start(path: &Path, views: &Arc<Views>) {
         .spawn(move || keep(&path, &weak));
     match spawned {
         Ok(handle) => *keeper = Some(handle),
-        // Only slower check-ins: dropped views stay dropped, as before the keeper.
+        // Slower check-ins (dropped views stay dropped), and a check-in log that grows
+        // until the next start applies it.
         Err(e) => tracing::warn!(error = %e, "cannot start the check-in views' keeper"),
     }
 }

@@ -12,7 +12,9 @@
 //!
 //! Only plain writes come here: a device row and nothing else (no events, commands,
 //! contract or notices), which is what a check-in of a phone in good standing writes.
-//! Anything else takes the general path (`store_batch`). Each write is still checked
+//! Anything else takes the general path (`store_batch`). A kept phone's check-in that
+//! changes no more than its counter, lease sequence and times is appended to the check-in
+//! log instead of rewriting the row (`sqlite_unmerged`). Each write is still checked
 //! against the version that was read, and the pool's pragmas apply (`synchronous = FULL`:
 //! nothing is answered before it is durable) but one, below.
 
@@ -22,7 +24,7 @@ use crate::sqlite_checkpointer::Nudge;
 use crate::sqlite_views::Views;
 use crate::thread_slot::{Stopped, ThreadSlot};
 use crate::write_turn::Gate;
-use lienlock_domain::{DeviceId, Timestamp};
+use lienlock_domain::Timestamp;
 use lienlock_store::{Device, DeviceWrite, StoreError, StoreResult};
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use std::path::Path;
@@ -76,7 +78,6 @@ struct Row {
     /// The write: appended instead, when its view is kept and it changes no more than a
     /// log record holds (`Views::append`); else what its view takes once it lands.
     device: Device,
-    device_id: DeviceId,
     id: String,
     lender_id: String,
     version: i64,
@@ -123,7 +124,6 @@ fn row(write: &DeviceWrite, rowid: Option<i64>) -> StoreResult<Row> {
     Ok(Row {
         rowid,
         device: d.clone(),
-        device_id: d.id,
         id: d.id.to_string(),
         lender_id: d.lender_id.to_string(),
         version: d.version,
@@ -342,7 +342,7 @@ fn write(conn: &mut Connection, rows: &[Row], views: &Views) -> Answer {
                 landed.push(Outcome::Appended);
                 continue;
             }
-            if let Some(e) = views.unmerged.get(r.device_id) {
+            if let Some(e) = views.unmerged.get(r.device.id) {
                 settle
                     .execute(params![
                         r.id,
