@@ -36,6 +36,25 @@ pub(crate) struct Entry {
 }
 
 impl Entry {
+    /// The parameters of [`SETTLE`] and of a log record's insert: `?1` device id, `?2`
+    /// version, `?3` counter, `?4` lease sequence, `?5` last seen, `?6` updated, `?7` rowid.
+    pub(crate) fn values(
+        &self,
+        device: &str,
+        rowid: Option<i64>,
+    ) -> StoreResult<[rusqlite::types::Value; 7]> {
+        let to_i64 = crate::error::to_i64;
+        Ok([
+            device.to_owned().into(),
+            self.version.into(),
+            to_i64(self.last_counter, "last_counter")?.into(),
+            to_i64(self.lease_seq, "lease_seq")?.into(),
+            self.last_seen_at.as_millis().into(),
+            self.updated_at.as_millis().into(),
+            rowid.into(),
+        ])
+    }
+
     /// The entry's columns on `device`, when the entry is ahead of it.
     pub(crate) fn apply(&self, device: &mut Device) {
         if self.version > device.version {
@@ -127,9 +146,8 @@ impl Unmerged {
     }
 }
 
-/// `UPDATE` of a device row to an entry, where the row is behind it: `?1` id, `?2` version,
-/// `?3` counter, `?4` lease sequence, `?5` last seen, `?6` updated, `?7` rowid (NULL: find
-/// the row by id alone).
+/// `UPDATE` of a device row to an entry, where the row is behind it, with
+/// [`Entry::values`]' parameters (`?7` NULL: find the row by id alone).
 pub(crate) const SETTLE: &str = "UPDATE devices SET version = ?2, last_counter = ?3, \
      lease_seq = ?4, last_seen_at = ?5, updated_at = ?6 \
      WHERE id = ?1 AND (?7 IS NULL OR rowid = ?7) AND version < ?2";

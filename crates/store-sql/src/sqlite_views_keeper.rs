@@ -110,21 +110,16 @@ pub(crate) fn merge(conn: &Connection, views: &Views, gate: &Arc<Gate>) -> Store
             break;
         }
         let started = Instant::now();
+        let values = chunk
+            .iter()
+            .map(|(device, e)| e.values(&device.to_string(), Some(e.rowid)))
+            .collect::<StoreResult<Vec<_>>>()?;
         let done = write_turn(conn, gate, || {
             let mut settle = conn.prepare_cached(crate::sqlite_unmerged::SETTLE)?;
             let mut at = conn.prepare_cached("SELECT version FROM devices WHERE id = ?1")?;
             let mut done = Vec::with_capacity(chunk.len());
-            for (device, e) in chunk {
-                // Both were checked to fit when the check-in was appended.
-                let changed = settle.execute(params![
-                    device.to_string(),
-                    e.version,
-                    i64::try_from(e.last_counter).unwrap_or(i64::MAX),
-                    i64::try_from(e.lease_seq).unwrap_or(i64::MAX),
-                    e.last_seen_at.as_millis(),
-                    e.updated_at.as_millis(),
-                    e.rowid,
-                ])?;
+            for ((device, e), values) in chunk.iter().zip(values) {
+                let changed = settle.execute(rusqlite::params_from_iter(values))?;
                 // Nothing changed: the row is already at or past the entry (a lender's
                 // write settled it), or the rowid is not the device's, when the entry must
                 // stay, or its check-in would be lost.

@@ -66,10 +66,10 @@ const UPDATE_ONE_AT: &str = update_one!("rowid = ?17 AND id = ?1");
 const SET_INDEXED_ONE: &str = "UPDATE devices SET state = ?2, arrears_amount = ?3, \
      arrears_currency = ?4, arrears_since = ?5, serial = ?6, policy_level = ?7 WHERE id = ?1";
 
-/// A check-in appended to `checkin_log` (`sqlite_unmerged`): `?1` rowid, `?2` id, `?3`
-/// the version it makes, `?4` counter, `?5` lease sequence, `?6` last seen, `?7` updated.
-const APPEND: &str = "INSERT INTO checkin_log (device_rowid, device_id, version, \
-     last_counter, lease_seq, last_seen_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+/// A check-in appended to `checkin_log` (`sqlite_unmerged`), with `Entry::values`'
+/// parameters.
+const APPEND: &str = "INSERT INTO checkin_log (device_id, version, last_counter, lease_seq, \
+     last_seen_at, updated_at, device_rowid) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
 
 /// What one plain write stores, converted before it is sent.
 struct Row {
@@ -313,7 +313,6 @@ fn open(path: &Path) -> StoreResult<Connection> {
 /// One batch, in this thread's turn at the write lock: each write appended to `checkin_log`
 /// when its view takes it, else its row settled (`sqlite_unmerged`) and rewritten.
 fn write(conn: &mut Connection, rows: &[Row], views: &Views) -> Answer {
-    let to_i64 = crate::error::to_i64;
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .map_err(classify)?;
@@ -328,31 +327,17 @@ fn write(conn: &mut Connection, rows: &[Row], views: &Views) -> Answer {
             .map_err(classify)?;
         for r in rows {
             if let Some(e) = r.rowid.and_then(|_| views.append(&r.device)) {
+                let values = e.values(&r.id, Some(e.rowid))?;
                 append
-                    .execute(params![
-                        e.rowid,
-                        r.id,
-                        e.version,
-                        to_i64(e.last_counter, "last_counter")?,
-                        to_i64(e.lease_seq, "lease_seq")?,
-                        e.last_seen_at.as_millis(),
-                        e.updated_at.as_millis(),
-                    ])
+                    .execute(rusqlite::params_from_iter(values))
                     .map_err(classify)?;
                 landed.push(Outcome::Appended);
                 continue;
             }
             if let Some(e) = views.unmerged.get(r.device.id) {
+                let values = e.values(&r.id, None)?;
                 settle
-                    .execute(params![
-                        r.id,
-                        e.version,
-                        to_i64(e.last_counter, "last_counter")?,
-                        to_i64(e.lease_seq, "lease_seq")?,
-                        e.last_seen_at.as_millis(),
-                        e.updated_at.as_millis(),
-                        None::<i64>,
-                    ])
+                    .execute(rusqlite::params_from_iter(values))
                     .map_err(classify)?;
             }
             let [last, pending, lease_seq, retired, notice_seq] = r.counters;
