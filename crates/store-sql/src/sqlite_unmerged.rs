@@ -146,11 +146,25 @@ impl Unmerged {
     }
 }
 
+macro_rules! settle {
+    ($find:literal) => {
+        concat!(
+            "UPDATE devices SET version = ?2, last_counter = ?3, lease_seq = ?4, \
+             last_seen_at = ?5, updated_at = ?6 WHERE ",
+            $find,
+            " AND version < ?2"
+        )
+    };
+}
+
 /// `UPDATE` of a device row to an entry, where the row is behind it, with
-/// [`Entry::values`]' parameters (`?7` NULL: find the row by id alone).
-pub(crate) const SETTLE: &str = "UPDATE devices SET version = ?2, last_counter = ?3, \
-     lease_seq = ?4, last_seen_at = ?5, updated_at = ?6 \
-     WHERE id = ?1 AND (?7 IS NULL OR rowid = ?7) AND version < ?2";
+/// [`Entry::values`]' parameters (`?7` NULL), found by its id.
+pub(crate) const SETTLE: &str = settle!("id = ?1 AND ?7 IS NULL");
+
+/// [`SETTLE`] by `rowid` (`?7`), the merge's: with the `OR` of one statement for both,
+/// SQLite's planner took the `id` index, a descent of its own per row (docs/benchmarks.md,
+/// seventeenth round).
+pub(crate) const SETTLE_AT: &str = settle!("rowid = ?7 AND id = ?1");
 
 /// A pool whose device reads are overlaid (SQLite's); PostgreSQL's never has entries.
 pub(crate) trait Overlay {

@@ -51,6 +51,9 @@ fn open(path: &Path) -> StoreResult<Connection> {
     let conn = crate::sqlite::open_existing_no_wait(path).map_err(backend)?;
     // SQLite's own busy handler, as the pool's: the keeper waits for the lock as they do.
     conn.busy_timeout(Duration::from_secs(5)).map_err(backend)?;
+    // The pool's page cache: merges touch the whole table's pages every few seconds.
+    conn.pragma_update(None, "cache_size", crate::sqlite::CACHE_SIZE)
+        .map_err(backend)?;
     Ok(conn)
 }
 
@@ -115,7 +118,7 @@ pub(crate) fn merge(conn: &Connection, views: &Views, gate: &Arc<Gate>) -> Store
             .map(|(device, e)| e.values(&device.to_string(), Some(e.rowid)))
             .collect::<StoreResult<Vec<_>>>()?;
         let done = write_turn(conn, gate, || {
-            let mut settle = conn.prepare_cached(crate::sqlite_unmerged::SETTLE)?;
+            let mut settle = conn.prepare_cached(crate::sqlite_unmerged::SETTLE_AT)?;
             let mut at = conn.prepare_cached("SELECT version FROM devices WHERE id = ?1")?;
             let mut done = Vec::with_capacity(chunk.len());
             for ((device, e), values) in chunk.iter().zip(values) {
