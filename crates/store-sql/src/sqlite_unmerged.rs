@@ -250,6 +250,15 @@ async fn settle(
 /// reads a device, so that the unmerged map can begin empty. Returns how many rows moved.
 pub(crate) async fn recover(pool: &sqlx::SqlitePool) -> StoreResult<u64> {
     use crate::error::classify;
+    // A read first: every open (a `ctl` command's too) would otherwise commit, and sync,
+    // a write that does nothing.
+    let any: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM checkin_log)")
+        .fetch_one(pool)
+        .await
+        .map_err(classify)?;
+    if !any {
+        return Ok(0);
+    }
     let _turn = crate::write_turn::take(pool).await;
     let mut tx = pool.begin().await.map_err(classify)?;
     // With `MAX()`, SQLite takes the bare columns from the row holding the maximum: each
@@ -271,4 +280,233 @@ pub(crate) async fn recover(pool: &sqlx::SqlitePool) -> StoreResult<u64> {
         .map_err(classify)?;
     tx.commit().await.map_err(classify)?;
     Ok(applied)
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::sqlite::{open_sqlite, SqliteStore};
+    use crate::sqlite_views::tests::{enrolled, kept, reload, warm};
+    use lienlock_domain::{EventKind, Timestamp};
+    use lienlock_store::{Actor, Device, DeviceWrite, Store, StoreError, TimelineEvent};
+
+    /// `(last_counter, version)` of the phone's row in the file, and the log's length.
+    async fn in_file(store: &SqliteStore, d: &Device) -> ((i64, i64), i64) {
+        let row = sqlx::query_as("SELECT last_counter, version FROM devices WHERE id = ?")
+            .bind(d.id.to_string())
+            .fetch_one(&store.pool)
+            .await
+            .unwrap();
+        let log = sqlx::query_scalar("SELECT COUNT(*) FROM checkin_log")
+            .fetch_one(&store.pool)
+            .await
+            .unwrap();
+        (row, log)
+    }
+
+    /// A check-in from the phone's kept view, counter `counter`.
+    async fn check_in(store: &SqliteStore, d: &Device, counter: u64) -> Result<(), StoreError> {
+        let v = store.checkin_view(&d.imei).await.unwrap().unwrap();
+        let mut w = DeviceWrite::new(v.device);
+        w.device.last_counter = counter;
+        w.device.lease_seq += 1;
+        w.device.last_seen_at = Some(Timestamp::from_millis(counter as i64));
+        w.device.updated_at = Timestamp::from_millis(counter as i64);
+        store.save_devices(&[w]).await.unwrap().remove(0)
+    }
+
+    /// A lender's write (with a timeline entry, so through the pool) of `device` as read.
+    async fn lender_write(store: &SqliteStore, device: &Device) -> Result<(), StoreError> {
+        let mut w = DeviceWrite::new(device.clone());
+        w.device.model = Some(format!("v{}", device.version));
+        w.events.push(TimelineEvent::new(
+            device,
+            Timestamp::from_millis(1),
+            EventKind::Locked,
+            Actor::Operator,
+        ));
+        store.save_device(&w).await
+    }
+
+    /// A check-in of a kept phone is appended to the log, not written to its row; every
+    /// read sees it; a lender's write from an older read is stale, one from a fresh read
+    /// settles the check-ins into the row first; a reopened file applies what was never
+    /// merged; a merge writes the rest and empties the log.
+    #[tokio::test]
+    async fn checkins_are_appended_settled_recovered_and_merged() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.db");
+        let store = open_sqlite(&path).await.unwrap();
+        let d = enrolled(&store, "490154203237518").await;
+        warm(&store).await;
+        let before = store.device_unscoped(d.id).await.unwrap().unwrap();
+
+        check_in(&store, &d, 5).await.unwrap();
+        check_in(&store, &d, 6).await.unwrap();
+        assert_eq!(
+            in_file(&store, &d).await,
+            ((0, 0), 2),
+            "the row is untouched"
+        );
+        let now = store.device_unscoped(d.id).await.unwrap().unwrap();
+        assert_eq!((now.last_counter, now.lease_seq, now.version), (6, 2, 2));
+        assert_eq!(kept(&store, &d), Some(2));
+        let listed = store.device_for_checkin(&d.imei).await.unwrap().unwrap();
+        assert_eq!(listed, now);
+
+        // From the read before the check-ins: stale, and nothing changes.
+        assert!(matches!(
+            lender_write(&store, &before).await,
+            Err(StoreError::Stale)
+        ));
+        assert_eq!(in_file(&store, &d).await, ((0, 0), 2));
+        // From a fresh read: the check-ins go into the row first, then the write.
+        lender_write(&store, &now).await.unwrap();
+        assert_eq!(in_file(&store, &d).await, ((6, 3), 2));
+        let after = store.device_unscoped(d.id).await.unwrap().unwrap();
+        assert_eq!((after.last_counter, after.version), (6, 3));
+        assert_eq!(after.model.as_deref(), Some("v2"));
+
+        // The lender's write dropped the view; once read again, check-ins append again.
+        assert_eq!(kept(&store, &d), None);
+        assert_eq!(reload(&store).await, 1);
+        check_in(&store, &d, 7).await.unwrap();
+        assert_eq!(in_file(&store, &d).await, ((6, 3), 3));
+
+        // Never merged: a new store of the file applies the log before anything reads.
+        store.close().await;
+        let store = open_sqlite(&path).await.unwrap();
+        assert_eq!(in_file(&store, &d).await, ((7, 4), 0));
+        let v = store.device_unscoped(d.id).await.unwrap().unwrap();
+        assert_eq!((v.last_counter, v.lease_seq, v.version), (7, 3, 4));
+
+        // A merge writes the rows and empties the log.
+        warm(&store).await;
+        check_in(&store, &d, 8).await.unwrap();
+        assert_eq!(in_file(&store, &d).await, ((7, 4), 1));
+        let (path2, views) = (path.clone(), store.views.clone());
+        let merged = tokio::task::spawn_blocking(move || {
+            let conn = crate::sqlite::open_existing_no_wait(&path2).unwrap();
+            let gate = crate::write_turn::gate(&path2);
+            crate::sqlite_views_keeper::merge(&conn, &views, &gate).unwrap()
+        })
+        .await
+        .unwrap();
+        assert_eq!(merged, 1);
+        assert_eq!(in_file(&store, &d).await, ((8, 5), 0));
+        assert_eq!(store.views.unmerged.len(), 0);
+        assert_eq!(kept(&store, &d), Some(5), "a merge keeps the view");
+        // A stale check-in (the version before the last) is refused, and leaves the row.
+        let mut w = DeviceWrite::new(v.clone());
+        w.device.last_counter = 9;
+        w.device.last_seen_at = Some(Timestamp::from_millis(9));
+        assert!(matches!(
+            store.save_devices(&[w]).await.unwrap().remove(0),
+            Err(StoreError::Stale)
+        ));
+        assert_eq!(in_file(&store, &d).await, ((8, 5), 0));
+        store.close().await;
+    }
+
+    /// Check-ins appended, lenders' writes settling them and merges, all racing: no
+    /// check-in that landed is lost (each moved its phone's counter on by one), in the
+    /// store's reads and in the file once merged.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn merges_racing_checkins_and_lenders_lose_nothing() {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        use std::sync::Arc;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.db");
+        let store = open_sqlite(&path).await.unwrap();
+        let mut phones = Vec::new();
+        for n in 0..6u64 {
+            let imei = lienlock_domain::Imei::from_body(&format!("35391805041{n:03}")).unwrap();
+            phones.push(enrolled(&store, imei.as_str()).await);
+        }
+        assert_eq!(store.warm_checkin_views().await.unwrap(), 6);
+        let done = Arc::new(AtomicBool::new(false));
+        let merger = {
+            let (path, views, done) = (path.clone(), store.views.clone(), done.clone());
+            tokio::task::spawn_blocking(move || {
+                let conn = crate::sqlite::open_existing_no_wait(&path).unwrap();
+                conn.busy_timeout(std::time::Duration::from_secs(5))
+                    .unwrap();
+                let gate = crate::write_turn::gate(&path);
+                let mut merged = 0;
+                while !done.load(Ordering::SeqCst) {
+                    merged += crate::sqlite_views_keeper::merge(&conn, &views, &gate).unwrap();
+                }
+                merged
+            })
+        };
+        let checkins: Vec<_> = (0..4)
+            .map(|t| {
+                let (store, phones, done) = (store.clone(), phones.clone(), done.clone());
+                tokio::spawn(async move {
+                    let mut landed = vec![0u64; phones.len()];
+                    let mut round = 0;
+                    while !done.load(Ordering::SeqCst) {
+                        round += 1;
+                        let n = (t * 5 + round) % phones.len();
+                        let v = store.checkin_view(&phones[n].imei).await.unwrap().unwrap();
+                        let mut w = DeviceWrite::new(v.device);
+                        w.device.last_counter += 1;
+                        w.device.lease_seq += 1;
+                        w.device.last_seen_at = Some(Timestamp::from_millis(round as i64));
+                        match store.save_devices(&[w]).await.unwrap().remove(0) {
+                            Ok(()) => landed[n] += 1,
+                            Err(StoreError::Stale) => {}
+                            Err(e) => panic!("unexpected {e:?}"),
+                        }
+                    }
+                    landed
+                })
+            })
+            .collect();
+        for round in 0..60 {
+            let p = &phones[round % phones.len()];
+            loop {
+                let d = store.device_unscoped(p.id).await.unwrap().unwrap();
+                match lender_write(&store, &d).await {
+                    Ok(()) => break,
+                    Err(StoreError::Stale) => {}
+                    Err(e) => panic!("unexpected {e:?}"),
+                }
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        done.store(true, Ordering::SeqCst);
+        let mut landed = vec![0u64; phones.len()];
+        for task in checkins {
+            for (total, n) in landed.iter_mut().zip(task.await.unwrap()) {
+                *total += n;
+            }
+        }
+        assert!(merger.await.unwrap() > 0, "no merge ran");
+        assert!(landed.iter().all(|&n| n > 0), "{landed:?}");
+        for (p, n) in phones.iter().zip(&landed) {
+            let d = store.device_unscoped(p.id).await.unwrap().unwrap();
+            let file = in_file(&store, p).await;
+            let log: Vec<(i64, i64, i64)> = sqlx::query_as("SELECT seq, version, last_counter FROM checkin_log WHERE device_id = ? ORDER BY seq DESC LIMIT 5").bind(p.id.to_string()).fetch_all(&store.pool).await.unwrap();
+            let view = store
+                .views
+                .get(&p.imei)
+                .map(|(v, _)| (v.device.version, v.device.last_counter));
+            assert_eq!(
+                (d.last_counter, d.lease_seq),
+                (*n, *n),
+                "{} dev v{} file {file:?} log {log:?} entry {:?} view {view:?}",
+                p.imei,
+                d.version,
+                store.views.unmerged.get(p.id)
+            );
+        }
+        // And in the file, once what is left is applied by a new store of it.
+        store.close().await;
+        let store = open_sqlite(&path).await.unwrap();
+        for (p, n) in phones.iter().zip(&landed) {
+            let (row, log) = in_file(&store, p).await;
+            assert_eq!((row.0 as u64, log), (*n, 0), "{}", p.imei);
+        }
+        store.close().await;
+    }
 }

@@ -15,9 +15,11 @@
 //!   codes touch its `devices` row too, so the hook names it. At commit (the commit hook,
 //!   which runs while the connection still holds SQLite's write lock) those phones' views
 //!   are dropped; a lender's change drops them all. A rolled-back transaction drops nothing.
-//! - **The check-in writer** (`sqlite_writer`): once a batch is answered, each write that
-//!   landed replaces the device in its view, if the view is still the one the write was
-//!   read from (same device, same version); any other outcome drops the view.
+//! - **The check-in writer** (`sqlite_writer`), in its batch's turn at the write lock: a
+//!   kept phone's common check-in is appended to the check-in log and its view takes it
+//!   (`Views::append`); a row write that landed replaces the device in its view if the
+//!   view is still the one the write was read from (same device, same version); any other
+//!   outcome drops the view.
 //! - **Views are filled only under SQLite's write lock** (`sqlite_views_keeper`: the warm
 //!   pass at start, then the reloading of dropped views): no other connection can be
 //!   between a change and its commit then, so a view read under the lock is either before
@@ -76,6 +78,14 @@ struct State {
 }
 
 impl State {
+    /// Drops the view of the `devices` row `rowid`, if kept, and queues it to be read again.
+    fn forget(&mut self, rowid: i64) {
+        if let Some(imei) = self.imei_of.remove(&rowid) {
+            self.by_imei.remove(&imei);
+        }
+        self.dropped(rowid);
+    }
+
     fn dropped(&mut self, rowid: i64) {
         if self.dropped.len() < MAX_DROPPED {
             self.dropped.push(rowid);
@@ -192,10 +202,7 @@ impl Views {
     pub(crate) fn forget_rows(&self, rowids: &[i64]) {
         let mut s = self.state();
         for &rowid in rowids {
-            if let Some(imei) = s.imei_of.remove(&rowid) {
-                s.by_imei.remove(&imei);
-            }
-            s.dropped(rowid);
+            s.forget(rowid);
         }
     }
 
@@ -213,14 +220,12 @@ impl Views {
             s.dropped = Vec::new();
             return (Vec::new(), true);
         }
-        let mut taken = Vec::with_capacity(n.min(s.dropped.len()));
+        let mut taken = std::collections::HashSet::with_capacity(n.min(s.dropped.len()));
         while taken.len() < n {
             let Some(rowid) = s.dropped.pop() else { break };
-            if !taken.contains(&rowid) {
-                taken.push(rowid);
-            }
+            taken.insert(rowid);
         }
-        (taken, false)
+        (taken.into_iter().collect(), false)
     }
 
     /// Queues rows again (a reload that failed).
@@ -276,6 +281,8 @@ impl Views {
             };
             return;
         }
+        // By the IMEI it was found by, not through `imei_of`: the view's rowid is what is
+        // in doubt.
         let rowid = e.rowid;
         s.by_imei.remove(&key);
         s.imei_of.remove(&rowid);
@@ -361,7 +368,7 @@ fn lock(p: &Mutex<Pending>) -> MutexGuard<'_, Pending> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use crate::sqlite::{open_sqlite, SqliteStore};
     use lienlock_domain::{
         DeviceId, DeviceState, EventKind, Imei, KeyStatus, LenderCtx, Principal, RestrictionLevel,
@@ -371,7 +378,7 @@ mod tests {
         Actor, Device, DeviceWrite, NoticeRecord, Store, StoreError, TimelineEvent,
     };
 
-    async fn enrolled(store: &SqliteStore, imei: &str) -> Device {
+    pub(crate) async fn enrolled(store: &SqliteStore, imei: &str) -> Device {
         let t = Timestamp::from_millis(1);
         let (lender, key) = crate::sqlite::tests::lender(1);
         store.create_lender(&lender, &key).await.unwrap();
@@ -412,7 +419,7 @@ mod tests {
 
     /// The warm pass alone, without the keeper's thread (which would fill views again
     /// while the test looks for them gone).
-    async fn warm(store: &SqliteStore) -> usize {
+    pub(crate) async fn warm(store: &SqliteStore) -> usize {
         let (path, views) = (store.path.clone().unwrap(), store.views.clone());
         tokio::task::spawn_blocking(move || crate::sqlite_views_keeper::warm(&path, &views))
             .await
@@ -421,7 +428,7 @@ mod tests {
     }
 
     /// One turn of the keeper's reloading.
-    async fn reload(store: &SqliteStore) -> usize {
+    pub(crate) async fn reload(store: &SqliteStore) -> usize {
         let (path, views) = (store.path.clone().unwrap(), store.views.clone());
         tokio::task::spawn_blocking(move || {
             let conn = crate::sqlite::open_existing_no_wait(&path).unwrap();
@@ -433,7 +440,7 @@ mod tests {
     }
 
     /// Whether the phone's view is kept, and at which device version.
-    fn kept(store: &SqliteStore, d: &Device) -> Option<i64> {
+    pub(crate) fn kept(store: &SqliteStore, d: &Device) -> Option<i64> {
         store.views.get(&d.imei).map(|(v, _)| v.device.version)
     }
 
@@ -630,226 +637,5 @@ mod tests {
         let views = store.views.clone();
         store.close().await;
         assert!(views.is_stopped() && views.keeper.lock().unwrap().is_none());
-    }
-
-    /// `(last_counter, version)` of the phone's row in the file, and the log's length.
-    async fn in_file(store: &SqliteStore, d: &Device) -> ((i64, i64), i64) {
-        let row = sqlx::query_as("SELECT last_counter, version FROM devices WHERE id = ?")
-            .bind(d.id.to_string())
-            .fetch_one(&store.pool)
-            .await
-            .unwrap();
-        let log = sqlx::query_scalar("SELECT COUNT(*) FROM checkin_log")
-            .fetch_one(&store.pool)
-            .await
-            .unwrap();
-        (row, log)
-    }
-
-    /// A check-in from the phone's kept view, counter `counter`.
-    async fn check_in(store: &SqliteStore, d: &Device, counter: u64) -> Result<(), StoreError> {
-        let v = store.checkin_view(&d.imei).await.unwrap().unwrap();
-        let mut w = DeviceWrite::new(v.device);
-        w.device.last_counter = counter;
-        w.device.lease_seq += 1;
-        w.device.last_seen_at = Some(Timestamp::from_millis(counter as i64));
-        w.device.updated_at = Timestamp::from_millis(counter as i64);
-        store.save_devices(&[w]).await.unwrap().remove(0)
-    }
-
-    /// A lender's write (with a timeline entry, so through the pool) of `device` as read.
-    async fn lender_write(store: &SqliteStore, device: &Device) -> Result<(), StoreError> {
-        let mut w = DeviceWrite::new(device.clone());
-        w.device.model = Some(format!("v{}", device.version));
-        w.events.push(TimelineEvent::new(
-            device,
-            Timestamp::from_millis(1),
-            EventKind::Locked,
-            Actor::Operator,
-        ));
-        store.save_device(&w).await
-    }
-
-    /// A check-in of a kept phone is appended to the log, not written to its row; every
-    /// read sees it; a lender's write from an older read is stale, one from a fresh read
-    /// settles the check-ins into the row first; a reopened file applies what was never
-    /// merged; a merge writes the rest and empties the log.
-    #[tokio::test]
-    async fn checkins_are_appended_settled_recovered_and_merged() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("a.db");
-        let store = open_sqlite(&path).await.unwrap();
-        let d = enrolled(&store, "490154203237518").await;
-        warm(&store).await;
-        let before = store.device_unscoped(d.id).await.unwrap().unwrap();
-
-        check_in(&store, &d, 5).await.unwrap();
-        check_in(&store, &d, 6).await.unwrap();
-        assert_eq!(
-            in_file(&store, &d).await,
-            ((0, 0), 2),
-            "the row is untouched"
-        );
-        let now = store.device_unscoped(d.id).await.unwrap().unwrap();
-        assert_eq!((now.last_counter, now.lease_seq, now.version), (6, 2, 2));
-        assert_eq!(kept(&store, &d), Some(2));
-        let listed = store.device_for_checkin(&d.imei).await.unwrap().unwrap();
-        assert_eq!(listed, now);
-
-        // From the read before the check-ins: stale, and nothing changes.
-        assert!(matches!(
-            lender_write(&store, &before).await,
-            Err(StoreError::Stale)
-        ));
-        assert_eq!(in_file(&store, &d).await, ((0, 0), 2));
-        // From a fresh read: the check-ins go into the row first, then the write.
-        lender_write(&store, &now).await.unwrap();
-        assert_eq!(in_file(&store, &d).await, ((6, 3), 2));
-        let after = store.device_unscoped(d.id).await.unwrap().unwrap();
-        assert_eq!((after.last_counter, after.version), (6, 3));
-        assert_eq!(after.model.as_deref(), Some("v2"));
-
-        // The lender's write dropped the view; once read again, check-ins append again.
-        assert_eq!(kept(&store, &d), None);
-        assert_eq!(reload(&store).await, 1);
-        check_in(&store, &d, 7).await.unwrap();
-        assert_eq!(in_file(&store, &d).await, ((6, 3), 3));
-
-        // Never merged: a new store of the file applies the log before anything reads.
-        store.close().await;
-        let store = open_sqlite(&path).await.unwrap();
-        assert_eq!(in_file(&store, &d).await, ((7, 4), 0));
-        let v = store.device_unscoped(d.id).await.unwrap().unwrap();
-        assert_eq!((v.last_counter, v.lease_seq, v.version), (7, 3, 4));
-
-        // A merge writes the rows and empties the log.
-        warm(&store).await;
-        check_in(&store, &d, 8).await.unwrap();
-        assert_eq!(in_file(&store, &d).await, ((7, 4), 1));
-        let (path2, views) = (path.clone(), store.views.clone());
-        let merged = tokio::task::spawn_blocking(move || {
-            let conn = crate::sqlite::open_existing_no_wait(&path2).unwrap();
-            let gate = crate::write_turn::gate(&path2);
-            crate::sqlite_views_keeper::merge(&conn, &views, &gate).unwrap()
-        })
-        .await
-        .unwrap();
-        assert_eq!(merged, 1);
-        assert_eq!(in_file(&store, &d).await, ((8, 5), 0));
-        assert_eq!(store.views.unmerged.len(), 0);
-        assert_eq!(kept(&store, &d), Some(5), "a merge keeps the view");
-        // A stale check-in (the version before the last) is refused, and leaves the row.
-        let mut w = DeviceWrite::new(v.clone());
-        w.device.last_counter = 9;
-        w.device.last_seen_at = Some(Timestamp::from_millis(9));
-        assert!(matches!(
-            store.save_devices(&[w]).await.unwrap().remove(0),
-            Err(StoreError::Stale)
-        ));
-        assert_eq!(in_file(&store, &d).await, ((8, 5), 0));
-        store.close().await;
-    }
-
-    /// Check-ins appended, lenders' writes settling them and merges, all racing: no
-    /// check-in that landed is lost (each moved its phone's counter on by one), in the
-    /// store's reads and in the file once merged.
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn merges_racing_checkins_and_lenders_lose_nothing() {
-        use std::sync::atomic::{AtomicBool, Ordering};
-        use std::sync::Arc;
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("m.db");
-        let store = open_sqlite(&path).await.unwrap();
-        let mut phones = Vec::new();
-        for n in 0..6u64 {
-            let imei = lienlock_domain::Imei::from_body(&format!("35391805041{n:03}")).unwrap();
-            phones.push(enrolled(&store, imei.as_str()).await);
-        }
-        assert_eq!(store.warm_checkin_views().await.unwrap(), 6);
-        let done = Arc::new(AtomicBool::new(false));
-        let merger = {
-            let (path, views, done) = (path.clone(), store.views.clone(), done.clone());
-            tokio::task::spawn_blocking(move || {
-                let conn = crate::sqlite::open_existing_no_wait(&path).unwrap();
-                conn.busy_timeout(std::time::Duration::from_secs(5))
-                    .unwrap();
-                let gate = crate::write_turn::gate(&path);
-                let mut merged = 0;
-                while !done.load(Ordering::SeqCst) {
-                    merged += crate::sqlite_views_keeper::merge(&conn, &views, &gate).unwrap();
-                }
-                merged
-            })
-        };
-        let checkins: Vec<_> = (0..4)
-            .map(|t| {
-                let (store, phones, done) = (store.clone(), phones.clone(), done.clone());
-                tokio::spawn(async move {
-                    let mut landed = vec![0u64; phones.len()];
-                    let mut round = 0;
-                    while !done.load(Ordering::SeqCst) {
-                        round += 1;
-                        let n = (t * 5 + round) % phones.len();
-                        let v = store.checkin_view(&phones[n].imei).await.unwrap().unwrap();
-                        let mut w = DeviceWrite::new(v.device);
-                        w.device.last_counter += 1;
-                        w.device.lease_seq += 1;
-                        w.device.last_seen_at = Some(Timestamp::from_millis(round as i64));
-                        match store.save_devices(&[w]).await.unwrap().remove(0) {
-                            Ok(()) => landed[n] += 1,
-                            Err(StoreError::Stale) => {}
-                            Err(e) => panic!("unexpected {e:?}"),
-                        }
-                    }
-                    landed
-                })
-            })
-            .collect();
-        for round in 0..60 {
-            let p = &phones[round % phones.len()];
-            loop {
-                let d = store.device_unscoped(p.id).await.unwrap().unwrap();
-                match lender_write(&store, &d).await {
-                    Ok(()) => break,
-                    Err(StoreError::Stale) => {}
-                    Err(e) => panic!("unexpected {e:?}"),
-                }
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-        }
-        done.store(true, Ordering::SeqCst);
-        let mut landed = vec![0u64; phones.len()];
-        for task in checkins {
-            for (total, n) in landed.iter_mut().zip(task.await.unwrap()) {
-                *total += n;
-            }
-        }
-        assert!(merger.await.unwrap() > 0, "no merge ran");
-        assert!(landed.iter().all(|&n| n > 0), "{landed:?}");
-        for (p, n) in phones.iter().zip(&landed) {
-            let d = store.device_unscoped(p.id).await.unwrap().unwrap();
-            let file = in_file(&store, p).await;
-            let log: Vec<(i64, i64, i64)> = sqlx::query_as("SELECT seq, version, last_counter FROM checkin_log WHERE device_id = ? ORDER BY seq DESC LIMIT 5").bind(p.id.to_string()).fetch_all(&store.pool).await.unwrap();
-            let view = store
-                .views
-                .get(&p.imei)
-                .map(|(v, _)| (v.device.version, v.device.last_counter));
-            assert_eq!(
-                (d.last_counter, d.lease_seq),
-                (*n, *n),
-                "{} dev v{} file {file:?} log {log:?} entry {:?} view {view:?}",
-                p.imei,
-                d.version,
-                store.views.unmerged.get(p.id)
-            );
-        }
-        // And in the file, once what is left is applied by a new store of it.
-        store.close().await;
-        let store = open_sqlite(&path).await.unwrap();
-        for (p, n) in phones.iter().zip(&landed) {
-            let (row, log) = in_file(&store, p).await;
-            assert_eq!((row.0 as u64, log), (*n, 0), "{}", p.imei);
-        }
-        store.close().await;
     }
 }

@@ -57,31 +57,17 @@ fn open(path: &Path) -> StoreResult<Connection> {
     Ok(conn)
 }
 
-/// One turn: `read` under SQLite's write lock, taken in its turn (`write_turn`).
-fn turn<T>(
+/// `work` in a transaction of its own under SQLite's write lock, taken in its turn
+/// (`write_turn`); an error (the commit's too) rolls it back, so the lock is never left
+/// held.
+fn in_turn<T>(
     conn: &Connection,
     gate: &Arc<Gate>,
-    read: impl FnOnce() -> rusqlite::Result<T>,
+    work: impl FnOnce() -> rusqlite::Result<T>,
 ) -> StoreResult<T> {
     let _turn = crate::write_turn::take_blocking(gate);
     conn.execute_batch("BEGIN IMMEDIATE").map_err(backend)?;
-    let read = read();
-    // Only reads were made: the commit cannot fail for what they did, and a failed one
-    // leaves SQLite to end the transaction when the connection is next used or closed.
-    let _ = conn.execute_batch("COMMIT");
-    read.map_err(backend)
-}
-
-/// `write` in a transaction of its own, in a turn at the write lock; an error (the commit's
-/// too) rolls it back.
-fn write_turn<T>(
-    conn: &Connection,
-    gate: &Arc<Gate>,
-    write: impl FnOnce() -> rusqlite::Result<T>,
-) -> StoreResult<T> {
-    let _turn = crate::write_turn::take_blocking(gate);
-    conn.execute_batch("BEGIN IMMEDIATE").map_err(backend)?;
-    match write().and_then(|t| conn.execute_batch("COMMIT").map(|()| t)) {
+    match work().and_then(|t| conn.execute_batch("COMMIT").map(|()| t)) {
         Ok(t) => Ok(t),
         Err(e) => {
             let _ = conn.execute_batch("ROLLBACK");
@@ -117,7 +103,7 @@ pub(crate) fn merge(conn: &Connection, views: &Views, gate: &Arc<Gate>) -> Store
             .iter()
             .map(|(device, e)| e.values(&device.to_string(), Some(e.rowid)))
             .collect::<StoreResult<Vec<_>>>()?;
-        let done = write_turn(conn, gate, || {
+        let done = in_turn(conn, gate, || {
             let mut settle = conn.prepare_cached(crate::sqlite_unmerged::SETTLE_AT)?;
             let mut at = conn.prepare_cached("SELECT version FROM devices WHERE id = ?1")?;
             let mut done = Vec::with_capacity(chunk.len());
@@ -145,7 +131,7 @@ pub(crate) fn merge(conn: &Connection, views: &Views, gate: &Arc<Gate>) -> Store
     }
     // A record whose entry could not be merged stays, for the next start to try.
     if all_merged {
-        write_turn(conn, gate, || {
+        in_turn(conn, gate, || {
             conn.execute("DELETE FROM checkin_log WHERE seq <= ?1", params![upto])
         })?;
     }
@@ -164,7 +150,7 @@ fn warm_on(conn: &Connection, views: &Views, gate: &Arc<Gate>) -> StoreResult<us
     let mut after = i64::MIN;
     while views.len() < MAX_VIEWS && !views.is_stopped() {
         let started = Instant::now();
-        let read = turn(conn, gate, || {
+        let read = in_turn(conn, gate, || {
             let mut s = conn.prepare_cached(crate::sql::CHECKIN_VIEWS_AFTER_ROWID)?;
             let rows = s.query_map(params![after, CHUNK as i64], |r| {
                 Ok((r.get::<_, i64>(0)?, CheckinRow::from_sqlite_at(r, 1)?))
@@ -200,7 +186,7 @@ pub(crate) fn reload(conn: &Connection, views: &Views, gate: &Arc<Gate>) -> Stor
     if rows.is_empty() {
         return Ok(0);
     }
-    let read = turn(conn, gate, || {
+    let read = in_turn(conn, gate, || {
         let mut s = conn.prepare_cached(crate::sql::CHECKIN_VIEW_AT_ROWID)?;
         for &rowid in &rows {
             let row = s
